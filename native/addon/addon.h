@@ -1,0 +1,49 @@
+// N-API surface of ringllm. Per-environment state lives in RingllmAddon (instance data), never in
+// statics, so the addon can be loaded by several worker_threads and reloaded by Electron.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "../engine/model.h"
+#include "../util/status.h"
+
+namespace rl {
+
+class ModelHandle;
+
+// Models still open in one environment, closed by the environment's cleanup hook.
+struct OpenModels {
+    std::mutex mu;
+    std::set<ModelHandle*> handles;
+};
+
+class RingllmAddon : public Napi::Addon<RingllmAddon> {
+public:
+    RingllmAddon(Napi::Env env, Napi::Object exports);
+    ~RingllmAddon();
+
+    Napi::FunctionReference model_ctor;
+    std::shared_ptr<OpenModels> open_models = std::make_shared<OpenModels>();
+
+private:
+    static void cleanup_hook(void* arg);
+    napi_env env_;
+};
+
+// A JS Error carrying `code`, for throwing or rejecting.
+Napi::Error error_from_status(Napi::Env env, const Status& st);
+[[noreturn]] void throw_status(Napi::Env env, const Status& st);
+[[noreturn]] void throw_invalid(Napi::Env env, const std::string& message);
+
+// Exports of the individual files.
+Napi::Value system_info(const Napi::CallbackInfo& info);
+Napi::Value read_gguf_info(const Napi::CallbackInfo& info);
+Napi::Value load_model(const Napi::CallbackInfo& info);
+Napi::Value ggml_types(const Napi::CallbackInfo& info);
+Napi::Value kernel_run(const Napi::CallbackInfo& info);
+
+}  // namespace rl

@@ -1,0 +1,148 @@
+// Async file work: readGgufInfo and loadModel run on libuv's thread pool, never on the JS thread.
+#include <atomic>
+#include <memory>
+
+#include "addon.h"
+#include "gguf_js.h"
+#include "model_handle.h"
+
+namespace rl {
+
+namespace {
+
+std::string path_arg(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw_invalid(info.Env(), "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (path.empty() || path.find('\0') != std::string::npos)
+        throw_invalid(info.Env(), "path must be a non-empty string without NUL characters");
+    return path;
+}
+
+bool bool_opt(Napi::Object opts, const char* name, bool dflt) {
+    Napi::Value v = opts.Get(name);
+    if (v.IsUndefined()) return dflt;
+    if (!v.IsBoolean()) throw_invalid(opts.Env(), std::string(name) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+}
+
+class InfoWorker : public Napi::AsyncWorker {
+public:
+    InfoWorker(Napi::Env env, std::string path, uint32_t max_array)
+        : Napi::AsyncWorker(env, "ringllm.readGgufInfo"), deferred_(Napi::Promise::Deferred::New(env)),
+          path_(std::move(path)), max_array_(max_array) {}
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override { status_ = file_.open_header(path_); }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        if (!status_.ok()) {
+            deferred_.Reject(error_from_status(env, status_).Value());
+            return;
+        }
+        try {
+            deferred_.Resolve(gguf_header_to_js(env, file_.header(), file_.file_size(), max_array_));
+        } catch (const Napi::Error& e) {
+            deferred_.Reject(e.Value());
+        }
+    }
+
+private:
+    Napi::Promise::Deferred deferred_;
+    std::string path_;
+    uint32_t max_array_;
+    GgufFile file_;
+    Status status_;
+};
+
+class LoadWorker : public Napi::AsyncProgressWorker<double> {
+public:
+    LoadWorker(Napi::Env env, std::string path, ModelLoadOptions opts, Napi::Function on_progress,
+               std::shared_ptr<std::atomic<bool>> cancel)
+        : Napi::AsyncProgressWorker<double>(env, "ringllm.loadModel"),
+          deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), opts_(opts),
+          cancel_(std::move(cancel)) {
+        if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute(const ExecutionProgress& progress) override {
+        ProgressFn fn;
+        if (!on_progress_.IsEmpty()) fn = [&progress](double f) { progress.Send(&f, 1); };
+        status_ = model_load(path_, opts_, fn, cancel_.get(), &model_);
+        if (status_.ok() && cancel_->load()) status_ = status_error("ABORTED", "loading '" + path_ + "' was aborted");
+    }
+
+    void OnProgress(const double* data, size_t count) override {
+        if (on_progress_.IsEmpty() || count == 0) return;
+        Napi::HandleScope scope(Env());
+        try {
+            on_progress_.Call({Napi::Number::New(Env(), data[count - 1])});
+        } catch (const Napi::Error&) {
+            // A throwing progress callback must not take the load down; lib/ reports it.
+        }
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        if (!status_.ok()) {
+            deferred_.Reject(error_from_status(env, status_).Value());
+            return;
+        }
+        try {
+            deferred_.Resolve(ModelHandle::create(env, std::shared_ptr<Model>(std::move(model_))));
+        } catch (const Napi::Error& e) {
+            deferred_.Reject(e.Value());
+        }
+    }
+
+private:
+    Napi::Promise::Deferred deferred_;
+    std::string path_;
+    ModelLoadOptions opts_;
+    Napi::FunctionReference on_progress_;
+    std::shared_ptr<std::atomic<bool>> cancel_;
+    std::unique_ptr<Model> model_;
+    Status status_;
+};
+
+}  // namespace
+
+// readGgufInfo(path, maxArrayLength?) -> Promise<info>
+Napi::Value read_gguf_info(const Napi::CallbackInfo& info) {
+    std::string path = path_arg(info);
+    uint32_t max_array = 1024;
+    if (info.Length() > 1 && info[1].IsNumber()) max_array = info[1].As<Napi::Number>().Uint32Value();
+    auto* worker = new InfoWorker(info.Env(), std::move(path), max_array);
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+}
+
+// loadModel(path, {vocabOnly, useMmap}, onProgress?) -> {promise, cancel()}
+Napi::Value load_model(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = path_arg(info);
+    ModelLoadOptions opts;
+    if (info.Length() > 1 && info[1].IsObject()) {
+        Napi::Object o = info[1].As<Napi::Object>();
+        opts.vocab_only = bool_opt(o, "vocabOnly", false);
+        opts.use_mmap = bool_opt(o, "useMmap", true);
+    }
+    Napi::Function on_progress;
+    if (info.Length() > 2 && info[2].IsFunction()) on_progress = info[2].As<Napi::Function>();
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto* worker = new LoadWorker(env, std::move(path), opts, on_progress, cancel);
+    Napi::Object job = Napi::Object::New(env);
+    job.Set("promise", worker->promise());
+    job.Set("cancel", Napi::Function::New(
+                          env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }, "cancel"));
+    worker->Queue();
+    return job;
+}
+
+}  // namespace rl

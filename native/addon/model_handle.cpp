@@ -1,0 +1,82 @@
+#include "model_handle.h"
+
+#include "gguf_js.h"
+
+namespace rl {
+
+Napi::Function ModelHandle::define_class(Napi::Env env) {
+    return DefineClass(env, "ModelHandle",
+                       {
+                           InstanceMethod<&ModelHandle::info>("info"),
+                           InstanceMethod<&ModelHandle::metadata_array>("metadataArray"),
+                           InstanceMethod<&ModelHandle::close>("close"),
+                           InstanceMethod<&ModelHandle::is_closed>("isClosed"),
+                           InstanceMethod<&ModelHandle::check_computable>("checkComputable"),
+                       });
+}
+
+Napi::Object ModelHandle::create(Napi::Env env, std::shared_ptr<Model> model) {
+    RingllmAddon* addon = env.GetInstanceData<RingllmAddon>();
+    Napi::Object obj = addon->model_ctor.New({});
+    ModelHandle* self = ModelHandle::Unwrap(obj);
+    self->model_ = std::move(model);
+    self->registry_ = addon->open_models;
+    {
+        std::lock_guard<std::mutex> lock(addon->open_models->mu);
+        addon->open_models->handles.insert(self);
+    }
+    return obj;
+}
+
+ModelHandle::ModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelHandle>(info) {}
+
+ModelHandle::~ModelHandle() { release(); }
+
+void ModelHandle::release() {
+    if (auto reg = registry_.lock()) {
+        std::lock_guard<std::mutex> lock(reg->mu);
+        reg->handles.erase(this);
+    }
+    registry_.reset();
+    model_.reset();  // unmaps the file once no async work still holds it
+}
+
+const Model& ModelHandle::live(Napi::Env env) const {
+    if (!model_) throw_status(env, status_error("MODEL_CLOSED", "the model was closed; load it again to use it"));
+    return *model_;
+}
+
+Napi::Value ModelHandle::info(const Napi::CallbackInfo& info) {
+    const Model& m = live(info.Env());
+    uint32_t max_array = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1024;
+    Napi::Object out = gguf_header_to_js(info.Env(), m.file.header(), m.file.file_size(), max_array);
+    out.Set("vocabOnly", Napi::Boolean::New(info.Env(), m.options.vocab_only));
+    out.Set("mapped", Napi::Boolean::New(info.Env(), m.file.mapped()));
+    return out;
+}
+
+Napi::Value ModelHandle::metadata_array(const Napi::CallbackInfo& info) {
+    const Model& m = live(info.Env());
+    if (info.Length() < 1 || !info[0].IsString()) throw_invalid(info.Env(), "metadataArray(key): key must be a string");
+    std::string key = info[0].As<Napi::String>().Utf8Value();
+    const GgufValue* v = m.file.header().find(key);
+    if (!v) return info.Env().Undefined();
+    return gguf_value_to_js(info.Env(), *v, UINT32_MAX);
+}
+
+Napi::Value ModelHandle::close(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+}
+
+Napi::Value ModelHandle::is_closed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !model_);
+}
+
+Napi::Value ModelHandle::check_computable(const Napi::CallbackInfo& info) {
+    Status st = model_check_computable(live(info.Env()));
+    if (!st.ok()) throw_status(info.Env(), st);
+    return info.Env().Undefined();
+}
+
+}  // namespace rl

@@ -1,0 +1,37 @@
+// JS class ModelHandle: owns one loaded Model; lib/ wraps it as the public Model.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "addon.h"
+
+namespace rl {
+
+class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
+public:
+    static Napi::Function define_class(Napi::Env env);
+    // Wraps a freshly loaded model in a new JS object (main thread only).
+    static Napi::Object create(Napi::Env env, std::shared_ptr<Model> model);
+
+    explicit ModelHandle(const Napi::CallbackInfo& info);
+    ~ModelHandle() override;
+
+    // Frees the model; later calls from JS throw MODEL_CLOSED.
+    void release();
+
+private:
+    Napi::Value info(const Napi::CallbackInfo& info);
+    Napi::Value metadata_array(const Napi::CallbackInfo& info);
+    Napi::Value close(const Napi::CallbackInfo& info);
+    Napi::Value is_closed(const Napi::CallbackInfo& info);
+    Napi::Value check_computable(const Napi::CallbackInfo& info);
+
+    const Model& live(Napi::Env env) const;
+
+    std::shared_ptr<Model> model_;
+    std::weak_ptr<OpenModels> registry_;
+};
+
+}  // namespace rl

@@ -1,0 +1,35 @@
+#include "model.h"
+
+#include "../gguf/gguf_types.h"
+
+namespace rl {
+
+Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,
+                  const std::atomic<bool>* cancel, std::unique_ptr<Model>* out) {
+    auto model = std::make_unique<Model>();
+    model->options = opts;
+    Status st = opts.vocab_only ? model->file.open_header(path)
+                                : model->file.open_full(path, opts.use_mmap, progress, cancel);
+    if (!st.ok()) return st;
+    if (const GgufValue* arch = model->file.header().find("general.architecture")) {
+        if (arch->type == GGUF_TYPE_STRING) model->architecture = std::string(arch->str);
+    }
+    if (opts.vocab_only && progress) progress(1.0);
+    *out = std::move(model);
+    return status_ok();
+}
+
+Status model_check_computable(const Model& model) {
+    for (const GgufTensorInfo& t : model.file.header().tensors) {
+        const GgmlTypeInfo* ti = ggml_type_info(t.type);
+        if (!ti || !ti->computable) {
+            return status_error("MODEL_UNSUPPORTED_TYPE",
+                                "tensor '" + std::string(t.name) + "' has type " + (ti ? ti->name : "unknown") +
+                                    ", which this version of ringllm cannot compute yet; use a file quantized "
+                                    "to a supported type");
+        }
+    }
+    return status_ok();
+}
+
+}  // namespace rl

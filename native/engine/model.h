@@ -1,0 +1,29 @@
+// A loaded model: the mapped GGUF file and what the engine reads from its header.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "../gguf/gguf_file.h"
+
+namespace rl {
+
+struct ModelLoadOptions {
+    bool vocab_only = false;  // read the header (metadata, vocabulary) only; no tensor data
+    bool use_mmap = true;     // map the file; false reads it into memory
+};
+
+struct Model {
+    GgufFile file;
+    ModelLoadOptions options;
+    std::string architecture;  // general.architecture, "" when absent
+};
+
+Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,
+                  const std::atomic<bool>* cancel, std::unique_ptr<Model>* out);
+
+// Fails with MODEL_UNSUPPORTED_TYPE naming the first tensor whose type the engine cannot compute.
+Status model_check_computable(const Model& model);
+
+}  // namespace rl

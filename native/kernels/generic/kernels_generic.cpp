@@ -1,0 +1,37 @@
+// Scalar reference kernels: the specification the SIMD tiers are tested against.
+#include "../fp16.h"
+#include "../kernel_table.h"
+
+namespace rl {
+namespace generic {
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+    // Double accumulation: the reference should be more exact than any tier it judges.
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return (float)s;
+}
+
+void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = fp16_to_fp32(x[i]);
+}
+
+void f32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
+void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = bf16_to_fp32(x[i]);
+}
+
+}  // namespace generic
+
+const KernelTable* kernels_generic() {
+    static const KernelTable table = {
+        "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
+        generic::bf16_to_f32_row,
+    };
+    return &table;
+}
+
+}  // namespace rl

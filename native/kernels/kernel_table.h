@@ -1,0 +1,29 @@
+// The run-time kernel table: one implementation per ISA tier, chosen once at load.
+// Every tier implements the same functions with the same signatures as generic/.
+// ISA translation units include only this header and fp16.h: anything inline with external
+// linkage compiled under -mavx512f could be picked by the linker for every caller.
+#pragma once
+
+#include <cstdint>
+
+namespace rl {
+
+struct KernelTable {
+    const char* name;  // "generic" | "avx2" | "avx512" | "neon"
+    // sum_i a[i] * b[i]
+    float (*dot_f32)(const float* a, const float* b, int64_t n);
+    // y[i] = half_to_float(x[i])
+    void (*fp16_to_f32_row)(const uint16_t* x, float* y, int64_t n);
+    // y[i] = float_to_half(x[i]), round to nearest even
+    void (*f32_to_fp16_row)(const float* x, uint16_t* y, int64_t n);
+    // y[i] = bf16_to_float(x[i])
+    void (*bf16_to_f32_row)(const uint16_t* x, float* y, int64_t n);
+};
+
+// Tier tables; a tier compiled out of this binary (e.g. NEON on x86) returns nullptr.
+const KernelTable* kernels_generic();
+const KernelTable* kernels_avx2();
+const KernelTable* kernels_avx512();
+const KernelTable* kernels_neon();
+
+}  // namespace rl

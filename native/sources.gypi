@@ -1,0 +1,30 @@
+{
+  "variables": {
+    "ringllm_sources": [
+      "native/addon/addon.cpp",
+      "native/addon/gguf_js.cpp",
+      "native/addon/load_worker.cpp",
+      "native/addon/model_handle.cpp",
+      "native/addon/system_info.cpp",
+      "native/engine/model.cpp",
+      "native/gguf/gguf.cpp",
+      "native/gguf/gguf_file.cpp",
+      "native/gguf/gguf_types.cpp",
+      "native/kernels/dispatch.cpp",
+      "native/kernels/generic/kernels_generic.cpp",
+      "native/util/cpu_features.cpp",
+      "native/util/cpu_topology.cpp"
+    ],
+    "ringllm_sources_avx2": [
+      "native/kernels/avx2/kernels_avx2.cpp"
+    ],
+    "ringllm_sources_avx512": [
+      "native/kernels/avx512/kernels_avx512.cpp"
+    ],
+    "ringllm_sources_neon": [
+      "native/kernels/neon/kernels_neon.cpp"
+    ],
+    "ringllm_flags_avx2": ["-mavx2", "-mfma", "-mf16c"],
+    "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]
+  }
+}
