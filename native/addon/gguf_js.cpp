@@ -1,5 +1,7 @@
 #include "gguf_js.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <string>
 
 #include "../gguf/gguf_types.h"
@@ -14,6 +16,15 @@ static Napi::Value u64_to_js(Napi::Env env, uint64_t x) {
 static Napi::Value i64_to_js(Napi::Env env, int64_t x) {
     if (x <= 9007199254740991ll && x >= -9007199254740991ll) return Napi::Number::New(env, (double)x);
     return Napi::BigInt::New(env, x);
+}
+
+// A float32 as the shortest decimal that reads back to the same float (1e-5, not 9.99999974e-6).
+static double f32_to_double(double x) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof(buf) - 1, (float)x);
+    if (r.ec != std::errc()) return x;
+    *r.ptr = '\0';
+    return std::strtod(buf, nullptr);
 }
 
 static Napi::String str_to_js(Napi::Env env, std::string_view s) {
@@ -35,7 +46,9 @@ Napi::Value gguf_value_to_js(Napi::Env env, const GgufValue& v, uint32_t max_arr
             return u64_to_js(env, v.u);
         case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
             return i64_to_js(env, v.i);
-        case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64:
+        case GGUF_TYPE_FLOAT32:
+            return Napi::Number::New(env, f32_to_double(v.f));
+        case GGUF_TYPE_FLOAT64:
             return Napi::Number::New(env, v.f);
         case GGUF_TYPE_BOOL:
             return Napi::Boolean::New(env, v.u != 0);
@@ -59,9 +72,8 @@ Napi::Value gguf_value_to_js(Napi::Env env, const GgufValue& v, uint32_t max_arr
         switch (v.elem_type) {
             case GGUF_TYPE_STRING: e = str_to_js(env, v.strings[k]); break;
             case GGUF_TYPE_ARRAY: e = gguf_value_to_js(env, v.arrays[k], max_array); break;
-            case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64:
-                e = Napi::Number::New(env, gguf_array_get_f64(v, k));
-                break;
+            case GGUF_TYPE_FLOAT32: e = Napi::Number::New(env, f32_to_double(gguf_array_get_f64(v, k))); break;
+            case GGUF_TYPE_FLOAT64: e = Napi::Number::New(env, gguf_array_get_f64(v, k)); break;
             case GGUF_TYPE_BOOL: e = Napi::Boolean::New(env, gguf_array_get_u64(v, k) != 0); break;
             case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
                 e = i64_to_js(env, gguf_array_get_i64(v, k));

@@ -29,7 +29,10 @@ export interface LlamaModelOptions {
   rmsEps?: number;
   /** Omit output.weight; llama.cpp then reuses token_embd. */
   tiedEmbeddings?: boolean;
-  /** Standard deviation of the random weights (default 0.02). */
+  /**
+   * Standard deviation of every random matrix. Default: 1/sqrt(row length) (unit-variance outputs),
+   * 1 for token_embd and 3/sqrt(nEmbd) for output, so logits are decisive rather than near-uniform.
+   */
   weightStd?: number;
   name?: string;
   version?: 2 | 3;
@@ -152,7 +155,6 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   const { nHeadKv } = checkOptions(opts);
   const seed = opts.seed ?? 1;
   const weightType = opts.weightType ?? "F32";
-  const std = opts.weightStd ?? 0.02;
   const headDim = opts.nEmbd / opts.nHead;
   const nEmbdKv = headDim * nHeadKv;
   const vocab = makeSpmVocab(opts.nVocab);
@@ -189,8 +191,9 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
     const short = name.replace(/^blk\.\d+\./, "");
     return opts.tensorTypes?.[name] ?? opts.tensorTypes?.[short] ?? weightType;
   };
-  const matrix = (name: string, rowLen: number, nRows: number): void => {
+  const matrix = (name: string, rowLen: number, nRows: number, gain = 1): void => {
     const type = typeFor(name);
+    const std = opts.weightStd ?? gain / Math.sqrt(rowLen);
     try {
       ggmlTensorSize(type, [rowLen, nRows]);
     } catch (e) {
@@ -203,7 +206,7 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
     w.addTensorF32(name, [n], new Float32Array(n).fill(1), "F32");
   };
 
-  matrix("token_embd.weight", opts.nEmbd, opts.nVocab);
+  matrix("token_embd.weight", opts.nEmbd, opts.nVocab, Math.sqrt(opts.nEmbd));
   for (let l = 0; l < opts.nLayer; l++) {
     const p = `blk.${l}.`;
     norm(p + "attn_norm.weight", opts.nEmbd);
@@ -217,7 +220,7 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
     matrix(p + "ffn_up.weight", opts.nEmbd, opts.nFf);
   }
   norm("output_norm.weight", opts.nEmbd);
-  if (!opts.tiedEmbeddings) matrix("output.weight", opts.nEmbd, opts.nVocab);
+  if (!opts.tiedEmbeddings) matrix("output.weight", opts.nEmbd, opts.nVocab, 3);
   return w;
 }
 

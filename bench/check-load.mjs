@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Loads a GGUF file with llama.cpp (node-llama-cpp, CPU only), prints its architecture and tensor
+// count, and greedily generates N tokens from BOS (or BOS + a prompt) to prove the model computes.
+// Usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--context N] [--json]
+
+import { parseArgs } from "node:util";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+
+const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--context N] [--json] [--quiet]";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    tokens: { type: "string", default: "16" },
+    prompt: { type: "string" },
+    context: { type: "string", default: "256" },
+    json: { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help || positionals.length !== 1) {
+  console.error(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+const file = positionals[0];
+const nTokens = Number(values.tokens);
+const contextSize = Number(values.context);
+if (!Number.isInteger(nTokens) || nTokens < 0) throw new Error(`--tokens expects a non-negative integer; got ${values.tokens}`);
+
+const llama = await getLlama({
+  gpu: false,
+  build: "never", // prebuilt binaries only: nothing here can download or compile llama.cpp
+  logLevel: values.quiet ? LlamaLogLevel.error : LlamaLogLevel.warn,
+});
+const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+const meta = model.fileInfo.metadata;
+const architecture = meta?.general?.architecture;
+const tensorCount = model.fileInfo.tensorInfo?.length ?? null;
+const context = await model.createContext({ contextSize: Math.max(contextSize, nTokens + 64), threads: 4 });
+const sequence = context.getSequence();
+
+const bos = model.tokens.bos;
+if (bos == null) throw new Error("model has no BOS token");
+const input = [bos, ...(values.prompt ? model.tokenize(values.prompt) : [])];
+
+const generated = [];
+const confidences = [];
+if (nTokens > 0) {
+  // temperature 0 = greedy (argmax); EOS is yielded too so the count is exact unless EOS ends it.
+  for await (const out of sequence.evaluateWithMetadata(input, { confidence: true }, { temperature: 0, yieldEogToken: true })) {
+    generated.push(out.token);
+    confidences.push(out.confidence);
+    if (generated.length >= nTokens || model.isEogToken(out.token)) break;
+  }
+}
+const text = model.detokenize(generated);
+const finite = confidences.every((c) => Number.isFinite(c));
+
+const result = {
+  file,
+  architecture,
+  tensorCount,
+  fileType: meta?.general?.file_type ?? null,
+  inputTokens: input,
+  generatedTokens: generated,
+  confidences: confidences.map((c) => Number(c.toFixed(4))),
+  text,
+  finite,
+};
+
+if (values.json) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(`file:         ${file}`);
+  console.log(`architecture: ${architecture}`);
+  console.log(`tensors:      ${tensorCount}`);
+  console.log(`input tokens: ${JSON.stringify(input)}`);
+  console.log(`generated:    ${JSON.stringify(generated)}`);
+  console.log(`confidence:   ${confidences.map((c) => c.toFixed(3)).join(" ")}`);
+  console.log(`text:         ${JSON.stringify(text)}`);
+}
+await context.dispose();
+await model.dispose();
+await llama.dispose();
+if (!finite) process.exitCode = 1;

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// The `ringllm` command line.
+import { Command } from "commander";
+
+import { RingllmError } from "./errors";
+import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
+import { readHyperParameters } from "./hparams";
+import { systemInfo } from "./system";
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return `${u === 0 ? n : n.toFixed(2)} ${units[u]}`;
+}
+
+function formatValue(v: MetadataValue | undefined): string {
+  if (v === undefined) return "-";
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) {
+    const head = v.slice(0, 8).map((x) => formatValue(x)).join(", ");
+    return `[${head}${v.length > 8 ? `, ... (${v.length} items)` : ""}]`;
+  }
+  if (typeof v === "object") return `<${v.type}, ${v.length} items>`;
+  if (typeof v === "string") return JSON.stringify(v.length > 120 ? v.slice(0, 117) + "..." : v);
+  return String(v);
+}
+
+/** The human-readable report of `ringllm inspect`. */
+export function inspectReport(file: string, info: GgufInfo, showMetadata: boolean): string {
+  const out: string[] = [];
+  const hp = readHyperParameters(info.architecture, info.metadata);
+  const meta = info.metadata;
+  out.push(`file:          ${file}`);
+  out.push(`gguf:          v${info.version}, alignment ${info.alignment}, ${formatBytes(info.fileSize)}`);
+  out.push(`architecture:  ${info.architecture || "(none)"}`);
+  if (typeof meta["general.name"] === "string") out.push(`name:          ${meta["general.name"]}`);
+  out.push("");
+  out.push("hyper-parameters:");
+  const rows: [string, unknown][] = [
+    ["context length", hp.contextLength],
+    ["embedding length", hp.embeddingLength],
+    ["layers", hp.blockCount],
+    ["feed-forward length", hp.feedForwardLength],
+    ["attention heads", hp.headCount],
+    ["KV heads", hp.headCountKv],
+    ["head dim", hp.headDim],
+    ["rope dimensions", hp.ropeDimensionCount],
+    ["rope freq base", hp.ropeFreqBase],
+    ["rms norm epsilon", hp.rmsNormEpsilon],
+    ["sliding window", hp.slidingWindow],
+    ["vocabulary size", hp.vocabSize],
+  ];
+  for (const [k, v] of rows) if (v !== undefined) out.push(`  ${k.padEnd(22)}${v}`);
+  out.push("");
+  out.push("tokenizer:");
+  out.push(`  ${"model".padEnd(22)}${formatValue(meta["tokenizer.ggml.model"])}`);
+  if (meta["tokenizer.ggml.pre"] !== undefined) out.push(`  ${"pre-tokenizer".padEnd(22)}${formatValue(meta["tokenizer.ggml.pre"])}`);
+  for (const [key, label] of [
+    ["tokenizer.ggml.bos_token_id", "bos id"],
+    ["tokenizer.ggml.eos_token_id", "eos id"],
+  ] as const) {
+    if (meta[key] !== undefined) out.push(`  ${label.padEnd(22)}${formatValue(meta[key])}`);
+  }
+  out.push("");
+  const byType = new Map<string, { count: number; bytes: number }>();
+  let total = 0;
+  for (const t of info.tensors) {
+    const e = byType.get(t.type) ?? { count: 0, bytes: 0 };
+    e.count++;
+    e.bytes += t.sizeBytes;
+    byType.set(t.type, e);
+    total += t.sizeBytes;
+  }
+  out.push(`tensors: ${info.tensors.length}, ${formatBytes(total)}`);
+  for (const [type, e] of [...byType].sort((a, b) => b[1].bytes - a[1].bytes)) {
+    out.push(`  ${type.padEnd(10)}${String(e.count).padStart(6)} tensors  ${formatBytes(e.bytes).padStart(12)}`);
+  }
+  if (showMetadata) {
+    out.push("");
+    out.push("metadata:");
+    for (const key of Object.keys(meta)) {
+      out.push(`  ${key} (${info.metadataTypes[key]}) = ${formatValue(meta[key])}`);
+    }
+  }
+  return out.join("\n");
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("ringllm")
+    .description("Run GGUF language models locally")
+    .version(require("../../package.json").version as string)
+    .showHelpAfterError();
+
+  program
+    .command("inspect")
+    .description("print a GGUF file's architecture, hyper-parameters, tokenizer and tensor types")
+    .argument("<file>", "GGUF file")
+    .option("--json", "print the full header as JSON")
+    .option("--metadata", "also list every metadata key")
+    .action(async (file: string, opts: { json?: boolean; metadata?: boolean }) => {
+      const info = await readGgufInfo(file, { maxArrayLength: opts.json ? 64 : 16 });
+      if (opts.json) process.stdout.write(JSON.stringify(info, jsonReplacer, 2) + "\n");
+      else process.stdout.write(inspectReport(file, info, !!opts.metadata) + "\n");
+    });
+
+  program
+    .command("system")
+    .description("print CPU features and the kernel tier in use")
+    .action(() => {
+      process.stdout.write(JSON.stringify(systemInfo(), null, 2) + "\n");
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof RingllmError) {
+      process.stderr.write(`ringllm: ${err.message} [${err.code}]\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,20 @@
+/**
+ * ringllm: run GGUF language models locally from Node.js.
+ *
+ * @example
+ * import { loadModel } from "ringllm";
+ * const model = await loadModel("model.gguf");
+ * console.log(model.architecture, model.hparams);
+ * await model.close();
+ */
+export { RingllmError } from "./errors";
+export type { RingllmErrorCode } from "./errors";
+export { readGgufInfo } from "./gguf";
+export type { GgufInfo, MetadataArrayRef, MetadataValue, ReadGgufInfoOptions, TensorInfo } from "./gguf";
+export type { HyperParameters } from "./hparams";
+export { loadModel, Model } from "./model";
+export type { LoadModelOptions } from "./model";
+export { systemInfo } from "./system";
+export type { KernelTier, SystemInfo } from "./system";
+export { ggmlTypes } from "./types";
+export type { GgmlTypeInfo } from "./types";

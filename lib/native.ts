@@ -1,0 +1,124 @@
+// Locates and loads the native addon, explaining every path tried when none loads.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+import { RingllmError } from "./errors";
+
+/** Raw GGUF header as the addon returns it (see native/addon/gguf_js.h). */
+export interface NativeGgufInfo {
+  version: number;
+  alignment: number;
+  headerBytes: number;
+  dataOffset: number;
+  fileSize: number;
+  metadata: Record<string, unknown>;
+  metadataTypes: Record<string, string>;
+  tensors: {
+    name: string;
+    type: string;
+    typeId: number;
+    shape: number[];
+    elements: number;
+    offset: number;
+    sizeBytes: number;
+  }[];
+}
+
+export interface NativeModelHandle {
+  info(maxArrayLength?: number): NativeGgufInfo & { vocabOnly: boolean; mapped: boolean };
+  metadataArray(key: string): unknown;
+  close(): void;
+  isClosed(): boolean;
+  checkComputable(): void;
+}
+
+export interface NativeSystemInfo {
+  cpu: Record<string, boolean>;
+  kernels: string;
+  kernelTiers: string[];
+  threads: number;
+  logicalCores: number;
+}
+
+export interface NativeBinding {
+  systemInfo(): NativeSystemInfo;
+  readGgufInfo(path: string, maxArrayLength?: number): Promise<NativeGgufInfo>;
+  loadModel(
+    path: string,
+    options: { vocabOnly: boolean; useMmap: boolean },
+    onProgress?: (fraction: number) => void,
+  ): { promise: Promise<NativeModelHandle>; cancel(): void };
+  ggmlTypes(): { id: number; name: string; blockSize: number; blockBytes: number; computable: boolean }[];
+  kernelRun(tier: string, op: string, ...arrays: (Float32Array | Uint16Array)[]): unknown;
+}
+
+const ADDON_FILE = "ringllm.node";
+
+/** The package root: the nearest folder above this file with ringllm's package.json. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, "utf8")).name === "ringllm") return dir;
+      } catch {
+        // unreadable package.json: keep looking upward
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(__dirname, "..");
+    dir = parent;
+  }
+}
+
+/** Candidate addon paths in the order they are tried. */
+export function addonCandidates(root = packageRoot()): string[] {
+  const out: string[] = [];
+  if (process.env.RINGLLM_NATIVE) out.push(resolve(process.env.RINGLLM_NATIVE));
+  out.push(join(root, "prebuilds", `${process.platform}-${process.arch}`, ADDON_FILE));
+  out.push(join(root, "build", "Release", ADDON_FILE));
+  out.push(join(root, "build-cmake", "Release", ADDON_FILE));
+  out.push(join(root, "build", "Debug", ADDON_FILE));
+  return out;
+}
+
+let cached: { binding: NativeBinding; path: string } | undefined;
+
+/** Loads the addon once per JS environment (each worker thread gets its own instance). */
+export function native(): NativeBinding {
+  return loadNative().binding;
+}
+
+export function nativePath(): string {
+  return loadNative().path;
+}
+
+function loadNative(): { binding: NativeBinding; path: string } {
+  if (cached) return cached;
+  const tried: string[] = [];
+  const explicit = process.env.RINGLLM_NATIVE;
+  for (const candidate of addonCandidates()) {
+    if (!existsSync(candidate)) {
+      tried.push(`  ${candidate}: not found`);
+      if (explicit && candidate === resolve(explicit)) break;  // an explicit path must load
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const binding = require(candidate) as NativeBinding;
+      cached = { binding, path: candidate };
+      return cached;
+    } catch (err) {
+      tried.push(`  ${candidate}: ${(err as Error).message.split("\n")[0]}`);
+      if (explicit && candidate === resolve(explicit)) break;
+    }
+  }
+  throw new RingllmError(
+    "NATIVE_LOAD_FAILED",
+    `ringllm could not load its native addon for ${process.platform}-${process.arch} (Node ${process.version}). ` +
+      `Tried:\n${tried.join("\n")}\n` +
+      "Reinstall with `npm rebuild ringllm` (needs a C++ compiler, Python and make/cmake when no prebuilt " +
+      "binary matches this platform), or set RINGLLM_NATIVE to the path of a ringllm.node.",
+  );
+}
