@@ -1,4 +1,4 @@
-import { native } from "./native";
+import { native, nativePath } from "./native";
 
 export type KernelTier = "avx512" | "avx2" | "neon" | "generic";
 
@@ -17,6 +17,8 @@ export interface SystemInfo {
   /** Default thread count: physical cores available to this process. */
   threads: number;
   logicalCores: number;
+  /** The native addon file that was loaded (prebuild or local build). */
+  addonPath: string;
 }
 
 /**
@@ -26,5 +28,5 @@ export interface SystemInfo {
  * console.log(systemInfo().kernels); // "avx2"
  */
 export function systemInfo(): SystemInfo {
-  return native().systemInfo() as SystemInfo;
+  return { ...(native().systemInfo() as Omit<SystemInfo, "addonPath">), addonPath: nativePath() };
 }

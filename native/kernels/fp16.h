@@ -22,7 +22,9 @@ static inline float fp16_to_fp32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
-    if (exp == 0x1f) return fp32_from_bits(sign | 0x7f800000u | (mant << 13));  // inf / nan
+    if (exp == 0x1f) {  // inf, or nan made quiet as the hardware converters do
+        return fp32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
+    }
     if (exp == 0) {
         // zero or subnormal: value = mant * 2^-24
         float v = (float)mant * (1.0f / 16777216.0f);
