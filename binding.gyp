@@ -22,7 +22,8 @@
     {
       "target_name": "ringllm",
       "sources": ["<@(ringllm_sources)"],
-      "dependencies": ["ringllm_avx2", "ringllm_avx512", "ringllm_neon"]
+      "dependencies": ["ringllm_avx2", "ringllm_avx512", "ringllm_neon"],
+      "conditions": [["OS=='linux'", {"ldflags": ["-static-libstdc++", "-static-libgcc"]}]]
     },
     {
       "target_name": "ringllm_avx2",

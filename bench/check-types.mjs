@@ -20,36 +20,58 @@ const { values } = parseArgs({ options: { tokens: { type: "string", default: "16
 const dir = values.keep ?? mkdtempSync(join(tmpdir(), "ringllm-types-"));
 mkdirSync(dir, { recursive: true });
 
-const rows = [];
-let failures = 0;
-for (const type of TYPES) {
-  const file = join(dir, `llama-${type}.gguf`);
-  const make = spawnSync(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "make-model.ts"), "--out", file, "--type", type, "--seed", values.seed, ...SHAPE], { encoding: "utf8" });
-  if (make.status !== 0) {
-    rows.push({ type, ok: false, error: `make-model failed: ${(make.stderr || make.stdout).trim()}` });
-    failures++;
-    continue;
-  }
+/** Writes a model with make-model.ts and evaluates it with check-load.mjs; throws with the reason on failure. */
+function makeAndCheck(file, args) {
+  const make = spawnSync(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "make-model.ts"), "--out", file, "--seed", values.seed, ...SHAPE, ...args], { encoding: "utf8" });
+  if (make.status !== 0) throw new Error(`make-model failed: ${(make.stderr || make.stdout).trim()}`);
   const check = spawnSync(process.execPath, [join(here, "check-load.mjs"), file, "--tokens", values.tokens, "--json", "--quiet"], { encoding: "utf8" });
   const line = check.stdout.trim().split("\n").pop() ?? "";
   let res;
   try {
     res = JSON.parse(line);
   } catch {
-    rows.push({ type, ok: false, error: `check-load exited ${check.status}: ${(check.stderr || line).trim().slice(-500)}` });
-    failures++;
-    continue;
+    throw new Error(`check-load exited ${check.status}: ${(check.stderr || line).trim().slice(-500)}`);
   }
-  const ok = check.status === 0 && res.architecture === "llama" && res.finite && res.generatedTokens.length > 0;
-  if (!ok) failures++;
-  rows.push({ type, ok, bytes: statSync(file).size, tensors: res.tensorCount, tokens: res.generatedTokens, conf: res.confidences });
+  res.ok = check.status === 0 && res.architecture === "llama" && res.finite && res.generatedTokens.length > 0;
+  res.bytes = statSync(file).size;
+  return res;
 }
 
-console.log(`| type | loaded + evaluated | file bytes | tensors | greedy tokens from BOS (first ${values.tokens}) |`);
-console.log("| --- | --- | ---: | ---: | --- |");
+function prefixMatch(a, b) {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+const rows = [];
+let failures = 0;
+for (const type of TYPES) {
+  try {
+    const res = makeAndCheck(join(dir, `llama-${type}.gguf`), ["--type", type]);
+    // F32 twin: the same weights rounded through our dequantizer; if llama.cpp decodes our bytes
+    // the way our dequantizer does, both files give (nearly) the same logits and greedy tokens.
+    const twin = type === "F32" ? res : makeAndCheck(join(dir, `llama-${type}-f32twin.gguf`), ["--simulate-type", type]);
+    const ok = res.ok && twin.ok;
+    if (!ok) failures++;
+    rows.push({ type, ok, res, twin, match: prefixMatch(res.generatedTokens, twin.generatedTokens), dConf: Math.abs(res.confidences[0] - twin.confidences[0]) });
+  } catch (e) {
+    rows.push({ type, ok: false, error: e.message });
+    failures++;
+  }
+}
+
+const n = values.tokens;
+console.log(`| type | loads + evaluates | file bytes | tensors | greedy tokens from BOS (first ${n}) | same tokens as F32 twin | first-token confidence: file / twin |`);
+console.log("| --- | --- | ---: | ---: | --- | ---: | --- |");
 for (const r of rows) {
-  if (r.error) console.log(`| ${r.type} | FAIL | | | ${r.error.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);
-  else console.log(`| ${r.type} | ${r.ok ? "yes" : "FAIL"} | ${r.bytes} | ${r.tensors} | ${r.tokens.join(" ")} |`);
+  if (r.error) {
+    console.log(`| ${r.type} | FAIL | | | ${r.error.replace(/\|/g, "\\|").replace(/\n/g, " ")} | | |`);
+    continue;
+  }
+  const { res, twin } = r;
+  const eos = res.generatedTokens.length < Number(n) ? " (EOS)" : "";
+  const match = r.type === "F32" ? "-" : `${r.match}/${Math.min(res.generatedTokens.length, twin.generatedTokens.length)}`;
+  console.log(`| ${r.type} | ${r.ok ? "yes" : "FAIL"} | ${res.bytes} | ${res.tensorCount} | ${res.generatedTokens.join(" ")}${eos} | ${match} | ${res.confidences[0]} / ${twin.confidences[0]} |`);
 }
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
 process.exitCode = failures ? 1 : 0;

@@ -15,6 +15,7 @@ const USAGE = `usage: npx tsx scripts/make-model.ts --out FILE.gguf [options]
   --sliding-window N   write llama.attention.sliding_window
   --rope-base F --rms-eps F --std F --name S
   --tied               omit output.weight (tied embeddings)
+  --simulate-type T    F32 twin: weights rounded through T's quantizer, stored as F32
   --version 2|3        GGUF version (default 3)`;
 
 function main(argv: string[]): void {
@@ -38,6 +39,7 @@ function main(argv: string[]): void {
       std: { type: "string" },
       name: { type: "string" },
       tied: { type: "boolean" },
+      "simulate-type": { type: "string" },
       version: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -67,6 +69,10 @@ function main(argv: string[]): void {
   if (values.type !== undefined && !isQuantizable(values.type)) {
     throw new Error(`--type must be one of ${QUANTIZABLE_TYPES.join(", ")}; got ${JSON.stringify(values.type)}`);
   }
+  const sim = values["simulate-type"];
+  if (sim !== undefined && !isQuantizable(sim)) {
+    throw new Error(`--simulate-type must be one of ${QUANTIZABLE_TYPES.join(", ")}; got ${JSON.stringify(sim)}`);
+  }
   const version = int("version", values.version);
   if (version !== undefined && version !== 2 && version !== 3) throw new Error(`--version must be 2 or 3; got ${version}`);
 
@@ -90,6 +96,7 @@ function main(argv: string[]): void {
       weightStd: num("std", values.std),
       name: values.name,
       tiedEmbeddings: values.tied,
+      simulateType: sim as LlamaModelOptions["simulateType"],
       version: version as 2 | 3 | undefined,
     }),
   };
@@ -102,7 +109,7 @@ function main(argv: string[]): void {
   console.log(
     `wrote ${values.out}: ${mb} MB, ${res.tensorOffsets.length} tensors, ${opts.nLayer} layers, dim ${opts.nEmbd}, ` +
       `heads ${opts.nHead}/${opts.nHeadKv ?? opts.nHead}, ffn ${opts.nFf}, vocab ${opts.nVocab}, ` +
-      `${opts.weightType ?? "F32"}, seed ${opts.seed} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `${opts.simulateType ? `F32 (through ${opts.simulateType})` : opts.weightType ?? "F32"}, seed ${opts.seed} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
 }
 

@@ -1,7 +1,7 @@
 // Random-but-seeded llama-architecture GGUF models that llama.cpp loads: metadata, a tiny
 // SentencePiece-style vocab and weights generated row-chunk by row-chunk at write time.
 
-import { QuantType } from "./quants";
+import { QuantType, dequantize, quantize } from "./quants";
 import { Rng } from "./rng";
 import { GgufValueType, ggmlTensorSize } from "./types";
 import { GgufWriter, WriteResult } from "./writer";
@@ -27,6 +27,12 @@ export interface LlamaModelOptions {
   ropeFreqBase?: number;
   /** Default 1e-5. */
   rmsEps?: number;
+  /**
+   * Write an F32 twin of a quantized model: every matrix is rounded through this type's quantizer
+   * and dequantizer, then stored as F32. Same seed and shapes give the same weights llama.cpp
+   * would decode from the quantized file, so outputs of the two files can be compared.
+   */
+  simulateType?: QuantType;
   /** Omit output.weight; llama.cpp then reuses token_embd. */
   tiedEmbeddings?: boolean;
   /**
@@ -139,13 +145,14 @@ function tensorSeed(seed: number, index: number): number {
 const CHUNK_ELEMENTS = 1 << 20;
 
 /** Normal weights produced a few rows at a time, so only one chunk of floats exists at once. */
-function randomRows(seed: number, rowLen: number, nRows: number, std: number): () => Iterable<Float32Array> {
+function randomRows(seed: number, rowLen: number, nRows: number, std: number, through?: QuantType): () => Iterable<Float32Array> {
   return function* () {
     const rng = new Rng(seed);
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / rowLen));
     for (let r = 0; r < nRows; r += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, nRows - r) * rowLen;
-      yield rng.fillNormal(new Float32Array(n), std);
+      const x = rng.fillNormal(new Float32Array(n), std);
+      yield through === undefined ? x : dequantize(through, quantize(through, x));
     }
   };
 }
@@ -154,7 +161,7 @@ function randomRows(seed: number, rowLen: number, nRows: number, std: number): (
 export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   const { nHeadKv } = checkOptions(opts);
   const seed = opts.seed ?? 1;
-  const weightType = opts.weightType ?? "F32";
+  const weightType = opts.simulateType !== undefined ? "F32" : opts.weightType ?? "F32";
   const headDim = opts.nEmbd / opts.nHead;
   const nEmbdKv = headDim * nHeadKv;
   const vocab = makeSpmVocab(opts.nVocab);
@@ -189,7 +196,7 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   let index = 0;
   const typeFor = (name: string): QuantType => {
     const short = name.replace(/^blk\.\d+\./, "");
-    return opts.tensorTypes?.[name] ?? opts.tensorTypes?.[short] ?? weightType;
+    return opts.tensorTypes?.[name] ?? opts.tensorTypes?.[short] ?? opts.simulateType ?? weightType;
   };
   const matrix = (name: string, rowLen: number, nRows: number, gain = 1): void => {
     const type = typeFor(name);
@@ -199,7 +206,9 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
     } catch (e) {
       throw new Error(`${name} [${rowLen}, ${nRows}] cannot be ${type}: ${(e as Error).message}`);
     }
-    w.addTensorF32(name, [rowLen, nRows], randomRows(tensorSeed(seed, index++), rowLen, nRows, std), type);
+    const through = opts.simulateType !== undefined ? type : undefined;
+    const rows = randomRows(tensorSeed(seed, index++), rowLen, nRows, std, through);
+    w.addTensorF32(name, [rowLen, nRows], rows, through !== undefined ? "F32" : type);
   };
   const norm = (name: string, n: number): void => {
     index++;
