@@ -331,6 +331,14 @@ Status gguf_parse(const uint8_t* data, uint64_t avail, uint64_t file_size, GgufH
     return check_tensor_extents(out, file_size);
 }
 
+// float -> int64 without undefined behaviour: NaN is 0, out-of-range values saturate.
+static int64_t saturate_i64(double x) {
+    if (!(x == x)) return 0;
+    if (x >= 9223372036854775807.0) return INT64_MAX;
+    if (x <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)x;
+}
+
 template <typename T>
 static T load_elem(const GgufValue& v, uint64_t idx) {
     T x;
@@ -354,8 +362,8 @@ int64_t gguf_array_get_i64(const GgufValue& v, uint64_t idx) {
         case GGUF_TYPE_INT16: return load_elem<int16_t>(v, idx);
         case GGUF_TYPE_INT32: return load_elem<int32_t>(v, idx);
         case GGUF_TYPE_INT64: return load_elem<int64_t>(v, idx);
-        case GGUF_TYPE_FLOAT32: return (int64_t)load_elem<float>(v, idx);
-        case GGUF_TYPE_FLOAT64: return (int64_t)load_elem<double>(v, idx);
+        case GGUF_TYPE_FLOAT32: return saturate_i64(load_elem<float>(v, idx));
+        case GGUF_TYPE_FLOAT64: return saturate_i64(load_elem<double>(v, idx));
         default: return (int64_t)gguf_array_get_u64(v, idx);
     }
 }
