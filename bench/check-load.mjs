@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 // Loads a GGUF file with llama.cpp (node-llama-cpp, CPU only), prints its architecture and tensor
 // count, and greedily generates N tokens from BOS (or BOS + a prompt) to prove the model computes.
-// Usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--context N] [--json]
+// With --score IDS (comma-separated, BOS included) it instead teacher-forces those tokens and reports,
+// per position, the next-token argmax and probabilities (for comparing two files' logits).
+// Usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json]
 
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
-const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--context N] [--json] [--quiet]";
+const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json] [--quiet]";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     tokens: { type: "string", default: "16" },
     prompt: { type: "string" },
+    score: { type: "string" },
     context: { type: "string", default: "256" },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -44,6 +47,25 @@ const bos = model.tokens.bos;
 if (bos == null) throw new Error("model has no BOS token");
 const input = [bos, ...(values.prompt ? model.tokenize(values.prompt) : [])];
 
+let scored = null;
+if (values.score !== undefined) {
+  const ids = values.score.split(",").map(Number);
+  if (ids.some((t) => !Number.isInteger(t) || t < 0)) throw new Error(`--score expects comma-separated token ids; got ${values.score}`);
+  const nVocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length ?? 0;
+  const out = await sequence.controlledEvaluate(ids.map((t) => [t, { generateNext: { probabilities: true } }]));
+  scored = out.map((o) => {
+    const probs = new Array(nVocab).fill(0);
+    let argmax = -1;
+    let pmax = -1;
+    for (const [tok, p] of o?.next?.probabilities ?? []) {
+      if (tok < nVocab) probs[tok] = p;
+      if (p > pmax) [argmax, pmax] = [tok, p];
+    }
+    return { argmax, pmax: Number(pmax.toFixed(6)), probs: nVocab <= 4096 ? probs.map((p) => Number(p.toFixed(6))) : undefined };
+  });
+  await sequence.clearHistory();
+}
+
 const generated = [];
 const confidences = [];
 if (nTokens > 0) {
@@ -67,6 +89,7 @@ const result = {
   confidences: confidences.map((c) => Number(c.toFixed(4))),
   text,
   finite,
+  scored,
 };
 
 if (values.json) {
@@ -79,6 +102,7 @@ if (values.json) {
   console.log(`generated:    ${JSON.stringify(generated)}`);
   console.log(`confidence:   ${confidences.map((c) => c.toFixed(3)).join(" ")}`);
   console.log(`text:         ${JSON.stringify(text)}`);
+  if (scored) console.log(`scored argmax: ${JSON.stringify(scored.map((x) => x.argmax))}\nscored pmax:   ${scored.map((x) => x.pmax.toFixed(3)).join(" ")}`);
 }
 await context.dispose();
 await model.dispose();

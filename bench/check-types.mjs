@@ -21,10 +21,13 @@ const dir = values.keep ?? mkdtempSync(join(tmpdir(), "ringllm-types-"));
 mkdirSync(dir, { recursive: true });
 
 /** Writes a model with make-model.ts and evaluates it with check-load.mjs; throws with the reason on failure. */
-function makeAndCheck(file, args) {
+function makeModel(file, args) {
   const make = spawnSync(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "make-model.ts"), "--out", file, "--seed", values.seed, ...SHAPE, ...args], { encoding: "utf8" });
   if (make.status !== 0) throw new Error(`make-model failed: ${(make.stderr || make.stdout).trim()}`);
-  const check = spawnSync(process.execPath, [join(here, "check-load.mjs"), file, "--tokens", values.tokens, "--json", "--quiet"], { encoding: "utf8" });
+}
+
+function checkLoad(file, extra = []) {
+  const check = spawnSync(process.execPath, [join(here, "check-load.mjs"), file, "--tokens", values.tokens, "--json", "--quiet", ...extra], { encoding: "utf8" });
   const line = check.stdout.trim().split("\n").pop() ?? "";
   let res;
   try {
@@ -37,10 +40,24 @@ function makeAndCheck(file, args) {
   return res;
 }
 
-function prefixMatch(a, b) {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
+function makeAndCheck(file, args) {
+  makeModel(file, args);
+  return checkLoad(file);
+}
+
+/** Teacher-forces `ids` through both files; argmax agreement and worst total-variation distance. */
+function compareScores(fileA, fileB, ids) {
+  const a = checkLoad(fileA, ["--score", ids.join(",")]).scored;
+  const b = checkLoad(fileB, ["--score", ids.join(",")]).scored;
+  let agree = 0;
+  let maxTv = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].argmax === b[i].argmax) agree++;
+    let tv = 0;
+    for (let t = 0; t < a[i].probs.length; t++) tv += Math.abs(a[i].probs[t] - b[i].probs[t]);
+    maxTv = Math.max(maxTv, tv / 2);
+  }
+  return { agree, positions: a.length, maxTv };
 }
 
 const rows = [];
@@ -50,10 +67,13 @@ for (const type of TYPES) {
     const res = makeAndCheck(join(dir, `llama-${type}.gguf`), ["--type", type]);
     // F32 twin: the same weights rounded through our dequantizer; if llama.cpp decodes our bytes
     // the way our dequantizer does, both files give (nearly) the same logits and greedy tokens.
-    const twin = type === "F32" ? res : makeAndCheck(join(dir, `llama-${type}-f32twin.gguf`), ["--simulate-type", type]);
+    const file = join(dir, `llama-${type}.gguf`);
+    const twinFile = join(dir, `llama-${type}-f32twin.gguf`);
+    const twin = type === "F32" ? res : makeAndCheck(twinFile, ["--simulate-type", type]);
+    const cmp = type === "F32" ? null : compareScores(file, twinFile, [...twin.inputTokens, ...twin.generatedTokens]);
     const ok = res.ok && twin.ok;
     if (!ok) failures++;
-    rows.push({ type, ok, res, twin, match: prefixMatch(res.generatedTokens, twin.generatedTokens), dConf: Math.abs(res.confidences[0] - twin.confidences[0]) });
+    rows.push({ type, ok, res, twin, cmp });
   } catch (e) {
     rows.push({ type, ok: false, error: e.message });
     failures++;
@@ -61,8 +81,8 @@ for (const type of TYPES) {
 }
 
 const n = values.tokens;
-console.log(`| type | loads + evaluates | file bytes | tensors | greedy tokens from BOS (first ${n}) | same tokens as F32 twin | first-token confidence: file / twin |`);
-console.log("| --- | --- | ---: | ---: | --- | ---: | --- |");
+console.log(`| type | loads + evaluates | file bytes | tensors | greedy tokens from BOS (first ${n}) | argmax = F32 twin's (teacher-forced) | max TV distance to twin |`);
+console.log("| --- | --- | ---: | ---: | --- | ---: | ---: |");
 for (const r of rows) {
   if (r.error) {
     console.log(`| ${r.type} | FAIL | | | ${r.error.replace(/\|/g, "\\|").replace(/\n/g, " ")} | | |`);
@@ -70,8 +90,9 @@ for (const r of rows) {
   }
   const { res, twin } = r;
   const eos = res.generatedTokens.length < Number(n) ? " (EOS)" : "";
-  const match = r.type === "F32" ? "-" : `${r.match}/${Math.min(res.generatedTokens.length, twin.generatedTokens.length)}`;
-  console.log(`| ${r.type} | ${r.ok ? "yes" : "FAIL"} | ${res.bytes} | ${res.tensorCount} | ${res.generatedTokens.join(" ")}${eos} | ${match} | ${res.confidences[0]} / ${twin.confidences[0]} |`);
+  const agree = r.cmp ? `${r.cmp.agree}/${r.cmp.positions}` : "-";
+  const tv = r.cmp ? r.cmp.maxTv.toFixed(4) : "-";
+  console.log(`| ${r.type} | ${r.ok ? "yes" : "FAIL"} | ${res.bytes} | ${res.tensorCount} | ${res.generatedTokens.join(" ")}${eos} | ${agree} | ${tv} |`);
 }
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
 process.exitCode = failures ? 1 : 0;

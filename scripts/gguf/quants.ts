@@ -117,6 +117,17 @@ function putScale(out: Uint8Array, o: number, v: number): number {
   return fp16ToFp32(h);
 }
 
+/**
+ * Writes a super-block scale rounded away from zero to the next fp16 value, so sub-scales computed
+ * against it never exceed their integer range (matters most when it lands among fp16 subnormals).
+ */
+function putSuperScale(out: Uint8Array, o: number, v: number): number {
+  let h = scaleToFp16(v);
+  if (Math.abs(fp16ToFp32(h)) < Math.abs(v) && (h & 0x7fff) < 0x7bff) h++; // +1 ulp in magnitude
+  putU16(out, o, h);
+  return fp16ToFp32(h);
+}
+
 function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
@@ -327,8 +338,8 @@ function signedMaxOf(a: Float32Array): number {
 // Element e: byte 16 + 32*(e>>7) + (e&31), bits 2*((e>>5)&3); sub-block e>>4.
 function quantQ2_K(x: Float32Array, xo: number, out: Uint8Array, oo: number): void {
   const [scales, mins] = affineSubBlocks(x, xo, 16, 16, 3);
-  const d = putScale(out, oo + 80, maxOf(scales) / 15);
-  const dmin = putScale(out, oo + 82, maxOf(mins) / 15);
+  const d = putSuperScale(out, oo + 80, maxOf(scales) / 15);
+  const dmin = putSuperScale(out, oo + 82, maxOf(mins) / 15);
   out.fill(0, oo + 16, oo + 80);
   for (let s = 0; s < 16; s++) {
     const sc = clamp(Math.round(scales[s] * inv(d)), 0, 15);
@@ -376,7 +387,7 @@ function unpackQ3Scale(b: Uint8Array, o: number, i: number): number {
 function quantQ3_K(x: Float32Array, xo: number, out: Uint8Array, oo: number): void {
   const sub = new Float32Array(16);
   for (let s = 0; s < 16; s++) sub[s] = signedAbsMax(x, xo + s * 16, 16) / -4;
-  const d = putScale(out, oo + 108, signedMaxOf(sub) / -32);
+  const d = putSuperScale(out, oo + 108, signedMaxOf(sub) / -32);
   const sv = new Uint8Array(16);
   out.fill(0, oo, oo + 96);
   for (let s = 0; s < 16; s++) {
@@ -423,8 +434,8 @@ function unpackK4Scale(b: Uint8Array, o: number, j: number): [number, number] {
 function quantK45(x: Float32Array, xo: number, out: Uint8Array, oo: number, bits: 4 | 5): void {
   const qmax = (1 << bits) - 1;
   const [scales, mins] = affineSubBlocks(x, xo, 8, 32, qmax);
-  const d = putScale(out, oo, maxOf(scales) / 63);
-  const dmin = putScale(out, oo + 2, maxOf(mins) / 63);
+  const d = putSuperScale(out, oo, maxOf(scales) / 63);
+  const dmin = putSuperScale(out, oo + 2, maxOf(mins) / 63);
   const sc = new Uint8Array(8);
   const mn = new Uint8Array(8);
   const qsOff = bits === 4 ? 16 : 48;
@@ -465,7 +476,7 @@ function dequantK45(b: Uint8Array, bo: number, y: Float32Array, yo: number, bits
 function quantQ6_K(x: Float32Array, xo: number, out: Uint8Array, oo: number): void {
   const sub = new Float32Array(16);
   for (let s = 0; s < 16; s++) sub[s] = signedAbsMax(x, xo + s * 16, 16) / -32;
-  const d = putScale(out, oo + 208, signedMaxOf(sub) / -128);
+  const d = putSuperScale(out, oo + 208, signedMaxOf(sub) / -128);
   out.fill(0, oo, oo + 192);
   for (let s = 0; s < 16; s++) {
     const l = clamp(Math.round(sub[s] * inv(d)), -128, 127);
