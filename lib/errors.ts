@@ -21,6 +21,7 @@ export type RingllmErrorCode =
   | "GGUF_VERSION"
   | "GGUF_TRUNCATED"
   | "GGUF_BAD_COUNT"
+  | "GGUF_BAD_LENGTH"
   | "GGUF_BAD_OFFSET"
   | "GGUF_BAD_TYPE"
   | "GGUF_BAD_VALUE"

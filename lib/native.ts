@@ -76,10 +76,11 @@ export function packageRoot(): string {
 export function addonCandidates(root = packageRoot()): string[] {
   const out: string[] = [];
   if (process.env.RINGLLM_NATIVE) out.push(resolve(process.env.RINGLLM_NATIVE));
-  out.push(join(root, "prebuilds", `${process.platform}-${process.arch}`, ADDON_FILE));
+  // A local build wins over a prebuild (as with node-gyp-build): a developer's fresh build is used.
   out.push(join(root, "build", "Release", ADDON_FILE));
   out.push(join(root, "build-cmake", "Release", ADDON_FILE));
   out.push(join(root, "build", "Debug", ADDON_FILE));
+  out.push(join(root, "prebuilds", `${process.platform}-${process.arch}`, ADDON_FILE));
   return out;
 }
 

@@ -68,6 +68,10 @@ struct Cursor {
         uint64_t len = 0;
         Status st = read(&len, field + " length");
         if (!st.ok()) return st;
+        if (len > GGUF_MAX_STRING_LENGTH) {
+            return status_error("GGUF_BAD_LENGTH", field + " claims " + std::to_string(len) + " bytes (limit " +
+                                                       std::to_string(GGUF_MAX_STRING_LENGTH) + "); the file is corrupt");
+        }
         if (len > left_in_file()) {
             return status_error("GGUF_TRUNCATED", field + " claims " + std::to_string(len) +
                                                       " bytes but only " + std::to_string(left_in_file()) +
@@ -85,6 +89,13 @@ struct Cursor {
 };
 
 Status parse_value(Cursor& c, uint32_t type, GgufValue* v, const std::string& field, uint32_t depth);
+
+Status truncated_count(const Cursor& c, const std::string& field, uint64_t count, uint64_t min_bytes) {
+    return status_error("GGUF_TRUNCATED", field + " " + std::to_string(count) + " needs at least " +
+                                              std::to_string(min_bytes) + " bytes each but only " +
+                                              std::to_string(c.left_in_file()) +
+                                              " bytes remain; the file is truncated or corrupt");
+}
 
 Status parse_array(Cursor& c, GgufValue* v, const std::string& field, uint32_t depth) {
     if (depth >= GGUF_MAX_ARRAY_DEPTH) {
@@ -106,10 +117,12 @@ Status parse_array(Cursor& c, GgufValue* v, const std::string& field, uint32_t d
     // Smallest possible encoding of one element bounds the count by the bytes left in the file,
     // so no allocation below can exceed the file's own size.
     uint64_t min_elem = et == GGUF_TYPE_STRING ? 8 : et == GGUF_TYPE_ARRAY ? 12 : gguf_value_type_size(et);
+    if (count > GGUF_MAX_ARRAY_COUNT) {
+        return status_error("GGUF_BAD_COUNT", field + " claims " + std::to_string(count) + " elements (limit " +
+                                                  std::to_string(GGUF_MAX_ARRAY_COUNT) + "); the file is corrupt");
+    }
     if (count > c.left_in_file() / min_elem) {
-        return status_error("GGUF_BAD_COUNT", field + " claims " + std::to_string(count) + " elements of type " +
-                                                  gguf_value_type_name(et) + ", more than the " +
-                                                  std::to_string(c.left_in_file()) + " bytes left in the file can hold");
+        return truncated_count(c, field + " element count", count, min_elem);
     }
     if (et == GGUF_TYPE_STRING) {
         v->strings.resize((size_t)count);
@@ -223,11 +236,16 @@ Status check_tensor_extents(GgufHeader* h, uint64_t file_size) {
                                                        " is not a multiple of the alignment " +
                                                        std::to_string(h->alignment));
         }
-        if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset) {
-            return status_error("GGUF_BAD_OFFSET", field + " data [" + std::to_string(t.offset) + ", +" +
-                                                       std::to_string(t.n_bytes) + ") lies past the end of the " +
-                                                       std::to_string(data_bytes) +
-                                                       "-byte data section; the file is truncated or corrupt");
+        if (t.offset > data_bytes) {
+            return status_error("GGUF_BAD_OFFSET", field + " data offset " + std::to_string(t.offset) +
+                                                       " lies past the end of the " + std::to_string(data_bytes) +
+                                                       "-byte data section; the file is corrupt");
+        }
+        if (t.n_bytes > data_bytes - t.offset) {
+            return status_error("GGUF_TRUNCATED", field + " data [" + std::to_string(t.offset) + ", +" +
+                                                      std::to_string(t.n_bytes) + ") runs past the end of the " +
+                                                      std::to_string(data_bytes) +
+                                                      "-byte data section; the file is truncated");
         }
     }
     std::vector<size_t> order(h->tensors.size());
@@ -274,15 +292,18 @@ Status gguf_parse(const uint8_t* data, uint64_t avail, uint64_t file_size, GgufH
     if (!st.ok()) return st;
     st = c.read(&n_kv, "kv_count");
     if (!st.ok()) return st;
-    // Each KV takes at least 13 bytes and each tensor info at least 32, which bounds allocations.
-    if (n_kv > c.left_in_file() / 13) {
-        return status_error("GGUF_BAD_COUNT", "kv_count " + std::to_string(n_kv) + " is larger than the " +
-                                                  std::to_string(c.left_in_file()) + " bytes left in the file can hold");
+    // Counts beyond any real file are corruption; counts that merely exceed the bytes left mean the
+    // file was cut short. Both checks bound every allocation below by the file's own size.
+    if (n_kv > GGUF_MAX_KV_COUNT) {
+        return status_error("GGUF_BAD_COUNT", "kv_count " + std::to_string(n_kv) + " exceeds the limit of " +
+                                                  std::to_string(GGUF_MAX_KV_COUNT) + "; the file is corrupt");
     }
-    if (n_tensors > c.left_in_file() / 32) {
-        return status_error("GGUF_BAD_COUNT", "tensor_count " + std::to_string(n_tensors) + " is larger than the " +
-                                                  std::to_string(c.left_in_file()) + " bytes left in the file can hold");
+    if (n_tensors > GGUF_MAX_TENSOR_COUNT) {
+        return status_error("GGUF_BAD_COUNT", "tensor_count " + std::to_string(n_tensors) + " exceeds the limit of " +
+                                                  std::to_string(GGUF_MAX_TENSOR_COUNT) + "; the file is corrupt");
     }
+    if (n_kv > c.left_in_file() / 13) return truncated_count(c, "kv_count", n_kv, 13);
+    if (n_tensors > c.left_in_file() / 32) return truncated_count(c, "tensor_count", n_tensors, 32);
 
     out->kvs.resize((size_t)n_kv);
     out->kv_index.reserve((size_t)n_kv);

@@ -37,6 +37,11 @@ uint32_t gguf_value_type_size(uint32_t type);
 constexpr uint32_t GGUF_DEFAULT_ALIGNMENT = 32;
 constexpr uint32_t GGUF_MAX_DIMS = 4;
 constexpr uint32_t GGUF_MAX_ARRAY_DEPTH = 8;
+// Sanity limits far above any real file (a 256k vocabulary, a few thousand tensors).
+constexpr uint64_t GGUF_MAX_KV_COUNT = 1ull << 20;
+constexpr uint64_t GGUF_MAX_TENSOR_COUNT = 1ull << 24;
+constexpr uint64_t GGUF_MAX_ARRAY_COUNT = 1ull << 32;
+constexpr uint64_t GGUF_MAX_STRING_LENGTH = 1ull << 30;
 
 // A metadata value. Strings and array elements point into the parsed buffer, which the owner
 // (GgufFile) keeps alive for the life of the header.
