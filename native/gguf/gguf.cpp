@@ -227,6 +227,12 @@ Status parse_tensor_info(Cursor& c, uint64_t idx, GgufTensorInfo* t) {
 }
 
 Status check_tensor_extents(GgufHeader* h, uint64_t file_size) {
+    if (!h->tensors.empty() && h->data_offset > file_size) {
+        return status_error("GGUF_TRUNCATED", "the tensor data section starts at byte " +
+                                                  std::to_string(h->data_offset) + " (header end aligned to " +
+                                                  std::to_string(h->alignment) + ") but the file has only " +
+                                                  std::to_string(file_size) + " bytes");
+    }
     uint64_t data_bytes = file_size > h->data_offset ? file_size - h->data_offset : 0;
     for (size_t k = 0; k < h->tensors.size(); k++) {
         const GgufTensorInfo& t = h->tensors[k];

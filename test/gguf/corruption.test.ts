@@ -149,6 +149,13 @@ test.each([
   expect(await codeOf(w.serialize().bytes)).toMatchObject({ info: "GGUF_BAD_ALIGNMENT", load: "GGUF_BAD_ALIGNMENT" });
 });
 
+test("a data section that would start past the end of the file gives GGUF_TRUNCATED (found by the fuzzer)", async () => {
+  // alignment 2^30 puts the data section beyond this small file even for an empty tensor
+  const w = new GgufWriter({ alignment: 2 ** 30, omitPadding: true });
+  w.addTensor("w", [0], "F32", new Uint8Array(0));
+  expect(await codeOf(w.serialize().bytes)).toMatchObject({ info: "GGUF_TRUNCATED", load: "GGUF_TRUNCATED" });
+});
+
 test("arrays nested deeper than the limit give GGUF_BAD_VALUE", async () => {
   let v = ggufArray(T.INT32, [1]);
   for (let i = 0; i < 10; i++) v = ggufArray(T.ARRAY, [v]);
