@@ -106,7 +106,6 @@ function loadNative(): { binding: NativeBinding; path: string } {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const binding = require(candidate) as NativeBinding;
       cached = { binding, path: candidate };
       return cached;
