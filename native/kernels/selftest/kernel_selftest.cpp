@@ -1,0 +1,80 @@
+// Standalone check of every kernel tier this CPU runs against the generic reference, without
+// Node: used to test the NEON tier under qemu-aarch64 (scripts/test-neon.sh). Exit status 0 = pass.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "../fp16.h"
+#include "../kernels.h"
+
+using namespace rl;
+
+static uint32_t g_state = 12345;
+static float rnd() {
+    g_state = g_state * 1664525u + 1013904223u;
+    return (float)((g_state >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static int check_tier(const KernelTable* ref, const KernelTable* k) {
+    int failures = 0;
+    const int sizes[] = {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 257, 1000, 4099};
+    for (int n : sizes) {
+        std::vector<float> a(n), b(n);
+        double mag = 0;
+        for (int i = 0; i < n; i++) {
+            a[i] = rnd();
+            b[i] = rnd();
+            mag += std::fabs((double)a[i] * b[i]);
+        }
+        float r = ref->dot_f32(a.data(), b.data(), n), g = k->dot_f32(a.data(), b.data(), n);
+        if (std::fabs((double)r - g) > mag * 1e-6 + 1e-30) {
+            std::printf("%s dot_f32 n=%d: %g vs reference %g\n", k->name, n, g, r);
+            failures++;
+        }
+    }
+    const int n = 65536 + 5;
+    std::vector<uint16_t> h(n), h2(n);
+    std::vector<float> f1(n), f2(n);
+    for (int i = 0; i < n; i++) h[i] = (uint16_t)i;
+    ref->fp16_to_f32_row(h.data(), f1.data(), n);
+    k->fp16_to_f32_row(h.data(), f2.data(), n);
+    if (std::memcmp(f1.data(), f2.data(), n * sizeof(float)) != 0) {
+        std::printf("%s fp16_to_f32 differs from the reference\n", k->name);
+        failures++;
+    }
+    ref->bf16_to_f32_row(h.data(), f1.data(), n);
+    k->bf16_to_f32_row(h.data(), f2.data(), n);
+    if (std::memcmp(f1.data(), f2.data(), n * sizeof(float)) != 0) {
+        std::printf("%s bf16_to_f32 differs from the reference\n", k->name);
+        failures++;
+    }
+    for (int i = 0; i < n; i++) f1[i] = std::ldexp(rnd(), (int)(rnd() * 23) - 8);  // around the half range
+    ref->f32_to_fp16_row(f1.data(), h.data(), n);
+    k->f32_to_fp16_row(f1.data(), h2.data(), n);
+    for (int i = 0; i < n; i++) {
+        if (h[i] != h2[i]) {
+            std::printf("%s f32_to_fp16(%g) = %04x, reference %04x\n", k->name, f1[i], h2[i], h[i]);
+            failures++;
+            break;
+        }
+    }
+    return failures;
+}
+
+int main() {
+    const KernelTable* ref = kernels_generic();
+    const char* names[] = {"avx512", "avx2", "neon"};
+    int tested = 0, failures = 0;
+    for (const char* name : names) {
+        const KernelTable* k = kernels_by_name(name);
+        if (!k) continue;
+        int f = check_tier(ref, k);
+        std::printf("tier %s: %s\n", name, f ? "FAIL" : "ok");
+        failures += f;
+        tested++;
+    }
+    std::printf("%d tiers tested, %d failures\n", tested, failures);
+    return failures ? 1 : 0;
+}
