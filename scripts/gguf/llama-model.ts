@@ -37,7 +37,8 @@ export interface LlamaModelOptions {
   tiedEmbeddings?: boolean;
   /**
    * Standard deviation of every random matrix. Default: 1/sqrt(row length) (unit-variance outputs),
-   * 1 for token_embd and 3/sqrt(nEmbd) for output, so logits are decisive rather than near-uniform.
+   * 1 for token_embd and 3/sqrt(nEmbd) for output (and for token_embd when tied), so logits are
+   * decisive rather than near-uniform.
    */
   weightStd?: number;
   name?: string;
@@ -215,7 +216,8 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
     w.addTensorF32(name, [n], new Float32Array(n).fill(1), "F32");
   };
 
-  matrix("token_embd.weight", opts.nEmbd, opts.nVocab, Math.sqrt(opts.nEmbd));
+  // Tied: token_embd doubles as the output projection, so it takes output's scale.
+  matrix("token_embd.weight", opts.nEmbd, opts.nVocab, opts.tiedEmbeddings ? 3 : Math.sqrt(opts.nEmbd));
   for (let l = 0; l < opts.nLayer; l++) {
     const p = `blk.${l}.`;
     norm(p + "attn_norm.weight", opts.nEmbd);

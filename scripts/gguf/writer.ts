@@ -357,20 +357,20 @@ export class GgufWriter {
     return this;
   }
 
-  addU8(key: string, v: number): this { return this.add(key, GgufValueType.UINT8, v); }
-  addI8(key: string, v: number): this { return this.add(key, GgufValueType.INT8, v); }
-  addU16(key: string, v: number): this { return this.add(key, GgufValueType.UINT16, v); }
-  addI16(key: string, v: number): this { return this.add(key, GgufValueType.INT16, v); }
-  addU32(key: string, v: number): this { return this.add(key, GgufValueType.UINT32, v); }
-  addI32(key: string, v: number): this { return this.add(key, GgufValueType.INT32, v); }
-  addF32(key: string, v: number): this { return this.add(key, GgufValueType.FLOAT32, v); }
-  addBool(key: string, v: boolean): this { return this.add(key, GgufValueType.BOOL, v); }
-  addString(key: string, v: string | Uint8Array): this { return this.add(key, GgufValueType.STRING, v); }
-  addU64(key: string, v: number | bigint): this { return this.add(key, GgufValueType.UINT64, v); }
-  addI64(key: string, v: number | bigint): this { return this.add(key, GgufValueType.INT64, v); }
-  addF64(key: string, v: number): this { return this.add(key, GgufValueType.FLOAT64, v); }
+  addU8(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.UINT8, v); }
+  addI8(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.INT8, v); }
+  addU16(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.UINT16, v); }
+  addI16(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.INT16, v); }
+  addU32(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.UINT32, v); }
+  addI32(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.INT32, v); }
+  addF32(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.FLOAT32, v); }
+  addBool(key: string | Uint8Array, v: boolean): this { return this.add(key, GgufValueType.BOOL, v); }
+  addString(key: string | Uint8Array, v: string | Uint8Array): this { return this.add(key, GgufValueType.STRING, v); }
+  addU64(key: string | Uint8Array, v: number | bigint): this { return this.add(key, GgufValueType.UINT64, v); }
+  addI64(key: string | Uint8Array, v: number | bigint): this { return this.add(key, GgufValueType.INT64, v); }
+  addF64(key: string | Uint8Array, v: number): this { return this.add(key, GgufValueType.FLOAT64, v); }
   /** Array of `elemType` (GgufValueType.*); for arrays of arrays pass ARRAY and GgufArray elements. */
-  addArray(key: string, elemType: number, values: readonly GgufValue[]): this {
+  addArray(key: string | Uint8Array, elemType: number, values: readonly GgufValue[]): this {
     return this.add(key, GgufValueType.ARRAY, ggufArray(elemType, values));
   }
 
