@@ -131,11 +131,11 @@ export class Model {
     }
   }
 
-  /** Unmaps the file. Idempotent. */
+  /** Unmaps the file (off the main thread). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#handle.close();
+    await this.#handle.close();
   }
 
   async [Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")](): Promise<void> {
@@ -195,7 +195,7 @@ export async function loadModel(path: string | URL, options?: LoadModelOptions):
     signal?.removeEventListener("abort", onAbort);
   }
   if (progressError !== undefined || signal?.aborted) {
-    handle.close();
+    await handle.close();
     if (progressError !== undefined) throw progressError;
     throw abortedError("loadModel", signal!);
   }

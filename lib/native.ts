@@ -27,7 +27,7 @@ export interface NativeGgufInfo {
 export interface NativeModelHandle {
   info(maxArrayLength?: number): NativeGgufInfo & { vocabOnly: boolean; mapped: boolean };
   metadataArray(key: string): unknown;
-  close(): void;
+  close(): Promise<void>;
   isClosed(): boolean;
   checkComputable(): void;
 }

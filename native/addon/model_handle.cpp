@@ -64,9 +64,33 @@ Napi::Value ModelHandle::metadata_array(const Napi::CallbackInfo& info) {
     return gguf_value_to_js(info.Env(), *v, UINT32_MAX);
 }
 
+namespace {
+
+// Drops the last reference to a model on the thread pool: unmapping gigabytes can take a while.
+class ReleaseWorker : public Napi::AsyncWorker {
+public:
+    ReleaseWorker(Napi::Env env, std::shared_ptr<Model> model)
+        : Napi::AsyncWorker(env, "ringllm.closeModel"), deferred_(Napi::Promise::Deferred::New(env)),
+          model_(std::move(model)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override { model_.reset(); }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<Model> model_;
+};
+
+}  // namespace
+
+// close() -> Promise<void>; idempotent.
 Napi::Value ModelHandle::close(const Napi::CallbackInfo& info) {
+    std::shared_ptr<Model> model = model_;
     release();
-    return info.Env().Undefined();
+    auto* worker = new ReleaseWorker(info.Env(), std::move(model));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
 }
 
 Napi::Value ModelHandle::is_closed(const Napi::CallbackInfo& info) {

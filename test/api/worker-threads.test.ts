@@ -12,7 +12,7 @@ const b = require(workerData.addon);
   const handle = await b.loadModel(workerData.model, {}).promise;
   const info = handle.info();
   const out = { tensors: info.tensors.length, layers: info.metadata["llama.block_count"], kernels: b.systemInfo().kernels };
-  if (!workerData.leaveOpen) handle.close();
+  if (!workerData.leaveOpen) await handle.close();
   parentPort.postMessage(out);
 })().catch((e) => parentPort.postMessage({ error: e.code + ": " + e.message }));
 `;
