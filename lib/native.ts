@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 import { RingllmError } from "./errors";
+import type { TensorInfo } from "./gguf";
 
 /** Raw GGUF header as the addon returns it (see native/addon/gguf_js.h). */
 export interface NativeGgufInfo {
@@ -13,15 +14,7 @@ export interface NativeGgufInfo {
   fileSize: number;
   metadata: Record<string, unknown>;
   metadataTypes: Record<string, string>;
-  tensors: {
-    name: string;
-    type: string;
-    typeId: number;
-    shape: number[];
-    elements: number;
-    offset: number;
-    sizeBytes: number;
-  }[];
+  tensors: TensorInfo[];
 }
 
 export interface NativeModelHandle {

@@ -25,6 +25,22 @@ bool bool_opt(Napi::Object opts, const char* name, bool dflt) {
     return v.As<Napi::Boolean>().Value();
 }
 
+// Settles a worker's promise on the JS thread: rejects with the worker's Status, or resolves with
+// make_value(), whose own JS exceptions also become a rejection.
+template <typename MakeValue>
+void settle(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status, MakeValue make_value) {
+    Napi::HandleScope scope(env);
+    if (!status.ok()) {
+        deferred.Reject(error_from_status(env, status).Value());
+        return;
+    }
+    try {
+        deferred.Resolve(make_value());
+    } catch (const Napi::Error& e) {
+        deferred.Reject(e.Value());
+    }
+}
+
 class InfoWorker : public Napi::AsyncWorker {
 public:
     InfoWorker(Napi::Env env, std::string path, uint32_t max_array)
@@ -36,17 +52,8 @@ public:
     void Execute() override { status_ = file_.open_header(path_); }
 
     void OnOK() override {
-        Napi::Env env = Env();
-        Napi::HandleScope scope(env);
-        if (!status_.ok()) {
-            deferred_.Reject(error_from_status(env, status_).Value());
-            return;
-        }
-        try {
-            deferred_.Resolve(gguf_header_to_js(env, file_.header(), file_.file_size(), max_array_));
-        } catch (const Napi::Error& e) {
-            deferred_.Reject(e.Value());
-        }
+        settle(Env(), deferred_, status_,
+               [this] { return gguf_header_to_js(Env(), file_.header(), file_.file_size(), max_array_); });
     }
 
 private:
@@ -87,17 +94,8 @@ public:
     }
 
     void OnOK() override {
-        Napi::Env env = Env();
-        Napi::HandleScope scope(env);
-        if (!status_.ok()) {
-            deferred_.Reject(error_from_status(env, status_).Value());
-            return;
-        }
-        try {
-            deferred_.Resolve(ModelHandle::create(env, std::shared_ptr<Model>(std::move(model_))));
-        } catch (const Napi::Error& e) {
-            deferred_.Reject(e.Value());
-        }
+        settle(Env(), deferred_, status_,
+               [this] { return ModelHandle::create(Env(), std::shared_ptr<Model>(std::move(model_))); });
     }
 
 private:
