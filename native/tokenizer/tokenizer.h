@@ -1,0 +1,51 @@
+// Text <-> token ids for every vocabulary kind, identical to the reference tokenizers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vocab.h"
+
+namespace rl {
+
+struct TokenizeOptions {
+    bool add_special = false;    // add BOS/EOS as the vocabulary asks (add_bos / add_eos)
+    bool parse_special = false;  // text like "<|im_end|>" becomes its control token id
+};
+
+// Appends the tokens of `text` (UTF-8; invalid bytes are documented in unicode.h) to out.
+Status tokenize(const Vocab& vocab, std::string_view text, const TokenizeOptions& opts, std::vector<int32_t>* out);
+
+struct DetokenizeOptions {
+    bool remove_special = false;   // drop a leading BOS and trailing EOS the tokenizer would add
+    bool unparse_special = false;  // render control tokens as their text (else they render as "")
+};
+
+// Token ids to text. Ids out of range -> INVALID_ARGUMENT. The result is valid UTF-8: byte
+// sequences that are not (e.g. tokens that end inside a character) become U+FFFD, one per maximal
+// invalid subpart as the WHATWG decoder (and so V8) does.
+Status detokenize(const Vocab& vocab, const int32_t* ids, size_t n, const DetokenizeOptions& opts, std::string* out);
+
+// The text of one token as detokenize renders it (no leading-space removal).
+Status token_to_piece(const Vocab& vocab, int32_t id, bool unparse_special, std::string* out);
+
+// Streaming detokenizer for generation: feed tokens one at a time and receive text as soon as it is
+// complete. Concatenating every push() and finish() equals detokenize() of all tokens at once:
+// incomplete UTF-8 sequences are held back, and the SPM leading-space rule applies only to the
+// first token.
+class StreamDecoder {
+public:
+    StreamDecoder(const Vocab* vocab, const DetokenizeOptions& opts);
+    Status push(int32_t id, std::string* text_out);  // appends newly completed text
+    void finish(std::string* text_out);              // flushes what is held back (as U+FFFD)
+
+private:
+    const Vocab* vocab_;
+    DetokenizeOptions opts_;
+    size_t n_pushed_ = 0;
+    std::string pending_;  // bytes not yet emitted (an incomplete UTF-8 sequence)
+};
+
+}  // namespace rl
