@@ -32,6 +32,9 @@ export type RingllmErrorCode =
   | "GGUF_OVERLAP"
   | "GGUF_DUPLICATE_KEY"
   | "GGUF_DUPLICATE_TENSOR"
+  | "TOKENIZER_MISSING"
+  | "TOKENIZER_UNSUPPORTED"
+  | "TOKENIZER_INVALID"
   | "INTERNAL";
 
 export class RingllmError extends Error {

@@ -1,9 +1,30 @@
 // loadModel and the Model class.
-import { fromNative, RingllmError } from "./errors";
+import { describe, fromNative, RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENGTH } from "./gguf";
 import { HyperParameters, readHyperParameters } from "./hparams";
+import { log } from "./log";
 import { native, NativeModelHandle } from "./native";
 import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction } from "./validate";
+import { TokenDecoder, Vocab } from "./vocab";
+
+export interface TokenizeOptions {
+  /** Add BOS/EOS as the vocabulary asks (vocab.addBos / addEos). Default false. */
+  addSpecial?: boolean;
+  /**
+   * Turn special-token text such as "<|im_end|>" into its control token. Default false: user text
+   * is tokenized as plain text, so it cannot inject control tokens.
+   */
+  parseSpecial?: boolean;
+}
+
+export interface DetokenizeOptions {
+  /** Drop a leading BOS and trailing EOS that tokenize({ addSpecial: true }) would add. Default false. */
+  removeSpecial?: boolean;
+  /** Render control tokens as their text ("<|im_end|>"); default false renders them as "". */
+  unparseSpecial?: boolean;
+}
+
+type TokenList = Uint32Array | Int32Array | readonly number[];
 
 export interface LoadModelOptions {
   /** Read only the header (metadata, vocabulary): no tensor data is mapped. Default false. */
@@ -25,6 +46,8 @@ export class Model {
   #info: GgufInfo & { vocabOnly: boolean; mapped: boolean };
   #hparams: HyperParameters;
   #closed = false;
+  #vocab: Vocab | undefined;
+  #vocabError: RingllmError | undefined;
 
   /** @internal use loadModel() */
   constructor(handle: NativeModelHandle) {
@@ -32,6 +55,13 @@ export class Model {
     const raw = handle.info(DEFAULT_MAX_ARRAY_LENGTH);
     this.#info = { ...toGgufInfo(raw), vocabOnly: raw.vocabOnly, mapped: raw.mapped };
     this.#hparams = readHyperParameters(this.#info.architecture, this.#info.metadata);
+    try {
+      const info = handle.vocabInfo();
+      this.#vocab = new Vocab(info, (text) => handle.tokenId(text));
+      for (const w of info.warnings) log("warn", w);
+    } catch (err) {
+      this.#vocabError = fromNative(err); // no usable tokenizer: thrown when the vocabulary is used
+    }
   }
 
   #live(): void {
@@ -121,6 +151,103 @@ export class Model {
     }
   }
 
+  /**
+   * The vocabulary: size, special ids, token types. Throws TOKENIZER_MISSING / TOKENIZER_UNSUPPORTED /
+   * TOKENIZER_INVALID when the file's tokenizer metadata is absent or unusable.
+   */
+  get vocab(): Vocab {
+    this.#live();
+    if (!this.#vocab) throw this.#vocabError!;
+    return this.#vocab;
+  }
+
+  /**
+   * Text to token ids, exactly as the model's reference tokenizer (synchronous: for long texts use
+   * tokenizeAsync, which runs off the main thread).
+   *
+   * @example
+   * const ids = model.tokenize("Hello world", { addSpecial: true }); // Uint32Array [1, 15043, 3186]
+   */
+  tokenize(text: string, options?: TokenizeOptions): Uint32Array {
+    this.#live();
+    checkText("tokenize", text);
+    checkOptions("tokenize", options, { addSpecial: isBoolean, parseSpecial: isBoolean });
+    return this.#native(() => this.#handle.tokenize(text, options?.addSpecial ?? false, options?.parseSpecial ?? false));
+  }
+
+  /** tokenize() on the thread pool: the event loop keeps running while a large text is tokenized. */
+  async tokenizeAsync(text: string, options?: TokenizeOptions): Promise<Uint32Array> {
+    const callSite = new Error();
+    this.#live();
+    checkText("tokenizeAsync", text);
+    checkOptions("tokenizeAsync", options, { addSpecial: isBoolean, parseSpecial: isBoolean });
+    try {
+      return await this.#handle.tokenizeAsync(text, options?.addSpecial ?? false, options?.parseSpecial ?? false);
+    } catch (err) {
+      throw fromNative(err, callSite);
+    }
+  }
+
+  /**
+   * Token ids to text. Ids out of range throw INVALID_ARGUMENT. A character split across tokens
+   * that never completes becomes U+FFFD.
+   *
+   * @example
+   * model.detokenize(model.tokenize("Hello")) === "Hello"
+   */
+  detokenize(tokens: TokenList, options?: DetokenizeOptions): string {
+    this.#live();
+    checkOptions("detokenize", options, { removeSpecial: isBoolean, unparseSpecial: isBoolean });
+    const ids = this.#checkTokens("detokenize", tokens);
+    return this.#native(() => this.#handle.detokenize(ids, options?.removeSpecial ?? false, options?.unparseSpecial ?? false));
+  }
+
+  /** The text of one token as detokenize renders it; `special: true` renders control tokens too. */
+  tokenToText(id: number, options?: { special?: boolean }): string {
+    this.#live();
+    checkOptions("tokenToText", options, { special: isBoolean });
+    this.#checkTokens("tokenToText", [id]);
+    return this.#native(() => this.#handle.tokenToPiece(id, options?.special ?? false));
+  }
+
+  /** A streaming detokenizer for generated tokens (see TokenDecoder). */
+  createTokenDecoder(options?: DetokenizeOptions): TokenDecoder {
+    this.#live();
+    checkOptions("createTokenDecoder", options, { removeSpecial: isBoolean, unparseSpecial: isBoolean });
+    const size = this.vocab.size;
+    return new TokenDecoder(
+      this.#native(() => this.#handle.createDecoder(options?.removeSpecial ?? false, options?.unparseSpecial ?? false)),
+      size,
+    );
+  }
+
+  #checkTokens(fn: string, tokens: TokenList): Uint32Array | Int32Array | number[] {
+    const size = this.vocab.size;
+    // tag check, not instanceof: typed arrays may come from another realm (vm contexts, workers)
+    const tag = Object.prototype.toString.call(tokens);
+    if (tag !== "[object Uint32Array]" && tag !== "[object Int32Array]" && !Array.isArray(tokens)) {
+      throw new RingllmError("INVALID_ARGUMENT", `${fn}: tokens must be a Uint32Array, Int32Array or array of numbers`);
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= size) {
+        throw new RingllmError(
+          "INVALID_ARGUMENT",
+          `${fn}: token at index ${i} must be an integer id from 0 to ${size - 1}; received ${String(t)}`,
+        );
+      }
+    }
+    return tokens as Uint32Array | Int32Array | number[];
+  }
+
+  #native<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
   /** Throws MODEL_UNSUPPORTED_TYPE naming the first tensor whose type the engine cannot compute yet. */
   assertComputable(): void {
     this.#live();
@@ -140,6 +267,12 @@ export class Model {
 
   async [Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")](): Promise<void> {
     await this.close();
+  }
+}
+
+function checkText(fn: string, text: unknown): void {
+  if (typeof text !== "string") {
+    throw new RingllmError("INVALID_ARGUMENT", `${fn}: text must be a string; received ${describe(text)}`);
   }
 }
 

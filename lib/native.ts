@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 
 import { RingllmError } from "./errors";
 import type { TensorInfo } from "./gguf";
+import type { NativeDecoder, NativeVocabInfo } from "./vocab";
 
 /** Raw GGUF header as the addon returns it (see native/addon/gguf_js.h). */
 export interface NativeGgufInfo {
@@ -23,6 +24,13 @@ export interface NativeModelHandle {
   close(): Promise<void>;
   isClosed(): boolean;
   checkComputable(): void;
+  tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Uint32Array;
+  tokenizeAsync(text: string, addSpecial: boolean, parseSpecial: boolean): Promise<Uint32Array>;
+  detokenize(tokens: Uint32Array | Int32Array | number[], removeSpecial: boolean, unparseSpecial: boolean): string;
+  tokenToPiece(id: number, unparseSpecial: boolean): string;
+  vocabInfo(): NativeVocabInfo;
+  tokenId(text: string): number;
+  createDecoder(removeSpecial: boolean, unparseSpecial: boolean): NativeDecoder;
 }
 
 export interface NativeSystemInfo {

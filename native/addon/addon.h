@@ -27,6 +27,7 @@ public:
     ~RingllmAddon();
 
     Napi::FunctionReference model_ctor;
+    Napi::FunctionReference decoder_ctor;
     std::shared_ptr<OpenModels> open_models = std::make_shared<OpenModels>();
 
 private:

@@ -12,6 +12,13 @@ Napi::Function ModelHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ModelHandle::close>("close"),
                            InstanceMethod<&ModelHandle::is_closed>("isClosed"),
                            InstanceMethod<&ModelHandle::check_computable>("checkComputable"),
+                           InstanceMethod<&ModelHandle::tokenize_sync>("tokenize"),
+                           InstanceMethod<&ModelHandle::tokenize_async>("tokenizeAsync"),
+                           InstanceMethod<&ModelHandle::detokenize_sync>("detokenize"),
+                           InstanceMethod<&ModelHandle::token_to_piece_js>("tokenToPiece"),
+                           InstanceMethod<&ModelHandle::vocab_info>("vocabInfo"),
+                           InstanceMethod<&ModelHandle::token_id>("tokenId"),
+                           InstanceMethod<&ModelHandle::create_decoder>("createDecoder"),
                        });
 }
 

@@ -27,6 +27,14 @@ private:
     Napi::Value close(const Napi::CallbackInfo& info);
     Napi::Value is_closed(const Napi::CallbackInfo& info);
     Napi::Value check_computable(const Napi::CallbackInfo& info);
+    // tokenizer_binding.cpp
+    Napi::Value tokenize_sync(const Napi::CallbackInfo& info);
+    Napi::Value tokenize_async(const Napi::CallbackInfo& info);
+    Napi::Value detokenize_sync(const Napi::CallbackInfo& info);
+    Napi::Value token_to_piece_js(const Napi::CallbackInfo& info);
+    Napi::Value vocab_info(const Napi::CallbackInfo& info);
+    Napi::Value token_id(const Napi::CallbackInfo& info);
+    Napi::Value create_decoder(const Napi::CallbackInfo& info);
 
     const Model& live(Napi::Env env) const;
 

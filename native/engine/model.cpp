@@ -14,6 +14,10 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
     if (const GgufValue* arch = model->file.header().find("general.architecture")) {
         if (arch->type == GGUF_TYPE_STRING) model->architecture = std::string(arch->str);
     }
+    // A broken or absent tokenizer does not stop a load for inspection; tokenizing reports it.
+    auto vocab = std::make_unique<Vocab>();
+    model->vocab_status = vocab_load(model->file.header(), vocab.get());
+    if (model->vocab_status.ok()) model->vocab = std::move(vocab);
     if (opts.vocab_only && progress) progress(1.0);
     *out = std::move(model);
     return status_ok();

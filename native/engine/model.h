@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../gguf/gguf_file.h"
+#include "../tokenizer/vocab.h"
 
 namespace rl {
 
@@ -18,6 +19,8 @@ struct Model {
     GgufFile file;
     ModelLoadOptions options;
     std::string architecture;  // general.architecture, "" when absent
+    std::unique_ptr<Vocab> vocab;  // null when the file has no usable tokenizer (see vocab_status)
+    Status vocab_status;           // why vocab is null: TOKENIZER_MISSING / _UNSUPPORTED / _INVALID
 };
 
 Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,

@@ -23,12 +23,20 @@ struct DetokenizeOptions {
     bool unparse_special = false;  // render control tokens as their text (else they render as "")
 };
 
-// Token ids to text. Ids out of range -> INVALID_ARGUMENT. The result is valid UTF-8: byte
-// sequences that are not (e.g. tokens that end inside a character) become U+FFFD, one per maximal
-// invalid subpart as the WHATWG decoder (and so V8) does.
+// Token ids to text, appended to *out. Ids out of range -> INVALID_ARGUMENT.
+// Leading-space rule (vocabularies with add_space_prefix, i.e. SentencePiece): the tokenizer puts a
+// ' ' before each raw-text fragment that starts the text or follows a special token, so one leading
+// ' ' is removed from the rendered piece of the first token (after a BOS dropped by remove_special)
+// and of every token that follows a CONTROL or USER_DEFINED token. Thus detokenize(tokenize(s)) == s.
+// Pieces: control and unknown tokens render as "" unless unparse_special; user-defined tokens as their
+// text; SentencePiece/WordPiece pieces with U+2581 as ' ' and "<0xXX>" byte tokens as that byte;
+// byte-level BPE pieces through the byte alphabet. No clean-up of spaces before punctuation is done
+// (the reference's optional clean-up is lossy), so BPE text round-trips exactly. The result is valid
+// UTF-8: byte sequences that are not (e.g. tokens that end inside a character) become U+FFFD, one per
+// maximal invalid subpart as the WHATWG decoder (and so V8) does.
 Status detokenize(const Vocab& vocab, const int32_t* ids, size_t n, const DetokenizeOptions& opts, std::string* out);
 
-// The text of one token as detokenize renders it (no leading-space removal).
+// The text of one token as detokenize renders it (no leading-space removal), appended to *out.
 Status token_to_piece(const Vocab& vocab, int32_t id, bool unparse_special, std::string* out);
 
 // Streaming detokenizer for generation: feed tokens one at a time and receive text as soon as it is
@@ -46,6 +54,9 @@ private:
     DetokenizeOptions opts_;
     size_t n_pushed_ = 0;
     std::string pending_;  // bytes not yet emitted (an incomplete UTF-8 sequence)
+    int32_t prev_id_ = -1;     // last token rendered or dropped (-1: none yet, so the space rule applies)
+    bool held_eos_ = false;    // remove_special: an EOS is held until we know whether it is the last token
+    bool held_strip_ = false;  // the held EOS's leading-space flag
 };
 
 }  // namespace rl

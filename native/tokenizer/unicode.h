@@ -52,4 +52,40 @@ int utf8_seq_len(uint8_t c);
 
 void utf8_append(uint32_t cp, std::string* out);
 
+// Simple case folding (CaseFolding.txt statuses C and S); cp itself when none. What (?i:...) compares.
+uint32_t unicode_casefold(uint32_t cp);
+
+// Appends every codepoint whose simple case folding equals that of cp (cp included).
+void unicode_casefold_equivalents(uint32_t cp, std::vector<uint32_t>* out);
+
+// Canonical combining class (0 for starters and unassigned codepoints).
+uint8_t unicode_ccc(uint32_t cp);
+
+// Version of the Unicode Character Database the tables were generated from, e.g. "15.0.0".
+const char* unicode_version();
+
+// Generated tables (unicode_data.cpp); use the functions above instead.
+namespace ucd {
+struct CategoryRange { uint32_t first, last; uint8_t cat; };
+struct Range { uint32_t first, last; };
+struct Pair { uint32_t cp, value; };
+struct CccRange { uint32_t first, last; uint8_t ccc; };
+struct Decomp { uint32_t cp; uint16_t offset; uint8_t len; };
+extern const char* const kVersion;
+extern const uint8_t kLatin1Category[256];
+extern const CategoryRange kCategoryRanges[];
+extern const size_t kCategoryRangeCount;
+extern const Range kWhitespace[];
+extern const size_t kWhitespaceCount;
+extern const Pair kLower[];
+extern const size_t kLowerCount;
+extern const Pair kCaseFold[];
+extern const size_t kCaseFoldCount;
+extern const CccRange kCcc[];
+extern const size_t kCccCount;
+extern const Decomp kDecomp[];
+extern const size_t kDecompCount;
+extern const uint32_t kDecompPool[];
+}  // namespace ucd
+
 }  // namespace rl

@@ -30,7 +30,7 @@ enum VocabKind : int32_t {
 
 // Pre-tokenizer families of byte-level BPE (tokenizer.ggml.pre), see pretokenizer.h.
 enum PreTokenizer : int32_t {
-    PRE_DEFAULT,  // "default", "gpt-2", "phi-2", "jina-es", "jina-de", "gpt-neox", "olmo", "mpt", "jais", ...
+    PRE_DEFAULT,  // "default" and unknown names: llama.cpp's default stage list (as for files without "pre")
     PRE_LLAMA3,   // "llama3", "llama-bpe", "smaug-bpe", ...
     PRE_DEEPSEEK_LLM,
     PRE_DEEPSEEK_CODER,
@@ -42,6 +42,7 @@ enum PreTokenizer : int32_t {
     PRE_VIKING,
     PRE_TEKKEN,
     PRE_GPT4O,
+    PRE_GPT2,  // "gpt-2", "phi-2", "jina-*", "roberta-bpe", "mpt", "olmo", "jais", "gpt-neox", ...
     PRE_COUNT,
 };
 
@@ -67,6 +68,7 @@ struct Vocab {
     bool add_space_prefix = false;  // SPM: prepend ' ' to text (tokenizer.ggml.add_space_prefix)
     bool ignore_merges = false;     // BPE (llama3 family): a whole pre-token found in the vocab is one token
     bool clean_spaces = false;      // detokenizer clean-up of spaces before punctuation (BPE/WPM families)
+    bool wpm_uncased = false;       // WPM: no word pieces with uppercase letters -> NFD, strip accents, lowercase
 
     // Tokens matched as special text when parsing specials (CONTROL, USER_DEFINED, UNKNOWN with
     // non-empty text), ordered longest text first. USER_DEFINED ones are matched even when
