@@ -196,3 +196,22 @@ test("an out-of-range special id is ignored with a warning (as llama.cpp does); 
   expect(() => bad.vocab).toThrow(expect.objectContaining({ code: "TOKENIZER_INVALID", message: expect.stringContaining("bos_token_id") }));
   await bad.close();
 });
+
+test("WordPiece (bert): uncased vocabulary lowercases, strips accents, splits punctuation and CJK, uses ## continuations", async () => {
+  // GGUF stores BERT vocabularies with word-start pieces prefixed by U+2581 and continuations bare.
+  const file = join(dir.path, "bert.gguf");
+  const w = new GgufWriter();
+  w.addString("tokenizer.ggml.model", "bert");
+  w.addArray("tokenizer.ggml.tokens", T.STRING,
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "\u2581hello", "\u2581world", "s", "\u2581,", "\u2581cafe", "\u2581\u4e2d"]);
+  w.addArray("tokenizer.ggml.token_type", T.INT32, [3, 2, 3, 3, 1, 1, 1, 1, 1, 1]);
+  w.addU32("tokenizer.ggml.unknown_token_id", 1).addU32("tokenizer.ggml.cls_token_id", 2);
+  w.addU32("tokenizer.ggml.seperator_token_id", 3).addU32("tokenizer.ggml.padding_token_id", 0);
+  writeFileSync(file, w.serialize().bytes);
+  const m = await loadModel(file);
+  expect(m.vocab.kind).toBe("wpm");
+  // [CLS] hello , world ##s [UNK](!) cafe 中 中 [UNK](xyz) [SEP]
+  expect(Array.from(m.tokenize("Hello, worlds! Café 中中 xyz", { addSpecial: true }))).toEqual([2, 4, 7, 5, 6, 1, 8, 9, 9, 1, 3]);
+  expect(m.detokenize([2, 4, 5, 6, 3], { removeSpecial: true })).toBe(" hello worlds");
+  await m.close();
+});
