@@ -199,8 +199,10 @@ static void test_pretokenizers() {
     CHECK(pretokenizer_from_name("gpt-4o", &known) == PRE_GPT4O && known, "gpt-4o");
     CHECK(pretokenizer_from_name("no-such-pre", &known) == PRE_DEFAULT && !known, "unknown");
 
-    expect_pieces(PRE_DEFAULT, "Hello world's  end!!\n\n 123", "Hello| world|'s| | end|!!|\n\n| 123");
-    expect_pieces(PRE_DEFAULT, "a\tb   ", "a|\t|b|   ");
+    expect_pieces(PRE_GPT2, "Hello world's  end!!\n\n 123", "Hello| world|'s| | end|!!|\n\n| 123");
+    expect_pieces(PRE_GPT2, "a\tb   ", "a|\t|b|   ");
+    // llama.cpp's "default" list: punctuation runs first, then GPT-2, then digit runs and triples.
+    expect_pieces(PRE_DEFAULT, "Hello world's  end!!\n\n 1234", "Hello| world|'|s| | end|!!|\n\n| |123|4");
     expect_pieces(PRE_LLAMA3, "I'M HERE 12345 ...\n\nok  x", "I|'M| HERE| |123|45| ...\n\n|ok| | x");
     expect_pieces(PRE_LLAMA3, "$hello \r\n  x", "$hello| \r\n| | x");
     expect_pieces(PRE_QWEN2, "ab 123 c", "ab| |1|2|3| c");
@@ -218,7 +220,7 @@ static void test_pretokenizers() {
     expect_pieces(PRE_GPT4O, "HelloWorld's 12345 I'M", "Hello|World's| |123|45| I'M");
     expect_pieces(PRE_GPT4O, "a//\n", "a|//\n");
     // Invalid UTF-8 stays in the pieces; the pieces cover the text.
-    expect_pieces(PRE_DEFAULT,
+    expect_pieces(PRE_GPT2,
                   "a\xFF"
                   "b",
                   "a|\xFF|b");

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds and runs the standalone C++ self-tests (no Node): Unicode tables, regex engine,
+# pre-tokenizers, BPE, vocabulary loading, SPM/WPM, detokenizer. ASan+UBSan catch memory errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=build-native-tests
+mkdir -p "$OUT"
+FLAGS=(-std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+TOK=(native/gguf/gguf.cpp native/gguf/gguf_types.cpp native/tokenizer/unicode.cpp native/tokenizer/unicode_data.cpp
+     native/tokenizer/regex.cpp native/tokenizer/pretokenizer.cpp native/tokenizer/bpe.cpp)
+g++ "${FLAGS[@]}" native/tokenizer/selftest/bpe_selftest.cpp "${TOK[@]}" -o "$OUT/bpe_selftest" &
+g++ "${FLAGS[@]}" native/tokenizer/selftest/tokenizer_selftest.cpp "${TOK[@]}" native/tokenizer/vocab.cpp \
+  native/tokenizer/tokenizer.cpp native/tokenizer/spm.cpp native/tokenizer/wpm.cpp -o "$OUT/tokenizer_selftest" &
+wait
+VOCAB="${1:-../shared/vocab}"
+SELFTEST_NO_TIMING=1 "$OUT/bpe_selftest" "$VOCAB" | tail -3
+SELFTEST_NO_TIMING=1 "$OUT/tokenizer_selftest" "$VOCAB" | tail -3
