@@ -16,7 +16,8 @@ if ! command -v clang++ >/dev/null 2>&1 || ! echo 'extern "C" int LLVMFuzzerTest
 fi
 
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  native/gguf/fuzz/gguf_fuzz.cpp native/gguf/gguf.cpp native/gguf/gguf_types.cpp -o "$OUT/gguf_fuzz"
+  native/gguf/fuzz/gguf_fuzz.cpp native/gguf/gguf.cpp native/gguf/gguf_types.cpp \
+  native/tokenizer/{vocab,tokenizer,spm,wpm,bpe,pretokenizer,regex,unicode,unicode_data}.cpp -o "$OUT/gguf_fuzz"
 
 # Seeds: small valid files from the project's writer, plus the shared model and vocab headers.
 if [ -f scripts/make-fuzz-seeds.ts ]; then npx tsx scripts/make-fuzz-seeds.ts "$OUT/corpus"; fi

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { makeSpmVocab } from "./gguf/llama-model";
 import { GgufValueType as T } from "./gguf/types";
 import { ggufArray, GgufWriter } from "./gguf/writer";
 
@@ -33,6 +34,29 @@ k.addTensorF32("q6k", [256], new Float32Array(256).fill(-0.1), "Q6_K");
 seeds["kquants"] = k;
 
 seeds["empty"] = new GgufWriter();
+
+// Tokenizer metadata without tensors, so the fuzzer reaches the vocabulary loader and tokenizers.
+const spm = makeSpmVocab(300);
+const spmSeed = new GgufWriter();
+spmSeed.addString("tokenizer.ggml.model", "llama");
+spmSeed.addArray("tokenizer.ggml.tokens", T.STRING, spm.tokens);
+spmSeed.addArray("tokenizer.ggml.scores", T.FLOAT32, spm.scores);
+spmSeed.addArray("tokenizer.ggml.token_type", T.INT32, spm.tokenTypes);
+spmSeed.addU32("tokenizer.ggml.bos_token_id", 1).addU32("tokenizer.ggml.eos_token_id", 2);
+seeds["vocab-spm"] = spmSeed;
+
+const bpeSeed = new GgufWriter();
+bpeSeed.addString("tokenizer.ggml.model", "gpt2").addString("tokenizer.ggml.pre", "llama-bpe");
+bpeSeed.addArray("tokenizer.ggml.tokens", T.STRING, ["H", "e", "l", "o", "He", "ll", "Hell", "Hello", "\u0120", "<|end|>"]);
+bpeSeed.addArray("tokenizer.ggml.merges", T.STRING, ["H e", "l l", "He ll", "Hell o"]);
+bpeSeed.addArray("tokenizer.ggml.token_type", T.INT32, [1, 1, 1, 1, 1, 1, 1, 1, 1, 3]);
+seeds["vocab-bpe"] = bpeSeed;
+
+const wpmSeed = new GgufWriter();
+wpmSeed.addString("tokenizer.ggml.model", "bert");
+wpmSeed.addArray("tokenizer.ggml.tokens", T.STRING, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "\u2581hello", "s"]);
+wpmSeed.addArray("tokenizer.ggml.token_type", T.INT32, [3, 2, 3, 3, 1, 1]);
+seeds["vocab-wpm"] = wpmSeed;
 
 for (const [name, w] of Object.entries(seeds)) writeFileSync(join(out, `${name}.gguf`), w.serialize().bytes);
 console.log(`wrote ${Object.keys(seeds).length} seeds to ${out}`);

@@ -1,10 +1,12 @@
-// libFuzzer target for the GGUF header parser (scripts/fuzz.sh builds and runs it).
+// libFuzzer target for the GGUF header parser and, on headers that parse, the vocabulary loader and
+// tokenizer (hostile tokenizer metadata). scripts/fuzz.sh builds and runs it.
 // Any crash, sanitizer report, leak or hang here is a bug: the parser must turn every input into
 // either a header or a Status.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "../../tokenizer/tokenizer.h"
 #include "../gguf.h"
 #include "../gguf_types.h"
 
@@ -40,6 +42,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (h.data_offset + t.offset + t.n_bytes > size) __builtin_trap();
             if (t.n_bytes) sink = sink + data[h.data_offset + t.offset + t.n_bytes - 1];
             if (!ggml_type_info(t.type)) __builtin_trap();
+        }
+        Vocab vocab;
+        if (vocab_load(h, &vocab).ok()) {
+            std::vector<int32_t> ids;
+            TokenizeOptions topts;
+            topts.add_special = true;
+            topts.parse_special = true;
+            if (tokenize(vocab, "Hello world 123 <s> \xe2\x96\x81x \xff", topts, &ids).ok()) {
+                std::string text;
+                DetokenizeOptions dopts;
+                dopts.unparse_special = true;
+                detokenize(vocab, ids.data(), ids.size(), dopts, &text);
+                StreamDecoder dec(&vocab, dopts);
+                for (int32_t id : ids) dec.push(id, &text);
+                dec.finish(&text);
+            }
         }
     } else if (need_more) {
         __builtin_trap();  // avail == file_size: "read more" is impossible
