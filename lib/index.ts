@@ -12,6 +12,8 @@ export type { RingllmErrorCode } from "./errors";
 export { readGgufInfo } from "./gguf";
 export type { GgufInfo, MetadataArrayRef, MetadataValue, ReadGgufInfoOptions, TensorInfo } from "./gguf";
 export type { HyperParameters } from "./hparams";
+export { Context } from "./context";
+export type { ContextOptions, GenerateOptions, GeneratedChunk } from "./context";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";

@@ -1,10 +1,11 @@
 // loadModel and the Model class.
+import { Context, ContextOptions, NativeContextHandle } from "./context";
 import { describe, fromNative, RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENGTH } from "./gguf";
 import { HyperParameters, readHyperParameters } from "./hparams";
 import { log } from "./log";
 import { native, NativeModelHandle } from "./native";
-import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction } from "./validate";
+import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction, isIntegerIn } from "./validate";
 import { TokenDecoder, Vocab } from "./vocab";
 
 export interface TokenizeOptions {
@@ -208,6 +209,30 @@ export class Model {
     checkOptions("tokenToText", options, { special: isBoolean });
     this.#checkTokens("tokenToText", [id]);
     return this.#native(() => this.#handle.tokenToPiece(id, options?.special ?? false));
+  }
+
+  /**
+   * Creates an inference context (KV cache) off the main thread. Fails with MODEL_UNSUPPORTED_ARCH
+   * or MODEL_UNSUPPORTED_TYPE (naming the tensor) when the engine cannot run this file.
+   *
+   * @example
+   * const ctx = await model.createContext({ contextSize: 2048, threads: 2, seed: 1 });
+   */
+  async createContext(options?: ContextOptions): Promise<Context> {
+    const callSite = new Error();
+    this.#live();
+    checkOptions("createContext", options, {
+      contextSize: isIntegerIn(0, 1 << 24),
+      batchSize: isIntegerIn(1, 1 << 16),
+      threads: isIntegerIn(0, 1024),
+      seed: isIntegerIn(0, Number.MAX_SAFE_INTEGER),
+    });
+    try {
+      const handle = (await this.#handle.createContext({ ...options })) as NativeContextHandle;
+      return new Context(handle, this);
+    } catch (err) {
+      throw fromNative(err, callSite);
+    }
   }
 
   /** A streaming detokenizer for generated tokens (see TokenDecoder). */

@@ -31,6 +31,7 @@ export interface NativeModelHandle {
   vocabInfo(): NativeVocabInfo;
   tokenId(text: string): number;
   createDecoder(removeSpecial: boolean, unparseSpecial: boolean): NativeDecoder;
+  createContext(options: Record<string, unknown>): Promise<unknown>;
 }
 
 export interface NativeSystemInfo {

@@ -2,18 +2,29 @@
   "variables": {
     "ringllm_sources": [
       "native/addon/addon.cpp",
+      "native/addon/context_handle.cpp",
       "native/addon/decoder_handle.cpp",
       "native/addon/gguf_js.cpp",
       "native/addon/load_worker.cpp",
       "native/addon/model_handle.cpp",
       "native/addon/system_info.cpp",
       "native/addon/tokenizer_binding.cpp",
+      "native/engine/context.cpp",
+      "native/engine/kv_cache.cpp",
+      "native/engine/llama.cpp",
+      "native/engine/llama_weights.cpp",
+      "native/engine/matmul.cpp",
       "native/engine/model.cpp",
+      "native/engine/ops.cpp",
+      "native/engine/sampler.cpp",
+      "native/engine/thread_pool.cpp",
+      "native/engine/weight_types.cpp",
       "native/gguf/gguf.cpp",
       "native/gguf/gguf_file.cpp",
       "native/gguf/gguf_types.cpp",
       "native/kernels/dispatch.cpp",
       "native/kernels/generic/kernels_generic.cpp",
+      "native/kernels/generic/quants_generic.cpp",
       "native/tokenizer/bpe.cpp",
       "native/tokenizer/pretokenizer.cpp",
       "native/tokenizer/regex.cpp",
@@ -27,7 +38,8 @@
       "native/util/cpu_topology.cpp"
     ],
     "ringllm_sources_avx2": [
-      "native/kernels/avx2/kernels_avx2.cpp"
+      "native/kernels/avx2/kernels_avx2.cpp",
+      "native/kernels/avx2/quants_avx2.cpp"
     ],
     "ringllm_sources_avx512": [
       "native/kernels/avx512/kernels_avx512.cpp"

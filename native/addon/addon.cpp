@@ -1,5 +1,6 @@
 #include "addon.h"
 
+#include "context_handle.h"
 #include "decoder_handle.h"
 #include "model_handle.h"
 
@@ -20,6 +21,7 @@ void throw_invalid(Napi::Env env, const std::string& message) {
 RingllmAddon::RingllmAddon(Napi::Env env, Napi::Object exports) : env_(env) {
     model_ctor = Napi::Persistent(ModelHandle::define_class(env));
     decoder_ctor = Napi::Persistent(TokenDecoderHandle::define_class(env));
+    context_ctor = Napi::Persistent(ContextHandle::define_class(env));
     DefineAddon(exports, {
                              InstanceValue("ModelHandle", model_ctor.Value(), napi_enumerable),
                          });

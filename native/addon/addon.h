@@ -28,6 +28,7 @@ public:
 
     Napi::FunctionReference model_ctor;
     Napi::FunctionReference decoder_ctor;
+    Napi::FunctionReference context_ctor;
     std::shared_ptr<OpenModels> open_models = std::make_shared<OpenModels>();
 
 private:

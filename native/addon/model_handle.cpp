@@ -1,5 +1,6 @@
 #include "model_handle.h"
 
+#include "context_handle.h"
 #include "gguf_js.h"
 
 namespace rl {
@@ -19,6 +20,7 @@ Napi::Function ModelHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ModelHandle::vocab_info>("vocabInfo"),
                            InstanceMethod<&ModelHandle::token_id>("tokenId"),
                            InstanceMethod<&ModelHandle::create_decoder>("createDecoder"),
+                           InstanceMethod<&ModelHandle::create_context_js>("createContext"),
                        });
 }
 
@@ -102,6 +104,16 @@ Napi::Value ModelHandle::close(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelHandle::is_closed(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), !model_);
+}
+
+// createContext(params) -> Promise<ContextHandle>; the context keeps the model mapped.
+Napi::Value ModelHandle::create_context_js(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    if (model_->options.vocab_only)
+        throw_status(env, status_error("INVALID_ARGUMENT", "the model was loaded with vocabOnly; load it without "
+                                                           "vocabOnly to create a context"));
+    return create_context(info, model_);
 }
 
 Napi::Value ModelHandle::check_computable(const Napi::CallbackInfo& info) {

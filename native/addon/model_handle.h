@@ -35,6 +35,7 @@ private:
     Napi::Value vocab_info(const Napi::CallbackInfo& info);
     Napi::Value token_id(const Napi::CallbackInfo& info);
     Napi::Value create_decoder(const Napi::CallbackInfo& info);
+    Napi::Value create_context_js(const Napi::CallbackInfo& info);
 
     const Model& live(Napi::Env env) const;
 

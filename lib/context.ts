@@ -1,0 +1,337 @@
+// Context: decode and generate over a loaded model.
+import { describe, fromNative, RingllmError } from "./errors";
+import { abortedError, checkOptions, isAbortSignal, isIntegerIn } from "./validate";
+import type { Check } from "./validate";
+import type { Vocab, TokenDecoder } from "./vocab";
+
+export interface ContextOptions {
+  /** KV cache capacity in tokens (default 2048; 0: the model's training context length). */
+  contextSize?: number;
+  /** Prefill chunk size in tokens (default 512). */
+  batchSize?: number;
+  /** Worker threads (default: physical cores). */
+  threads?: number;
+  /** Sampler seed (default 0). */
+  seed?: number;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate at most (default 256). */
+  maxTokens?: number;
+  /** 0 = greedy (default 0.8). */
+  temperature?: number;
+  /** default 40; 0 = off */
+  topK?: number;
+  /** default 0.95; 1 = off */
+  topP?: number;
+  /** default 0.05; 0 = off */
+  minP?: number;
+  /** default 1 (off) */
+  repeatPenalty?: number;
+  /** default 0 (off) */
+  frequencyPenalty?: number;
+  /** default 0 (off) */
+  presencePenalty?: number;
+  /** history length the penalties look at (default 64; -1: whole context) */
+  penaltyLastN?: number;
+  /** token id -> bias added to its logit (-Infinity bans the token) */
+  logitBias?: Record<number, number> | Map<number, number>;
+  /** reseeds the sampler before this generation: the same seed gives the same tokens */
+  seed?: number;
+  /** generation ends before any of these strings (not emitted) or after any of these token ids */
+  stop?: (string | number)[];
+  signal?: AbortSignal;
+}
+
+export interface GeneratedChunk {
+  token: number;
+  /** text completed by this token (may be "" while a character or a possible stop string is pending) */
+  text: string;
+}
+
+export interface NativeContextHandle {
+  decode(tokens: Uint32Array, allLogits: boolean): Promise<Float32Array>;
+  step(params: Record<string, unknown>, feedToken: number): Promise<number>;
+  cancel(): void;
+  reset(): void;
+  info(): { position: number; contextSize: number; vocabSize: number };
+  setSeed(seed: number): void;
+  close(): void;
+}
+
+export interface ContextModel {
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Uint32Array;
+  createTokenDecoder(): TokenDecoder;
+  readonly vocab: Vocab;
+}
+
+const isFiniteNumber: Check = (v, name) => {
+  if (typeof v !== "number" || Number.isNaN(v)) throw new RingllmError("INVALID_ARGUMENT", `${name} must be a number; received ${describe(v)}`);
+};
+const isNonNegative: Check = (v, name) => {
+  isFiniteNumber(v, name);
+  if ((v as number) < 0) throw new RingllmError("INVALID_ARGUMENT", `${name} must be >= 0; received ${v}`);
+};
+const isUnit: Check = (v, name) => {
+  isFiniteNumber(v, name);
+  if ((v as number) < 0 || (v as number) > 1) throw new RingllmError("INVALID_ARGUMENT", `${name} must be in [0, 1]; received ${v}`);
+};
+
+/**
+ * An inference context: a KV cache and a position over one model. Calls on one context are
+ * queued and run one at a time (a call never fails with CONTEXT_BUSY through this API).
+ *
+ * @example
+ * const ctx = await model.createContext({ contextSize: 1024 });
+ * for await (const { text } of ctx.generate("Once upon a time", { maxTokens: 50, temperature: 0 })) {
+ *   process.stdout.write(text);
+ * }
+ * await ctx.close();
+ */
+export class Context {
+  #handle: NativeContextHandle;
+  #model: ContextModel;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  /** a sampled token not yet run through the model (fed at the start of the next call) */
+  #pending = -1;
+  #contextSize: number;
+  #vocabSize: number;
+
+  /** @internal use model.createContext() */
+  constructor(handle: NativeContextHandle, model: ContextModel) {
+    this.#handle = handle;
+    this.#model = model;
+    const info = handle.info();
+    this.#contextSize = info.contextSize;
+    this.#vocabSize = info.vocabSize;
+  }
+
+  get contextSize(): number {
+    return this.#contextSize;
+  }
+
+  /** Tokens in the context so far (including the last generated token). */
+  get position(): number {
+    this.#live();
+    return this.#handle.info().position + (this.#pending >= 0 ? 1 : 0);
+  }
+
+  #live(): void {
+    if (this.#closed) throw new RingllmError("CONTEXT_CLOSED", "the context was closed; create a new one");
+  }
+
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkTokens(fn: string, tokens: Uint32Array | readonly number[]): Uint32Array {
+    const tag = Object.prototype.toString.call(tokens);
+    if (tag !== "[object Uint32Array]" && !Array.isArray(tokens)) {
+      throw new RingllmError("INVALID_ARGUMENT", `${fn}: tokens must be a Uint32Array or an array of numbers`);
+    }
+    const out = new Uint32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= this.#vocabSize) {
+        throw new RingllmError("INVALID_ARGUMENT", `${fn}: token at index ${i} must be an integer id from 0 to ${this.#vocabSize - 1}; received ${String(t)}`);
+      }
+      out[i] = t;
+    }
+    return out;
+  }
+
+  #withPending(tokens: Uint32Array): Uint32Array {
+    if (this.#pending < 0) return tokens;
+    const out = new Uint32Array(tokens.length + 1);
+    out[0] = this.#pending;
+    out.set(tokens, 1);
+    return out;
+  }
+
+  #checkRoom(fn: string, n: number): void {
+    const pos = this.#handle.info().position;
+    if (pos + n > this.#contextSize) {
+      throw new RingllmError(
+        "CONTEXT_FULL",
+        `${fn}: ${n} tokens at position ${pos} exceed the context size ${this.#contextSize}; ` +
+          "create the context with a larger contextSize, or reset() it",
+      );
+    }
+  }
+
+  async #run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const callSite = new Error();
+    const onAbort = () => this.#handle.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal?.aborted) throw abortedError("decode", signal);
+      throw fromNative(err, callSite);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Runs tokens through the model at the current position. Resolves with the logits of the last
+   * token (n_vocab floats) or of every token (`logits: "all"`, n_tokens * n_vocab).
+   */
+  decode(tokens: Uint32Array | readonly number[], options?: { logits?: "last" | "all"; signal?: AbortSignal }): Promise<Float32Array> {
+    this.#live();
+    checkOptions("decode", options, {
+      logits: (v, name) => {
+        if (v !== "last" && v !== "all") throw new RingllmError("INVALID_ARGUMENT", `${name} must be "last" or "all"; received ${describe(v)}`);
+      },
+      signal: isAbortSignal,
+    });
+    const ids = this.#checkTokens("decode", tokens);
+    if (ids.length === 0) return Promise.reject(new RingllmError("INVALID_ARGUMENT", "decode: tokens must not be empty"));
+    const signal = options?.signal;
+    return this.#enqueue(() =>
+      this.#run(signal, async () => {
+        if (signal?.aborted) throw abortedError("decode", signal);
+        const all = this.#withPending(ids);
+        this.#checkRoom("decode", all.length);
+        const logits = await this.#handle.decode(all, options?.logits === "all");
+        this.#pending = -1;
+        if (options?.logits === "all" && all.length !== ids.length) return logits.slice(this.#vocabSize);
+        return logits;
+      }),
+    );
+  }
+
+  /**
+   * Generates tokens after a prompt (string or token ids), streaming `{ token, text }`. A string
+   * prompt gets BOS when the context is empty and the vocabulary asks for it. Ends at maxTokens,
+   * at an end-of-generation token (EOS/EOT), at a stop string or id, or when the signal aborts.
+   * Breaking out of the loop stops promptly; the context keeps its position so a later call
+   * continues the conversation.
+   */
+  async *generate(prompt: string | Uint32Array | readonly number[], options?: GenerateOptions): AsyncGenerator<GeneratedChunk, void, undefined> {
+    this.#live();
+    checkOptions("generate", options, {
+      maxTokens: isIntegerIn(0, Infinity),
+      temperature: isNonNegative,
+      topK: isIntegerIn(0, 2 ** 31 - 1),
+      topP: isUnit,
+      minP: isUnit,
+      repeatPenalty: isNonNegative,
+      frequencyPenalty: isFiniteNumber,
+      presencePenalty: isFiniteNumber,
+      penaltyLastN: isIntegerIn(-1, 2 ** 31 - 1),
+      logitBias: (v, name) => {
+        if (!(v instanceof Map) && (typeof v !== "object" || v === null || Array.isArray(v))) {
+          throw new RingllmError("INVALID_ARGUMENT", `${name} must be an object or Map of token id -> number`);
+        }
+      },
+      seed: isIntegerIn(0, Number.MAX_SAFE_INTEGER),
+      stop: (v, name) => {
+        if (!Array.isArray(v) || v.some((s) => !(typeof s === "string" && s.length > 0) && !(typeof s === "number" && Number.isInteger(s)))) {
+          throw new RingllmError("INVALID_ARGUMENT", `${name} must be an array of non-empty strings and token ids`);
+        }
+      },
+      signal: isAbortSignal,
+    });
+    const o = options ?? {};
+    const bias: [number, number][] = [];
+    for (const [k, v] of o.logitBias instanceof Map ? o.logitBias : Object.entries(o.logitBias ?? {})) {
+      const id = Number(k);
+      if (!Number.isInteger(id) || id < 0 || id >= this.#vocabSize || typeof v !== "number" || Number.isNaN(v)) {
+        throw new RingllmError("INVALID_ARGUMENT", `generate: logitBias entry ${String(k)} -> ${String(v)} is not a token id and a number`);
+      }
+      bias.push([id, v]);
+    }
+    const params = {
+      temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP, repeatPenalty: o.repeatPenalty,
+      frequencyPenalty: o.frequencyPenalty, presencePenalty: o.presencePenalty, penaltyLastN: o.penaltyLastN,
+      logitBias: bias,
+    };
+    const stopStrings = (o.stop ?? []).filter((s): s is string => typeof s === "string");
+    const stopIds = new Set((o.stop ?? []).filter((s): s is number => typeof s === "number"));
+    const vocab = this.#model.vocab;
+    const endIds = new Set([vocab.eos, vocab.eot, vocab.eom].filter((x): x is number => x !== null));
+    const maxTokens = o.maxTokens ?? 256;
+    const signal = o.signal;
+
+    const promptIds =
+      typeof prompt === "string"
+        ? this.#model.tokenize(prompt, { addSpecial: this.#handle.info().position === 0 && this.#pending < 0 })
+        : this.#checkTokens("generate", prompt);
+    if (typeof prompt !== "string" && promptIds.length === 0 && this.#pending < 0) {
+      throw new RingllmError("INVALID_ARGUMENT", "generate: the prompt is empty");
+    }
+
+    // One generation at a time per context: wait for earlier calls, hold the queue until done.
+    let release!: () => void;
+    const done = new Promise<void>((r) => { release = r; });
+    const ready = this.#queue;
+    this.#queue = ready.then(() => done, () => done);
+    await ready.catch(() => undefined);
+    try {
+      if (signal?.aborted) throw abortedError("generate", signal);
+      if (o.seed !== undefined) this.#handle.setSeed(o.seed);
+      const first = this.#withPending(promptIds);
+      if (first.length > 0) {
+        this.#checkRoom("generate", first.length + 1);
+        await this.#run(signal, () => this.#handle.decode(first, false));
+        this.#pending = -1;
+      }
+      const decoder = this.#model.createTokenDecoder();
+      let held = ""; // text that may be the start of a stop string
+      for (let n = 0; n < maxTokens; n++) {
+        if (signal?.aborted) throw abortedError("generate", signal);
+        const feed = this.#pending;
+        if (feed >= 0) this.#checkRoom("generate", 1);
+        const token = await this.#run(signal, () => this.#handle.step(params, feed));
+        this.#pending = token;
+        if (endIds.has(token) || stopIds.has(token)) break;
+        held += decoder.push(token);
+        let cut = -1;
+        for (const s of stopStrings) {
+          const at = held.indexOf(s);
+          if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+        }
+        if (cut >= 0) {
+          if (cut > 0) yield { token, text: held.slice(0, cut) };
+          return;
+        }
+        // emit all but the longest suffix that is a prefix of some stop string
+        let keep = 0;
+        for (const s of stopStrings) {
+          for (let k = Math.min(s.length - 1, held.length); k > keep; k--) {
+            if (held.endsWith(s.slice(0, k))) { keep = k; break; }
+          }
+        }
+        const text = held.slice(0, held.length - keep);
+        held = held.slice(held.length - keep);
+        yield { token, text };
+      }
+      const tail = held + decoder.finish();
+      if (tail) yield { token: this.#pending, text: tail };
+    } finally {
+      release();
+    }
+  }
+
+  /** Clears the cache: position 0. */
+  async reset(): Promise<void> {
+    this.#live();
+    await this.#enqueue(async () => {
+      this.#pending = -1;
+      this.#handle.reset();
+    });
+  }
+
+  /** Releases the KV cache. Idempotent; a running call is cancelled. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle.cancel();
+    await this.#queue.catch(() => undefined);
+    this.#handle.close();
+  }
+}

@@ -1,0 +1,40 @@
+// JS class ContextHandle: one inference Context. lib/ serializes calls (one in flight at a time);
+// the handle re-checks and rejects overlapping calls with CONTEXT_BUSY.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "../engine/context.h"
+
+namespace rl {
+
+class ContextHandle : public Napi::ObjectWrap<ContextHandle> {
+public:
+    static Napi::Function define_class(Napi::Env env);
+    static Napi::Object create(Napi::Env env, std::shared_ptr<Context> ctx);
+
+    explicit ContextHandle(const Napi::CallbackInfo& info);
+
+private:
+    Napi::Value decode(const Napi::CallbackInfo& info);
+    Napi::Value step(const Napi::CallbackInfo& info);
+    Napi::Value cancel(const Napi::CallbackInfo& info);
+    Napi::Value reset(const Napi::CallbackInfo& info);
+    Napi::Value info(const Napi::CallbackInfo& info);
+    Napi::Value set_seed(const Napi::CallbackInfo& info);
+    Napi::Value close(const Napi::CallbackInfo& info);
+
+    std::shared_ptr<Context> live(Napi::Env env);
+
+    std::shared_ptr<Context> ctx_;
+    std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// ModelHandle.createContext(params) -> Promise<ContextHandle>
+Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model);
+
+}  // namespace rl

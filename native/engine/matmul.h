@@ -1,0 +1,33 @@
+// Weight matrix times activation rows: each activation row is quantized once to the weight type's
+// activation format, then each output row is one vec_dot per token, rows split across the pool.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "thread_pool.h"
+#include "weight_types.h"
+
+namespace rl {
+
+// A 2-D weight tensor in place in the mapped file (ggml order: n_in elements per row).
+struct WeightMatrix {
+    const uint8_t* data = nullptr;  // (n_out, row_bytes)
+    int64_t n_in = 0;               // ne[0]
+    int64_t n_out = 0;              // ne[1]
+    size_t row_bytes = 0;
+    const WeightKernels* k = nullptr;
+};
+
+// Bytes of act scratch matmul needs for n_tok rows of n_in elements.
+size_t matmul_act_bytes(const WeightMatrix& w, int32_t n_tok);
+
+// y[t * y_stride + r] = W[r] . x[t * x_stride], for t < n_tok and r < n_out.
+// act: scratch of matmul_act_bytes(w, n_tok) bytes, aligned to 16.
+void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_stride, int32_t n_tok, float* y,
+            int64_t y_stride, uint8_t* act);
+
+// One row of W as f32 (embedding lookup).
+void matrix_get_row(const WeightMatrix& w, int64_t row, float* y);
+
+}  // namespace rl

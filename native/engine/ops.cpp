@@ -1,0 +1,60 @@
+#include "ops.h"
+
+#include <cmath>
+
+namespace rl {
+
+void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    float scale = 1.0f / std::sqrt((float)(sum / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float base, const float* freq_factors) {
+    // Same recurrence as the reference (theta multiplied by base^(-2/n_rot) per pair), so the
+    // rounding matches llama.cpp's.
+    const float theta_scale = std::pow(base, -2.0f / (float)n_rot);
+    float theta = (float)pos;
+    for (int32_t i = 0; i < n_rot / 2; i++) {
+        float t = freq_factors ? theta / freq_factors[i] : theta;
+        cs[2 * i] = std::cos(t);
+        cs[2 * i + 1] = std::sin(t);
+        theta *= theta_scale;
+    }
+}
+
+void ops_rope_apply_norm(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float* cs) {
+    for (int32_t h = 0; h < n_heads; h++) {
+        float* xh = x + (int64_t)h * head_dim;
+        for (int32_t i = 0; i < n_rot / 2; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            float x0 = xh[2 * i], x1 = xh[2 * i + 1];
+            xh[2 * i] = x0 * c - x1 * s;
+            xh[2 * i + 1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void ops_softmax(float* x, int64_t n) {
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        float e = std::exp(x[i] - max);
+        x[i] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void ops_swiglu(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void ops_axpy(float* y, float a, const float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+}  // namespace rl

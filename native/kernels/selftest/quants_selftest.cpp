@@ -1,0 +1,416 @@
+// Standalone check of the weight-type kernels (quants.h): generic vec_dot against "dequantize, then
+// dot in double", avx2 against generic, activation quantizers bit-exact across tiers, plus a GB/s
+// figure per avx2 vec_dot. Exit status 0 = pass. `--quick` skips the timing (sanitizer runs).
+//   g++ -std=c++17 -O2 -mavx2 -mfma -mf16c -c avx2/quants_avx2.cpp
+//   g++ -std=c++17 -O2 selftest/quants_selftest.cpp generic/quants_generic.cpp quants_avx2.o
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "../fp16.h"
+#include "../quants.h"
+
+using namespace rl;
+
+// Bounds, normalized by ||w||_2 * ||a||_2 (the Cauchy-Schwarz bound on the dot's magnitude):
+// the generic reference differs from the double dot of dequantized rows only by float rounding of
+// the scale products; avx2 additionally accumulates blocks in float.
+static const double kRefBound = 2e-6;
+static const double kAvx2Bound = 2e-5;
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd_u32() {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_uniform() { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+
+enum ActFormat { ACT_F32, ACT_Q8_0, ACT_Q8_K };
+
+typedef void (*DequantFn)(const void*, float*, int64_t);
+typedef float (*DotFn)(int64_t, const void*, const void*);
+
+struct QuantType {
+    const char* name;
+    int block;         // elements per block
+    int bytes;         // bytes per block
+    int scale_off[2];  // byte offsets of fp16 scale fields in a block (-1: none)
+    ActFormat act;
+    DequantFn deq_generic, deq_avx2;
+    DotFn dot_generic, dot_avx2;
+};
+
+#define RL_TYPE(name, blk, bytes, s0, s1, act, deq, dot) \
+    {name, blk, bytes, {s0, s1}, act, generic::deq, avx2::deq, generic::dot, avx2::dot}
+static const QuantType kTypes[] = {
+    RL_TYPE("F32", 1, 4, -1, -1, ACT_F32, dequantize_row_f32, vec_dot_f32_f32),
+    RL_TYPE("F16", 1, 2, -1, -1, ACT_F32, dequantize_row_f16, vec_dot_f16_f32),
+    RL_TYPE("BF16", 1, 2, -1, -1, ACT_F32, dequantize_row_bf16, vec_dot_bf16_f32),
+    RL_TYPE("Q8_0", 32, 34, 0, -1, ACT_Q8_0, dequantize_row_q8_0, vec_dot_q8_0_q8_0),
+    RL_TYPE("Q4_0", 32, 18, 0, -1, ACT_Q8_0, dequantize_row_q4_0, vec_dot_q4_0_q8_0),
+    RL_TYPE("Q4_1", 32, 20, 0, 2, ACT_Q8_0, dequantize_row_q4_1, vec_dot_q4_1_q8_0),
+    RL_TYPE("Q5_0", 32, 22, 0, -1, ACT_Q8_0, dequantize_row_q5_0, vec_dot_q5_0_q8_0),
+    RL_TYPE("Q5_1", 32, 24, 0, 2, ACT_Q8_0, dequantize_row_q5_1, vec_dot_q5_1_q8_0),
+    RL_TYPE("IQ4_NL", 32, 18, 0, -1, ACT_Q8_0, dequantize_row_iq4_nl, vec_dot_iq4_nl_q8_0),
+    RL_TYPE("Q2_K", 256, 84, 80, 82, ACT_Q8_K, dequantize_row_q2_K, vec_dot_q2_K_q8_K),
+    RL_TYPE("Q3_K", 256, 110, 108, -1, ACT_Q8_K, dequantize_row_q3_K, vec_dot_q3_K_q8_K),
+    RL_TYPE("Q4_K", 256, 144, 0, 2, ACT_Q8_K, dequantize_row_q4_K, vec_dot_q4_K_q8_K),
+    RL_TYPE("Q5_K", 256, 176, 0, 2, ACT_Q8_K, dequantize_row_q5_K, vec_dot_q5_K_q8_K),
+    RL_TYPE("Q6_K", 256, 210, 208, -1, ACT_Q8_K, dequantize_row_q6_K, vec_dot_q6_K_q8_K),
+    RL_TYPE("IQ4_XS", 256, 136, 0, -1, ACT_Q8_K, dequantize_row_iq4_xs, vec_dot_iq4_xs_q8_K),
+};
+#undef RL_TYPE
+
+// Weight scale regimes: the fp16 scale fields are overwritten with values of this kind.
+enum ScaleKind { SC_NORMAL, SC_ZERO, SC_HUGE, SC_SUBNORMAL, SC_NEGATIVE, SC_COUNT };
+static const char* kScaleNames[SC_COUNT] = {"normal", "zero", "huge", "subnormal", "negative"};
+
+static uint16_t scale_value(ScaleKind k) {
+    float u = std::fabs(rnd_uniform());
+    switch (k) {
+        case SC_NORMAL: return fp32_to_fp16((rnd_u32() & 1 ? 1.f : -1.f) * (0.001f + 0.05f * u));
+        case SC_ZERO: return 0;
+        case SC_HUGE: return fp32_to_fp16(30000.0f + 35000.0f * u);
+        case SC_SUBNORMAL: return (uint16_t)(1 + (rnd_u32() % 0x3ff));  // fp16 subnormals
+        case SC_NEGATIVE: return fp32_to_fp16(-(0.001f + 0.05f * u));
+        default: return 0;
+    }
+}
+
+// Random weight row: random quant bytes, valid fp16 scales; float types get finite values.
+static void make_weights(const QuantType& t, ScaleKind k, int64_t n, uint8_t* w) {
+    if (t.block == 1) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = k == SC_ZERO ? 0.0f : rnd_uniform() * (k == SC_HUGE ? 6e4f : k == SC_SUBNORMAL ? 1e-6f : 1.0f);
+            if (k == SC_NEGATIVE) v = -std::fabs(v);
+            if (t.bytes == 4) std::memcpy(w + 4 * i, &v, 4);
+            uint16_t h = t.name[0] == 'B' ? fp32_to_bf16(v) : fp32_to_fp16(v);
+            if (t.bytes == 2) std::memcpy(w + 2 * i, &h, 2);
+        }
+        return;
+    }
+    int64_t nb = n / t.block;
+    for (int64_t i = 0; i < nb * t.bytes; i++) w[i] = (uint8_t)rnd_u32();
+    for (int64_t b = 0; b < nb; b++) {
+        for (int s = 0; s < 2; s++) {
+            if (t.scale_off[s] < 0) continue;
+            uint16_t h = scale_value(k);
+            std::memcpy(w + b * t.bytes + t.scale_off[s], &h, 2);
+        }
+    }
+}
+
+// Activation row of this kind (finite values only).
+enum ActKind { AK_UNIFORM, AK_NEGATIVE, AK_ZERO, AK_SPIKY, AK_COUNT };
+static void make_acts(ActKind k, int64_t n, float* x) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = rnd_uniform();
+        switch (k) {
+            case AK_UNIFORM: x[i] = v; break;
+            case AK_NEGATIVE: x[i] = -std::fabs(v) - 1e-3f; break;
+            case AK_ZERO: x[i] = 0.0f; break;
+            case AK_SPIKY: x[i] = (rnd_u32() % 61 == 0) ? 300.0f * v : 1e-3f * v; break;
+            default: break;
+        }
+    }
+}
+
+static int64_t act_bytes(ActFormat f, int64_t n) {
+    return f == ACT_F32 ? n * 4 : f == ACT_Q8_0 ? n / 32 * (int64_t)sizeof(BlockQ8_0) : n / 256 * (int64_t)sizeof(BlockQ8K);
+}
+
+static void dequant_q8_K(const void* x, float* y, int64_t n) {
+    const BlockQ8K* b = (const BlockQ8K*)x;
+    for (int64_t i = 0; i < n / 256; i++)
+        for (int j = 0; j < 256; j++) y[256 * i + j] = b[i].d * b[i].qs[j];
+}
+
+static void quantize_act(ActFormat f, const float* x, uint8_t* y, int64_t n) {
+    if (f == ACT_F32) std::memcpy(y, x, (size_t)n * 4);
+    if (f == ACT_Q8_0) generic::quantize_row_q8_0(x, y, n);
+    if (f == ACT_Q8_K) generic::quantize_row_q8_K(x, y, n);
+}
+
+static void dequant_act(ActFormat f, const uint8_t* a, float* y, int64_t n) {
+    if (f == ACT_F32) std::memcpy(y, a, (size_t)n * 4);
+    if (f == ACT_Q8_0) generic::dequantize_row_q8_0(a, y, n);
+    if (f == ACT_Q8_K) dequant_q8_K(a, y, n);
+}
+
+static bool g_have_avx2 = false;
+static int g_failures = 0;
+
+struct TypeStats {
+    double ref_err = 0, avx2_err = 0;
+    int cases = 0, deq_mismatch = 0;
+};
+
+static void check_type(const QuantType& t, TypeStats* st) {
+    const int64_t sizes32[] = {32, 64, 96, 160, 32 * 37, 4096, 32 * 129};
+    const int64_t sizes256[] = {256, 512, 768, 256 * 17, 4096};
+    const int64_t sizes1[] = {1, 3, 7, 8, 9, 31, 33, 100, 1000, 4099};
+    const int64_t* sizes = t.block == 1 ? sizes1 : t.block == 32 ? sizes32 : sizes256;
+    int nsizes = t.block == 1 ? 10 : t.block == 32 ? 7 : 5;
+    for (int si = 0; si < nsizes; si++) {
+        int64_t n = sizes[si];
+        int64_t wbytes = n / t.block * t.bytes;
+        // +2 bytes / +4 bytes: rows need not sit at vector-aligned addresses
+        std::vector<uint8_t> wbuf(wbytes + 64), abuf(act_bytes(t.act, n) + 64);
+        std::vector<float> xa(n + 16), wd(n), wd2(n), ad(n);
+        uint8_t* w = wbuf.data() + (t.bytes == 4 ? 4 : 2);
+        uint8_t* a = abuf.data() + (t.act == ACT_Q8_K ? 0 : t.act == ACT_F32 ? 4 : 2);
+        float* xs = xa.data() + 1;
+        for (int k = 0; k < SC_COUNT; k++) {
+            for (int ak = 0; ak < AK_COUNT; ak++) {
+                make_weights(t, (ScaleKind)k, n, w);
+                make_acts((ActKind)ak, n, xs);
+                quantize_act(t.act, xs, a, n);
+                t.deq_generic(w, wd.data(), n);
+                dequant_act(t.act, a, ad.data(), n);
+                double ref = 0, nw = 0, na = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    ref += (double)wd[i] * ad[i];
+                    nw += (double)wd[i] * wd[i];
+                    na += (double)ad[i] * ad[i];
+                }
+                double norm = std::sqrt(nw) * std::sqrt(na) + 1e-300;
+                float g = t.dot_generic(n, w, a);
+                double e = std::fabs(g - ref) / norm;
+                if (!(e <= kRefBound)) {
+                    std::printf("FAIL %s n=%lld scales=%s acts=%d: generic %.9g vs dequant-dot %.9g (norm err %.3g)\n",
+                                t.name, (long long)n, kScaleNames[k], ak, g, ref, e);
+                    g_failures++;
+                }
+                if (e > st->ref_err) st->ref_err = e;
+                st->cases++;
+                if (!g_have_avx2) continue;
+                t.deq_avx2(w, wd2.data(), n);
+                if (std::memcmp(wd.data(), wd2.data(), (size_t)n * 4) != 0) {
+                    if (st->deq_mismatch++ == 0) {
+                        for (int64_t i = 0; i < n; i++)
+                            if (std::memcmp(&wd[i], &wd2[i], 4) != 0) {
+                                std::printf("FAIL %s dequantize n=%lld scales=%s: [%lld] generic %.9g avx2 %.9g\n",
+                                            t.name, (long long)n, kScaleNames[k], (long long)i, wd[i], wd2[i]);
+                                break;
+                            }
+                    }
+                    g_failures++;
+                }
+                float v = t.dot_avx2(n, w, a);
+                double e2 = std::fabs((double)v - g) / norm;
+                if (!(e2 <= kAvx2Bound)) {
+                    std::printf("FAIL %s n=%lld scales=%s acts=%d: avx2 %.9g vs generic %.9g (norm err %.3g)\n", t.name,
+                                (long long)n, kScaleNames[k], ak, v, g, e2);
+                    g_failures++;
+                }
+                if (e2 > st->avx2_err) st->avx2_err = e2;
+            }
+        }
+    }
+}
+
+// Every half bit pattern (NaN, inf, subnormals) through both f16/bf16 dequantizers.
+static void check_all_halves() {
+    std::vector<uint16_t> h(65536);
+    std::vector<float> a(65536), b(65536);
+    for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    const DequantFn pairs[2][2] = {{generic::dequantize_row_f16, avx2::dequantize_row_f16},
+                                   {generic::dequantize_row_bf16, avx2::dequantize_row_bf16}};
+    for (int p = 0; p < 2; p++) {
+        pairs[p][0](h.data(), a.data(), 65536);
+        pairs[p][1](h.data(), b.data(), 65536);
+        if (std::memcmp(a.data(), b.data(), a.size() * 4) != 0) {
+            std::printf("FAIL %s dequantize of all 65536 bit patterns differs\n", p ? "BF16" : "F16");
+            g_failures++;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- activation quantizers
+
+static const char* kQInputNames[] = {"uniform", "negative", "zeros", "huge", "tiny", "subnormal", "ties", "nan/inf"};
+static void make_q_input(int kind, float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = rnd_uniform();
+        switch (kind) {
+            case 0: x[i] = v * 3.0f; break;
+            case 1: x[i] = -std::fabs(v) * 7.0f; break;
+            case 2: x[i] = (i & 1) ? 0.0f : -0.0f; break;
+            case 3: x[i] = v * 3e38f; break;
+            case 4: x[i] = v * 1e-37f; break;
+            case 5: x[i] = v * 1e-40f; break;
+            case 6: x[i] = (float)((int)(rnd_u32() % 255) - 127) * 0.5f; break;  // many exact .5 ties
+            case 7: {
+                uint32_t r = rnd_u32() % 16;
+                x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : v;
+                break;
+            }
+            default: break;
+        }
+    }
+}
+
+static void check_act_quantizers(double* q80_err, double* q8k_err) {
+    const int64_t n = 256 * 9;
+    std::vector<float> x(n + 1), y(n);
+    std::vector<BlockQ8_0> a0(n / 32), b0(n / 32);
+    std::vector<BlockQ8K> ak(n / 256), bk(n / 256);
+    for (int kind = 0; kind < 8; kind++) {
+        for (int rep = 0; rep < 20; rep++) {
+            make_q_input(kind, x.data() + 1, n);
+            const float* xs = x.data() + 1;
+            generic::quantize_row_q8_0(xs, a0.data(), n);
+            generic::quantize_row_q8_K(xs, ak.data(), n);
+            if (kind < 7) {  // round trip: |x - q*d| within half a step (+ the fp16 rounding of d for Q8_0)
+                generic::dequantize_row_q8_0(a0.data(), y.data(), n);
+                for (int64_t i = 0; i < n; i++) {
+                    float d = std::fabs(fp16_to_fp32(a0[i / 32].d));
+                    if (!std::isfinite(d)) continue;  // |x|/127 beyond the fp16 range
+                    double amax = 0;
+                    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xs[i / 32 * 32 + j]));
+                    double e = std::fabs((double)xs[i] - y[i]);
+                    // + fp16 rounding of d (relative, or absolute among fp16 subnormals) times 127
+                    double tol = 0.5 * d + amax * 0.0011 + 127.0 * std::ldexp(1.0, -25);
+                    if (amax > 0 && kind != 4 && kind != 5 && e / amax > *q80_err) *q80_err = e / amax;
+                    if (!(e <= tol)) {
+                        std::printf("FAIL Q8_0 round trip (%s) [%lld]: x %.9g q*d %.9g\n", kQInputNames[kind],
+                                    (long long)i, xs[i], y[i]);
+                        g_failures++;
+                        break;
+                    }
+                }
+                dequant_q8_K(ak.data(), y.data(), n);
+                for (int64_t b = 0; b < n / 256; b++) {
+                    int sums[16] = {0};
+                    for (int j = 0; j < 256; j++) sums[j / 16] += ak[b].qs[j];
+                    for (int g = 0; g < 16; g++)
+                        if (sums[g] != ak[b].bsums[g]) {
+                            std::printf("FAIL Q8_K bsums (%s)\n", kQInputNames[kind]);
+                            g_failures++;
+                        }
+                    double amax = 0;
+                    for (int j = 0; j < 256; j++) amax = std::fmax(amax, std::fabs(xs[256 * b + j]));
+                    for (int j = 0; j < 256; j++) {
+                        int64_t i = 256 * b + j;
+                        double e = std::fabs((double)xs[i] - y[i]);
+                        if (amax > 0 && kind != 4 && kind != 5 && e / amax > *q8k_err) *q8k_err = e / amax;
+                        // -127/max overflows below ~3.7e-37: such blocks quantize to zeros by design
+                        double tol = amax < 4e-37 ? amax : 0.5 * std::fabs(ak[b].d) * 1.0001 + amax * 1e-6;
+                        if (!(e <= tol)) {
+                            std::printf("FAIL Q8_K round trip (%s) [%lld]: x %.9g q*d %.9g\n", kQInputNames[kind],
+                                        (long long)i, xs[i], y[i]);
+                            g_failures++;
+                            break;
+                        }
+                    }
+                }
+            }
+            if (!g_have_avx2) continue;
+            avx2::quantize_row_q8_0(xs, b0.data(), n);
+            avx2::quantize_row_q8_K(xs, bk.data(), n);
+            if (std::memcmp(a0.data(), b0.data(), a0.size() * sizeof(BlockQ8_0)) != 0) {
+                std::printf("FAIL quantize_row_q8_0 avx2 != generic (%s)\n", kQInputNames[kind]);
+                g_failures++;
+            }
+            if (std::memcmp(ak.data(), bk.data(), ak.size() * sizeof(BlockQ8K)) != 0) {
+                std::printf("FAIL quantize_row_q8_K avx2 != generic (%s)\n", kQInputNames[kind]);
+                g_failures++;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- timing
+
+static double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+static volatile float g_sink;
+
+// GB/s of weight bytes streamed by rows x vec_dot(n = 4096).
+static double bench(const QuantType& t, DotFn dot, const uint8_t* w, const uint8_t* a, int rows, int reps) {
+    const int64_t n = 4096;
+    const int64_t rb = n / t.block * t.bytes;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        float s = 0;
+        for (int i = 0; i < rows; i++) s += dot(n, w + i * rb, a);
+        double dt = now_s() - t0;
+        g_sink = s;
+        if (dt < best) best = dt;
+    }
+    return (double)rows * rb / best / 1e9;
+}
+
+// cpuid + xgetbv (clang's __builtin_cpu_supports does not know "f16c").
+static bool cpu_has_avx2_fma_f16c() {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(fma && osxsave && avx && f16c)) return false;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return false;  // XMM and YMM state enabled by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return b & (1u << 5);
+#else
+    return false;
+#endif
+}
+
+int main(int argc, char** argv) {
+    bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    g_have_avx2 = cpu_has_avx2_fma_f16c();
+    std::printf("avx2 tier: %s\n", g_have_avx2 ? "tested" : "skipped (CPU lacks AVX2/FMA/F16C)");
+    const int ntypes = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
+    TypeStats stats[ntypes];
+    for (int i = 0; i < ntypes; i++) check_type(kTypes[i], &stats[i]);
+    if (g_have_avx2) check_all_halves();
+    double q80 = 0, q8k = 0;
+    check_act_quantizers(&q80, &q8k);
+
+    std::printf("\nnormalized error |dot - ref| / (||w|| ||a||); bounds: generic %.0e, avx2 %.0e\n", kRefBound,
+                kAvx2Bound);
+    std::printf("%-8s %-6s %6s %14s %14s %10s\n", "type", "act", "cases", "generic-vs-ref", "avx2-vs-gen", "deq-exact");
+    for (int i = 0; i < ntypes; i++) {
+        const QuantType& t = kTypes[i];
+        std::printf("%-8s %-6s %6d %14.3g %14.3g %10s\n", t.name,
+                    t.act == ACT_F32 ? "f32" : t.act == ACT_Q8_0 ? "q8_0" : "q8_K", stats[i].cases, stats[i].ref_err,
+                    g_have_avx2 ? stats[i].avx2_err : 0.0, !g_have_avx2 ? "n/a" : stats[i].deq_mismatch ? "NO" : "yes");
+    }
+    std::printf("activation round trip (normal-range inputs) max |x - q*d| / max|x| per block: q8_0 %.4g, q8_K %.4g; avx2 bytes %s\n",
+                q80, q8k, g_have_avx2 ? "bit-identical checked" : "n/a");
+
+    if (!quick) {
+        const int rows = 4096;
+        const int64_t n = 4096;
+        std::printf("\nvec_dot throughput, %d rows x %lld, weight bytes / time (best of 3)\n", rows, (long long)n);
+        std::printf("%-8s %10s %10s\n", "type", "avx2 GB/s", "gen GB/s");
+        std::vector<float> x(n);
+        make_acts(AK_UNIFORM, n, x.data());
+        std::vector<uint8_t> a(act_bytes(ACT_Q8_K, n) + act_bytes(ACT_F32, n));
+        for (int i = 0; i < ntypes; i++) {
+            const QuantType& t = kTypes[i];
+            int64_t rb = n / t.block * t.bytes;
+            std::vector<uint8_t> w((size_t)(rb * rows));
+            for (int r = 0; r < rows; r++) make_weights(t, SC_NORMAL, n, w.data() + r * rb);
+            quantize_act(t.act, x.data(), a.data(), n);
+            double ga = g_have_avx2 ? bench(t, t.dot_avx2, w.data(), a.data(), rows, 3) : 0.0;
+            double gg = bench(t, t.dot_generic, w.data(), a.data(), rows / 8, 1);
+            std::printf("%-8s %10.2f %10.2f\n", t.name, ga, gg);
+        }
+    }
+    std::printf("\n%s (%d failures)\n", g_failures ? "FAILED" : "ok", g_failures);
+    return g_failures ? 1 : 0;
+}
