@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
+import { loadModel } from "./model";
 import { systemInfo } from "./system";
 
 export function formatBytes(n: number): string {
@@ -111,6 +112,48 @@ export function buildProgram(): Command {
       const info = await readGgufInfo(file, { maxArrayLength: opts.json ? 64 : 16 });
       if (opts.json) process.stdout.write(JSON.stringify(info, jsonReplacer, 2) + "\n");
       else process.stdout.write(inspectReport(file, info, !!opts.metadata) + "\n");
+    });
+
+  program
+    .command("generate")
+    .description("generate text after a prompt with a GGUF model")
+    .argument("<prompt>", "text to continue")
+    .requiredOption("-m, --model <file>", "GGUF model file")
+    .option("-n, --max-tokens <n>", "tokens to generate at most", "200")
+    .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+    .option("--top-k <k>", "top-k sampling (0 = off)", "40")
+    .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
+    .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
+    .option("-s, --seed <n>", "sampler seed", "0")
+    .option("-c, --context-size <n>", "context size in tokens", "2048")
+    .option("--threads <n>", "worker threads (default: physical cores)")
+    .action(async (prompt: string, opts: Record<string, string>) => {
+      const num = (name: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new RingllmError("INVALID_ARGUMENT", `--${name} expects a number; received "${v}"`);
+        return n;
+      };
+      const ac = new AbortController();
+      const contextOptions = { contextSize: num("context-size", opts.contextSize), threads: num("threads", opts.threads), seed: num("seed", opts.seed) };
+      const generateOptions = {
+        maxTokens: num("max-tokens", opts.maxTokens), temperature: num("temperature", opts.temperature),
+        topK: num("top-k", opts.topK), topP: num("top-p", opts.topP), minP: num("min-p", opts.minP),
+        seed: num("seed", opts.seed), signal: ac.signal,
+      };
+      process.once("SIGINT", () => ac.abort());
+      const model = await loadModel(opts.model, { signal: ac.signal });
+      const ctx = await model.createContext(contextOptions);
+      try {
+        process.stdout.write(prompt);
+        for await (const chunk of ctx.generate(prompt, generateOptions)) {
+          process.stdout.write(chunk.text);
+        }
+        process.stdout.write("\n");
+      } finally {
+        await ctx.close();
+        await model.close();
+      }
     });
 
   program

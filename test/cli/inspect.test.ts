@@ -54,3 +54,17 @@ test("a missing argument prints usage and fails", () => {
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(/missing required argument 'file'/);
 });
+
+sharedTest("generate prints the prompt and llama.cpp's greedy continuation", [STORIES], () => {
+  const golden = require("../engine/goldens/stories260K-llamacpp.json") as { greedyText: string };
+  const r = run("generate", "-m", STORIES, "-t", "0", "-n", "30", "Once upon a time");
+  expect(r.status).toBe(0);
+  expect(r.stdout.startsWith("Once upon a time" + golden.greedyText.slice(0, 60))).toBe(true);
+});
+
+test("generate with a non-numeric option fails with INVALID_ARGUMENT before printing anything", () => {
+  const r = run("generate", "-m", "x.gguf", "-t", "abc", "hi");
+  expect(r.status).toBe(1);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toContain("[INVALID_ARGUMENT]");
+});
