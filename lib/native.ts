@@ -52,6 +52,7 @@ export interface NativeBinding {
   ): { promise: Promise<NativeModelHandle>; cancel(): void };
   ggmlTypes(): { id: number; name: string; blockSize: number; blockBytes: number; computable: boolean }[];
   kernelRun(tier: string, op: string, ...arrays: (Float32Array | Uint16Array)[]): unknown;
+  samplerRun(logits: Float32Array, params: Record<string, unknown>, seed: number, draws: number, history: Uint32Array): Uint32Array;
 }
 
 const ADDON_FILE = "ringllm.node";

@@ -7,6 +7,7 @@
       "native/addon/gguf_js.cpp",
       "native/addon/load_worker.cpp",
       "native/addon/model_handle.cpp",
+      "native/addon/sampler_probe.cpp",
       "native/addon/system_info.cpp",
       "native/addon/tokenizer_binding.cpp",
       "native/engine/context.cpp",

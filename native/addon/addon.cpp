@@ -30,6 +30,7 @@ RingllmAddon::RingllmAddon(Napi::Env env, Napi::Object exports) : env_(env) {
     exports.Set("loadModel", Napi::Function::New(env, load_model, "loadModel"));
     exports.Set("ggmlTypes", Napi::Function::New(env, ggml_types, "ggmlTypes"));
     exports.Set("kernelRun", Napi::Function::New(env, kernel_run, "kernelRun"));
+    exports.Set("samplerRun", Napi::Function::New(env, sampler_run, "samplerRun"));
     napi_add_env_cleanup_hook(env, cleanup_hook, this);
 }
 

@@ -47,5 +47,6 @@ Napi::Value read_gguf_info(const Napi::CallbackInfo& info);
 Napi::Value load_model(const Napi::CallbackInfo& info);
 Napi::Value ggml_types(const Napi::CallbackInfo& info);
 Napi::Value kernel_run(const Napi::CallbackInfo& info);
+Napi::Value sampler_run(const Napi::CallbackInfo& info);
 
 }  // namespace rl

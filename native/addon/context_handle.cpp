@@ -29,30 +29,6 @@ float float_opt(Napi::Object o, const char* name, float dflt) {
     return (float)d;
 }
 
-SamplerParams sampler_params(Napi::Object o) {
-    SamplerParams p;
-    p.temperature = float_opt(o, "temperature", p.temperature);
-    p.top_k = int_opt(o, "topK", p.top_k, 0, std::numeric_limits<int32_t>::max());
-    p.top_p = float_opt(o, "topP", p.top_p);
-    p.min_p = float_opt(o, "minP", p.min_p);
-    p.repeat_penalty = float_opt(o, "repeatPenalty", p.repeat_penalty);
-    p.frequency_penalty = float_opt(o, "frequencyPenalty", p.frequency_penalty);
-    p.presence_penalty = float_opt(o, "presencePenalty", p.presence_penalty);
-    p.penalty_last_n = int_opt(o, "penaltyLastN", p.penalty_last_n, -1, std::numeric_limits<int32_t>::max());
-    Napi::Value bias = o.Get("logitBias");
-    if (bias.IsArray()) {  // [[id, bias], ...] (lib/ converts its object/Map form)
-        Napi::Array a = bias.As<Napi::Array>();
-        for (uint32_t k = 0; k < a.Length(); k++) {
-            Napi::Value e = a.Get(k);
-            if (!e.IsArray()) throw_invalid(o.Env(), "logitBias entries must be [token, bias] pairs");
-            Napi::Array pair = e.As<Napi::Array>();
-            p.logit_bias.emplace_back(pair.Get(0u).As<Napi::Number>().Int32Value(),
-                                      (float)pair.Get(1u).As<Napi::Number>().DoubleValue());
-        }
-    }
-    return p;
-}
-
 std::vector<int32_t> tokens_arg(Napi::Env env, Napi::Value v) {
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
         throw_invalid(env, "tokens must be a Uint32Array");
@@ -130,6 +106,31 @@ private:
 };
 
 }  // namespace
+
+// Sampler options object (GenerateOptions names) -> SamplerParams; INVALID_ARGUMENT on bad values.
+SamplerParams sampler_params(Napi::Object o) {
+    SamplerParams p;
+    p.temperature = float_opt(o, "temperature", p.temperature);
+    p.top_k = int_opt(o, "topK", p.top_k, 0, std::numeric_limits<int32_t>::max());
+    p.top_p = float_opt(o, "topP", p.top_p);
+    p.min_p = float_opt(o, "minP", p.min_p);
+    p.repeat_penalty = float_opt(o, "repeatPenalty", p.repeat_penalty);
+    p.frequency_penalty = float_opt(o, "frequencyPenalty", p.frequency_penalty);
+    p.presence_penalty = float_opt(o, "presencePenalty", p.presence_penalty);
+    p.penalty_last_n = int_opt(o, "penaltyLastN", p.penalty_last_n, -1, std::numeric_limits<int32_t>::max());
+    Napi::Value bias = o.Get("logitBias");
+    if (bias.IsArray()) {  // [[id, bias], ...] (lib/ converts its object/Map form)
+        Napi::Array a = bias.As<Napi::Array>();
+        for (uint32_t k = 0; k < a.Length(); k++) {
+            Napi::Value e = a.Get(k);
+            if (!e.IsArray()) throw_invalid(o.Env(), "logitBias entries must be [token, bias] pairs");
+            Napi::Array pair = e.As<Napi::Array>();
+            p.logit_bias.emplace_back(pair.Get(0u).As<Napi::Number>().Int32Value(),
+                                      (float)pair.Get(1u).As<Napi::Number>().DoubleValue());
+        }
+    }
+    return p;
+}
 
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model) {
     Napi::Env env = info.Env();

@@ -34,6 +34,8 @@ private:
     std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
 };
 
+SamplerParams sampler_params(Napi::Object o);
+
 // ModelHandle.createContext(params) -> Promise<ContextHandle>
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model);
 
