@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs the standalone C++ self-tests (no Node): Unicode tables, regex engine,
-# pre-tokenizers, BPE, vocabulary loading, SPM/WPM, detokenizer. ASan+UBSan catch memory errors.
+# Builds and runs the standalone C++ self-tests (no Node): weight-type kernels (AVX2 against the
+# generic reference, bit for bit), Unicode tables, regex engine, pre-tokenizers, BPE, vocabulary
+# loading, SPM/WPM, detokenizer. ASan+UBSan catch memory errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=build-native-tests
@@ -11,7 +12,11 @@ TOK=(native/gguf/gguf.cpp native/gguf/gguf_types.cpp native/tokenizer/unicode.cp
 g++ "${FLAGS[@]}" native/tokenizer/selftest/bpe_selftest.cpp "${TOK[@]}" -o "$OUT/bpe_selftest" &
 g++ "${FLAGS[@]}" native/tokenizer/selftest/tokenizer_selftest.cpp "${TOK[@]}" native/tokenizer/vocab.cpp \
   native/tokenizer/tokenizer.cpp native/tokenizer/spm.cpp native/tokenizer/wpm.cpp -o "$OUT/tokenizer_selftest" &
+g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/quants_avx2.cpp -o "$OUT/quants_avx2.o" &
 wait
+g++ "${FLAGS[@]}" native/kernels/selftest/quants_selftest.cpp native/kernels/generic/quants_generic.cpp \
+  "$OUT/quants_avx2.o" -o "$OUT/quants_selftest"
+"$OUT/quants_selftest" --quick | tail -2
 VOCAB="${1:-../shared/vocab}"
 SELFTEST_NO_TIMING=1 "$OUT/bpe_selftest" "$VOCAB" | tail -3
 SELFTEST_NO_TIMING=1 "$OUT/tokenizer_selftest" "$VOCAB" | tail -3

@@ -1,5 +1,6 @@
 // AVX2 + FMA + F16C weight-type kernels: same names and meaning as generic::, tested against it.
-// Dequantize is bit-identical to generic; vec_dot sums integer block dots (maddubs/madd) in float.
+// Dequantize and quantized vec_dot are bit-identical to generic (integer block dots from maddubs/madd,
+// block terms summed in double in block order); float-row dots sum exact products in double.
 // Activations are assumed in [-127, 127] (both quantize_row_* guarantee it) so maddubs never saturates.
 #include "../quants.h"
 
@@ -83,13 +84,6 @@ alignas(16) static const int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 // ---------------------------------------------------------------- helpers
-
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -450,22 +444,36 @@ void quantize_row_q8_K(const float* x, void* y, int64_t n) {
 
 // ---------------------------------------------------------------- dot products
 
+// Float rows: products are exact in double and summed in double, as in generic:: (the order of a
+// double sum changes the rounded float only in rare last-bit cases, unlike a float sum).
+static inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline __m256d hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
+static inline double hsum_pd(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+// acc0/acc1 += x * y for 8 floats, in double.
+static inline void fma8_pd(__m256 x, __m256 y, __m256d* acc0, __m256d* acc1) {
+    *acc0 = _mm256_fmadd_pd(lo_pd(x), lo_pd(y), *acc0);
+    *acc1 = _mm256_fmadd_pd(hi_pd(x), hi_pd(y), *acc1);
+}
+
 float vec_dot_f32_f32(int64_t n, const void* w, const void* a) {
     const float* x = (const float*)w;
     const float* y = (const float*)a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    for (; i + 16 <= n; i += 16) {
+        fma8_pd(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+        fma8_pd(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) s += x[i] * y[i];
-    return s;
+    for (; i + 8 <= n; i += 8) fma8_pd(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+    double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; i < n; i++) s += (double)x[i] * (double)y[i];
+    return (float)s;
 }
 
 static inline __m256 load_f16x8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
@@ -477,60 +485,118 @@ static inline __m256 load_bf16x8(const uint16_t* p) {
 float vec_dot_f16_f32(int64_t n, const void* w, const void* a) {
     const uint16_t* x = (const uint16_t*)w;
     const float* y = (const float*)a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    for (; i + 16 <= n; i += 16) {
+        fma8_pd(load_f16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+        fma8_pd(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) s += fp16_to_fp32(x[i]) * y[i];
-    return s;
+    for (; i + 8 <= n; i += 8) fma8_pd(load_f16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+    double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; i < n; i++) s += (double)fp16_to_fp32(x[i]) * (double)y[i];
+    return (float)s;
 }
 
 float vec_dot_bf16_f32(int64_t n, const void* w, const void* a) {
     const uint16_t* x = (const uint16_t*)w;
     const float* y = (const float*)a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    for (; i + 16 <= n; i += 16) {
+        fma8_pd(load_bf16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+        fma8_pd(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) s += bf16_to_fp32(x[i]) * y[i];
-    return s;
+    for (; i + 8 <= n; i += 8) fma8_pd(load_bf16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+    double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; i < n; i++) s += (double)bf16_to_fp32(x[i]) * (double)y[i];
+    return (float)s;
+}
+
+// Quantized rows: exact integer block sums, then (double)(float scale product) * isum per block,
+// summed in double in the order generic:: specifies (the products are exact in double), so the result
+// is bit-identical to the reference. A float accumulator here differed from it in the last bit, and
+// downstream roundings (Q8 activations, the f16 KV cache) amplified that into 1e-2 logit changes.
+// The four integer sums of p[0..3] (8 int32 lanes each), exact.
+static inline __m128i hsum4_epi32(const __m256i* p) {
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// (double)sc[k] * isum[k] for four blocks: exact products, as the scalar terms of generic::.
+static inline __m256d terms4(const float* sc, const __m256i* p) {
+    return _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(sc)), _mm256_cvtepi32_pd(hsum4_epi32(p)));
+}
+
+// Block i's term goes to partial sum i % 4 (one double lane each), combined as (s0 + s1) + (s2 + s3),
+// the order generic:: specifies for 32-element blocks.
+static inline float combine4(__m256d acc) {
+    alignas(32) double v[4];
+    _mm256_store_pd(v, acc);
+    return (float)((v[0] + v[1]) + (v[2] + v[3]));
+}
+
+// Symmetric 32-blocks: block(i, &scale) returns the 8 int32 partial sums of q*a and the scale product.
+template <typename Block>
+static inline float dot_blocks32(int64_t nb, Block block) {
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        __m256i p[4];
+        float sc[4];
+        for (int k = 0; k < 4; k++) p[k] = block(i + k, &sc[k]);
+        acc = _mm256_add_pd(acc, terms4(sc, p));
+    }
+    alignas(32) double v[4];
+    _mm256_store_pd(v, acc);
+    for (; i < nb; i++) {
+        float sc;
+        __m256i p = block(i, &sc);
+        v[i & 3] += (double)sc * hsum_epi32(p);
+    }
+    return combine4(_mm256_load_pd(v));
+}
+
+// Affine 32-blocks: block(i, &d, &m, &psum) returns partial sums of q*a, psum those of a;
+// each block adds d*sum(q*a) + m*sum(a) as one double term.
+template <typename Block>
+static inline float dot_blocks32_affine(int64_t nb, Block block) {
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        __m256i p[4], q[4];
+        float d[4], m[4];
+        for (int k = 0; k < 4; k++) p[k] = block(i + k, &d[k], &m[k], &q[k]);
+        acc = _mm256_add_pd(acc, _mm256_add_pd(terms4(d, p), terms4(m, q)));
+    }
+    alignas(32) double v[4];
+    _mm256_store_pd(v, acc);
+    for (; i < nb; i++) {
+        float d, m;
+        __m256i q;
+        __m256i p = block(i, &d, &m, &q);
+        v[i & 3] += (double)d * hsum_epi32(p) + (double)m * hsum_epi32(q);
+    }
+    return combine4(_mm256_load_pd(v));
 }
 
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ8_0* x = (const BlockQ8_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
-        __m256i p = dot_ss8(load256(x[i].qs), load256(y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+    return dot_blocks32(n / 32, [&](int64_t i, float* sc) {
+        *sc = h2f(x[i].d) * h2f(y[i].d);
+        return dot_ss8(load256(x[i].qs), load256(y[i].qs));
+    });
 }
 
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ4_0* x = (const BlockQ4_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
-        __m256i q = _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8));
-        __m256i p = dot_ss8(q, load256(y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+    return dot_blocks32(n / 32, [&](int64_t i, float* sc) {
+        *sc = h2f(x[i].d) * h2f(y[i].d);
+        return dot_ss8(_mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)), load256(y[i].qs));
+    });
 }
 
 // Affine blocks: d*da*sum(q*a) + m*da*sum(a); sum(a) from maddubs against ones.
@@ -538,54 +604,48 @@ float vec_dot_q4_1_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ4_1* x = (const BlockQ4_1*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
     const __m256i ones = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
+    return dot_blocks32_affine(n / 32, [&](int64_t i, float* d, float* m, __m256i* psum) {
         __m256i ya = load256(y[i].qs);
         float da = h2f(y[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * da), _mm256_cvtepi32_ps(dot_us8(nibbles_32(x[i].qs), ya)),
-                              acc);
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].m) * da), _mm256_cvtepi32_ps(dot_us8(ones, ya)), accm);
-    }
-    return hsum_ps(_mm256_add_ps(acc, accm));
+        *d = h2f(x[i].d) * da;
+        *m = h2f(x[i].m) * da;
+        *psum = dot_us8(ones, ya);
+        return dot_us8(nibbles_32(x[i].qs), ya);
+    });
 }
 
 float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ5_0* x = (const BlockQ5_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
+    return dot_blocks32(n / 32, [&](int64_t i, float* sc) {
+        *sc = h2f(x[i].d) * h2f(y[i].d);
         __m256i hi = _mm256_andnot_si256(bits_to_bytes_32(load_u32(x[i].qh)), _mm256_set1_epi8((char)0xf0));
-        __m256i p = dot_ss8(_mm256_or_si256(nibbles_32(x[i].qs), hi), load256(y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+        return dot_ss8(_mm256_or_si256(nibbles_32(x[i].qs), hi), load256(y[i].qs));
+    });
 }
 
 float vec_dot_q5_1_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ5_1* x = (const BlockQ5_1*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
     const __m256i ones = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
+    return dot_blocks32_affine(n / 32, [&](int64_t i, float* d, float* m, __m256i* psum) {
         __m256i ya = load256(y[i].qs);
         float da = h2f(y[i].d);
+        *d = h2f(x[i].d) * da;
+        *m = h2f(x[i].m) * da;
+        *psum = dot_us8(ones, ya);
         __m256i hi = _mm256_and_si256(bits_to_bytes_32(load_u32(x[i].qh)), _mm256_set1_epi8(0x10));
-        __m256i p = dot_us8(_mm256_or_si256(nibbles_32(x[i].qs), hi), ya);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * da), _mm256_cvtepi32_ps(p), acc);
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].m) * da), _mm256_cvtepi32_ps(dot_us8(ones, ya)), accm);
-    }
-    return hsum_ps(_mm256_add_ps(acc, accm));
+        return dot_us8(_mm256_or_si256(nibbles_32(x[i].qs), hi), ya);
+    });
 }
 
 float vec_dot_iq4_nl_q8_0(int64_t n, const void* w, const void* a) {
     const BlockIQ4NL* x = (const BlockIQ4NL*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++) {
-        __m256i p = dot_ss8(iq4_lookup(nibbles_32(x[i].qs)), load256(y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum_ps(acc);
+    return dot_blocks32(n / 32, [&](int64_t i, float* sc) {
+        *sc = h2f(x[i].d) * h2f(y[i].d);
+        return dot_ss8(iq4_lookup(nibbles_32(x[i].qs)), load256(y[i].qs));
+    });
 }
 
 // Pairs of int16 (16 per register) times two per-16 scales: lane 0 gets s0, lane 1 gets s1.
@@ -599,8 +659,7 @@ static inline __m256i madd_scales(__m256i p16, int s0, int s1) {
 float vec_dot_q2_K_q8_K(int64_t n, const void* w, const void* a) {
     const BlockQ2K* x = (const BlockQ2K*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0.0f;
+    double acc = 0.0;
     for (int64_t i = 0; i < n / 256; i++) {
         int msum = 0;
         for (int s = 0; s < 16; s++) msum += (x[i].scales[s] >> 4) * y[i].bsums[s];
@@ -613,10 +672,9 @@ float vec_dot_q2_K_q8_K(int64_t n, const void* w, const void* a) {
                 isum = _mm256_add_epi32(isum, madd_scales(p, x[i].scales[s] & 0xf, x[i].scales[s + 1] & 0xf));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
-        accm += h2f(x[i].dmin) * y[i].d * (float)msum;
+        acc += (double)(h2f(x[i].d) * y[i].d) * hsum_epi32(isum) - (double)(h2f(x[i].dmin) * y[i].d) * msum;
     }
-    return hsum_ps(acc) - accm;
+    return (float)acc;
 }
 
 // Q3_K and Q6_K use unsigned quants and take the offset off with bsums: sum(sc*(q-o)*a) =
@@ -624,7 +682,7 @@ float vec_dot_q2_K_q8_K(int64_t n, const void* w, const void* a) {
 float vec_dot_q3_K_q8_K(int64_t n, const void* w, const void* a) {
     const BlockQ3K* x = (const BlockQ3K*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
+    double acc = 0.0;
     for (int64_t i = 0; i < n / 256; i++) {
         int sc[16], osum = 0;
         for (int s = 0; s < 16; s++) {
@@ -643,13 +701,13 @@ float vec_dot_q3_K_q8_K(int64_t n, const void* w, const void* a) {
             }
         }
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * osum, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc += (double)(h2f(x[i].d) * y[i].d) * hsum_epi32(isum);
     }
-    return hsum_ps(acc);
+    return (float)acc;
 }
 
 static inline void dot_k45(const uint16_t* dd, const uint8_t* scales, const uint8_t* qs, const uint8_t* qh,
-                           const BlockQ8K* y, __m256* acc, float* accm) {
+                           const BlockQ8K* y, double* acc) {
     int sc[8], m[8], msum = 0;
     k4_scales_mins(scales, sc, m);
     for (int s = 0; s < 8; s++) msum += m[s] * (y->bsums[2 * s] + y->bsums[2 * s + 1]);
@@ -658,32 +716,29 @@ static inline void dot_k45(const uint16_t* dd, const uint8_t* scales, const uint
         __m256i p = _mm256_maddubs_epi16(k45_chunk(qs, qh, s), load256(y->qs + 32 * s));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16((short)sc[s])));
     }
-    *acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(dd[0]) * y->d), _mm256_cvtepi32_ps(isum), *acc);
-    *accm += h2f(dd[1]) * y->d * (float)msum;
+    *acc += (double)(h2f(dd[0]) * y->d) * hsum_epi32(isum) - (double)(h2f(dd[1]) * y->d) * msum;
 }
 
 float vec_dot_q4_K_q8_K(int64_t n, const void* w, const void* a) {
     const BlockQ4K* x = (const BlockQ4K*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0.0f;
-    for (int64_t i = 0; i < n / 256; i++) dot_k45(&x[i].d, x[i].scales, x[i].qs, nullptr, &y[i], &acc, &accm);
-    return hsum_ps(acc) - accm;
+    double acc = 0.0;
+    for (int64_t i = 0; i < n / 256; i++) dot_k45(&x[i].d, x[i].scales, x[i].qs, nullptr, &y[i], &acc);
+    return (float)acc;
 }
 
 float vec_dot_q5_K_q8_K(int64_t n, const void* w, const void* a) {
     const BlockQ5K* x = (const BlockQ5K*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0.0f;
-    for (int64_t i = 0; i < n / 256; i++) dot_k45(&x[i].d, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc, &accm);
-    return hsum_ps(acc) - accm;
+    double acc = 0.0;
+    for (int64_t i = 0; i < n / 256; i++) dot_k45(&x[i].d, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc);
+    return (float)acc;
 }
 
 float vec_dot_q6_K_q8_K(int64_t n, const void* w, const void* a) {
     const BlockQ6K* x = (const BlockQ6K*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
+    double acc = 0.0;
     for (int64_t i = 0; i < n / 256; i++) {
         const int8_t* sc = x[i].scales;
         int osum = 0;
@@ -697,15 +752,15 @@ float vec_dot_q6_K_q8_K(int64_t n, const void* w, const void* a) {
             }
         }
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * osum, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc += (double)(h2f(x[i].d) * y[i].d) * hsum_epi32(isum);
     }
-    return hsum_ps(acc);
+    return (float)acc;
 }
 
 float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a) {
     const BlockIQ4XS* x = (const BlockIQ4XS*)w;
     const BlockQ8K* y = (const BlockQ8K*)a;
-    __m256 acc = _mm256_setzero_ps();
+    double acc = 0.0;
     for (int64_t i = 0; i < n / 256; i++) {
         __m256i isum = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
@@ -715,9 +770,9 @@ float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a) {
             p = _mm256_madd_epi16(p, _mm256_set1_epi16((short)iq4xs_scale(&x[i], ib)));
             isum = _mm256_add_epi32(isum, p);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc += (double)(h2f(x[i].d) * y[i].d) * hsum_epi32(isum);
     }
-    return hsum_ps(acc);
+    return (float)acc;
 }
 
 }  // namespace avx2

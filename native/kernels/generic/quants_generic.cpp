@@ -393,82 +393,88 @@ static inline int sum32(const int8_t* a) {
     return s;
 }
 
+// 32-element blocks: block i's term (exact in double) goes to partial sum i % 4, combined as
+// (s0 + s1) + (s2 + s3). The order is part of the specification: SIMD tiers sum four blocks per
+// double vector and must match bit for bit, since the engine's later roundings (f16 KV cache, Q8
+// activations) turn a last-bit difference into a visible one.
+static inline float sum4(const double* s) { return (float)((s[0] + s[1]) + (s[2] + s[3])); }
+
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ8_0* x = (const BlockQ8_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     for (int64_t i = 0; i < n / 32; i++) {
         int acc = 0;
         for (int j = 0; j < 32; j++) acc += x[i].qs[j] * y[i].qs[j];
-        s += (double)(h2f(x[i].d) * h2f(y[i].d)) * acc;
+        s[i & 3] += (double)(h2f(x[i].d) * h2f(y[i].d)) * acc;
     }
-    return (float)s;
+    return sum4(s);
 }
 
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ4_0* x = (const BlockQ4_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     int q[32];
     for (int64_t i = 0; i < n / 32; i++) {
         q4_values(x[i].qs, q);
         for (int j = 0; j < 32; j++) q[j] -= 8;
-        s += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
+        s[i & 3] += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
     }
-    return (float)s;
+    return sum4(s);
 }
 
 // Affine blocks: sum (q*d + m) * a*da = d*da*sum(q*a) + m*da*sum(a).
 float vec_dot_q4_1_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ4_1* x = (const BlockQ4_1*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     int q[32];
     for (int64_t i = 0; i < n / 32; i++) {
         float da = h2f(y[i].d);
         q4_values(x[i].qs, q);
-        s += (double)(h2f(x[i].d) * da) * dot32(q, y[i].qs) + (double)(h2f(x[i].m) * da) * sum32(y[i].qs);
+        s[i & 3] += (double)(h2f(x[i].d) * da) * dot32(q, y[i].qs) + (double)(h2f(x[i].m) * da) * sum32(y[i].qs);
     }
-    return (float)s;
+    return sum4(s);
 }
 
 float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ5_0* x = (const BlockQ5_0*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     int q[32];
     for (int64_t i = 0; i < n / 32; i++) {
         q5_values(x[i].qs, x[i].qh, q);
         for (int j = 0; j < 32; j++) q[j] -= 16;
-        s += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
+        s[i & 3] += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
     }
-    return (float)s;
+    return sum4(s);
 }
 
 float vec_dot_q5_1_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ5_1* x = (const BlockQ5_1*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     int q[32];
     for (int64_t i = 0; i < n / 32; i++) {
         float da = h2f(y[i].d);
         q5_values(x[i].qs, x[i].qh, q);
-        s += (double)(h2f(x[i].d) * da) * dot32(q, y[i].qs) + (double)(h2f(x[i].m) * da) * sum32(y[i].qs);
+        s[i & 3] += (double)(h2f(x[i].d) * da) * dot32(q, y[i].qs) + (double)(h2f(x[i].m) * da) * sum32(y[i].qs);
     }
-    return (float)s;
+    return sum4(s);
 }
 
 float vec_dot_iq4_nl_q8_0(int64_t n, const void* w, const void* a) {
     const BlockIQ4NL* x = (const BlockIQ4NL*)w;
     const BlockQ8_0* y = (const BlockQ8_0*)a;
-    double s = 0.0;
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
     int q[32];
     for (int64_t i = 0; i < n / 32; i++) {
         q4_values(x[i].qs, q);
         for (int j = 0; j < 32; j++) q[j] = kIQ4Values[q[j]];
-        s += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
+        s[i & 3] += (double)(h2f(x[i].d) * h2f(y[i].d)) * dot32(q, y[i].qs);
     }
-    return (float)s;
+    return sum4(s);
 }
 
 // K-quants against Q8_K: per block, d*da*sum_sub(sc*dot) - dmin*da*sum_sub(m*bsum).

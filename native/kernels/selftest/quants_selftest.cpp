@@ -20,9 +20,12 @@ using namespace rl;
 
 // Bounds, normalized by ||w||_2 * ||a||_2 (the Cauchy-Schwarz bound on the dot's magnitude):
 // the generic reference differs from the double dot of dequantized rows only by float rounding of
-// the scale products; avx2 additionally accumulates blocks in float.
+// the scale products. avx2 must equal generic bit for bit on quantized rows (same integer block sums,
+// same double block terms in the same order) and within one float rounding on float rows (a double
+// sum in another order). A last-bit difference is not harmless: the engine rounds matmul outputs to
+// f16 (KV cache) and re-quantizes activations to Q8, and each flip there grows to ~1e-2 in logits.
 static const double kRefBound = 2e-6;
-static const double kAvx2Bound = 2e-5;
+static const double kAvx2FloatBound = 1.2e-7;
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd_u32() {
@@ -206,7 +209,8 @@ static void check_type(const QuantType& t, TypeStats* st) {
                 }
                 float v = t.dot_avx2(n, w, a);
                 double e2 = std::fabs((double)v - g) / norm;
-                if (!(e2 <= kAvx2Bound)) {
+                bool same = t.block == 1 ? e2 <= kAvx2FloatBound : std::memcmp(&v, &g, 4) == 0;
+                if (!same) {
                     std::printf("FAIL %s n=%lld scales=%s acts=%d: avx2 %.9g vs generic %.9g (norm err %.3g)\n", t.name,
                                 (long long)n, kScaleNames[k], ak, v, g, e2);
                     g_failures++;
@@ -214,6 +218,43 @@ static void check_type(const QuantType& t, TypeStats* st) {
                 if (e2 > st->avx2_err) st->avx2_err = e2;
             }
         }
+    }
+}
+
+static void from_hex(const char* hex, uint8_t* out) {
+    for (size_t i = 0; hex[2 * i]; i++) std::sscanf(hex + 2 * i, "%2hhx", &out[i]);
+}
+
+// Regression: one Q4_0 row (wv, layer 0, row 23 of `make-model.ts --type Q4_0 --dim 256 --ffn 512
+// --layers 2 --seed 1`) against the Q8_0 activations of token 1. The exact sum is just above an f16
+// rounding tie; a float block accumulator returned the tie itself (0xbefbd000 instead of 0xbefbd001),
+// the KV cache rounded it the other way, and logits from position 4 on moved by 0.1.
+static void check_q4_0_kv_tie() {
+    static const char* kW =
+        "3025b8a88c876a59b8929b0797847c96798cb625659583cb667640877598b5988e85bb4a67a5c9ca5b90ea94e99a5a98867a6796"
+        "4464f924954ad7bbfca86f96a7a57d884667cb80b82267d2a47b9361344eab1762c0ac5bb58d642339b3ca47307746592ac86812"
+        "c49b79fc1524660e967afebcb3c2e92ac288c128e296faa4ae5649db2d76309f6dc4b9969557654d";
+    static const char* kA =
+        "3025d00030103f4f3ff05ff05f102020f0101000e0816ff0e0e00030e0d0a1e0204f982210b1d0c0a120303020e0b130d020008"
+        "110b12030e020206fd0b1a16f2010e010702600f0f010f000812010f000c02030300000d0e0003010e01020c0d01000e02000732"
+        "400c09140d07fb1d010a100c0f07f2000d010d0001020f04fe020d0b130e0f01048246f30e0f0106f00b120f030204fc1f05fa17"
+        "f203f30c1a130f0302010f030d0e0682430f020f04fc0305ff0e05fc000106fc0106f81e000106f00204000f000c030f00324303"
+        "0302020f040814ff040a1c04f81e0c02030401030b130d03030402010204f8e25b1f000306fc01000302010f010c0e0d0b1c0913"
+        "0e040d0f0f07f00d0d020f010";
+    uint8_t w[8 * 18], a[8 * sizeof(BlockQ8_0)];
+    from_hex(kW, w);
+    from_hex(kA, a);
+    float g = generic::vec_dot_q4_0_q8_0(256, w, a);
+    if (fp32_to_bits(g) != 0xbefbd001u || fp32_to_fp16(g) != 47071) {
+        std::printf("FAIL Q4_0 KV-tie case: generic %.9g (0x%08x)\n", g, fp32_to_bits(g));
+        g_failures++;
+    }
+    if (!g_have_avx2) return;
+    float v = avx2::vec_dot_q4_0_q8_0(256, w, a);
+    if (fp32_to_bits(v) != fp32_to_bits(g)) {
+        std::printf("FAIL Q4_0 KV-tie case: avx2 %.9g (0x%08x) != generic (0x%08x)\n", v, fp32_to_bits(v),
+                    fp32_to_bits(g));
+        g_failures++;
     }
 }
 
@@ -377,11 +418,12 @@ int main(int argc, char** argv) {
     TypeStats stats[ntypes];
     for (int i = 0; i < ntypes; i++) check_type(kTypes[i], &stats[i]);
     if (g_have_avx2) check_all_halves();
+    check_q4_0_kv_tie();
     double q80 = 0, q8k = 0;
     check_act_quantizers(&q80, &q8k);
 
-    std::printf("\nnormalized error |dot - ref| / (||w|| ||a||); bounds: generic %.0e, avx2 %.0e\n", kRefBound,
-                kAvx2Bound);
+    std::printf("\nnormalized error |dot - ref| / (||w|| ||a||); bounds: generic %.0e, avx2 0 (quantized rows) or %.1e\n",
+                kRefBound, kAvx2FloatBound);
     std::printf("%-8s %-6s %6s %14s %14s %10s\n", "type", "act", "cases", "generic-vs-ref", "avx2-vs-gen", "deq-exact");
     for (int i = 0; i < ntypes; i++) {
         const QuantType& t = kTypes[i];

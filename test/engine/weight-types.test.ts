@@ -1,0 +1,77 @@
+// Optimized kernels against the generic reference, end to end: for every weight type the GGUF writer
+// produces, the logits of a small random llama under the active tier equal those under
+// RINGLLM_KERNELS=generic (a child process per tier: the tier is chosen once per process).
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+import { systemInfo } from "../../lib";
+import { QuantType } from "../../scripts/gguf/quants";
+import { writeLlamaModel } from "../../scripts/gguf/llama-model";
+import { ROOT, tempDir } from "../helpers";
+
+const TYPES: QuantType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"];
+// Same shapes and seed as bench/check-types.mjs and bench/parity.mjs (make-model.ts --dim 256 --ffn 512 --layers 2 --seed 1).
+const SHAPE = { seed: 1, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nVocab: 512, contextLength: 256 };
+const TOKENS = [1, 43, 286, 103, 170, 470, 44, 383, 12, 99, 400, 7, 300, 201, 55, 66];
+// Quantized dots are bit-identical across tiers and float-row dots differ by at most a last-bit
+// rounding, so anything above float noise is a kernel (or ordering) bug.
+const BOUND = 1e-4;
+
+let dir: { path: string; cleanup(): void };
+const files = new Map<QuantType, string>();
+
+beforeAll(() => {
+  dir = tempDir("ringllm-types-");
+  for (const t of TYPES) {
+    const path = join(dir.path, `m-${t}.gguf`);
+    writeLlamaModel(path, { ...SHAPE, weightType: t });
+    files.set(t, path);
+  }
+});
+afterAll(() => dir.cleanup());
+
+/** Logits (positions x vocab) of TOKENS for each file, computed in a child process under `env`. */
+function logitsIn(env: Record<string, string>, paths: string[]): { kernels: string; logits: Float32Array[] } {
+  const script = `const r = require(${JSON.stringify(join(ROOT, "dist", "cjs", "index.js"))});
+    (async () => {
+      const out = [];
+      for (const p of ${JSON.stringify(paths)}) {
+        const m = await r.loadModel(p);
+        const ctx = await m.createContext({ contextSize: 64, threads: 1 });
+        const l = await ctx.decode(${JSON.stringify(TOKENS)}, { logits: "all" });
+        out.push(Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString("base64"));
+        await m.close();
+      }
+      console.log(JSON.stringify({ kernels: r.systemInfo().kernels, logits: out }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
+  const res = JSON.parse(r.stdout) as { kernels: string; logits: string[] };
+  return {
+    kernels: res.kernels,
+    logits: res.logits.map((b) => { const buf = Buffer.from(b, "base64"); return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); }),
+  };
+}
+
+test(`every writer weight type: active-tier logits equal the generic reference within ${BOUND} (normalized)`, () => {
+  const paths = TYPES.map((t) => files.get(t) as string);
+  // the child inherits RINGLLM_KERNELS, if set, so "active" means this process's tier
+  const opt = logitsIn({}, paths);
+  const ref = logitsIn({ RINGLLM_KERNELS: "generic" }, paths);
+  expect(opt.kernels).toBe(systemInfo().kernels);
+  expect(ref.kernels).toBe("generic");
+  const errors: Record<string, number> = {};
+  TYPES.forEach((t, i) => {
+    const a = opt.logits[i], b = ref.logits[i];
+    expect(a.length).toBe(TOKENS.length * SHAPE.nVocab);
+    let maxDiff = 0, maxAbs = 0;
+    for (let j = 0; j < a.length; j++) {
+      maxDiff = Math.max(maxDiff, Math.abs(a[j] - b[j]));
+      maxAbs = Math.max(maxAbs, Math.abs(b[j]));
+    }
+    expect(Number.isFinite(maxDiff) && maxAbs > 0).toBe(true);
+    errors[t] = maxDiff / maxAbs;
+  });
+  const over = Object.entries(errors).filter(([, e]) => !(e < BOUND));
+  expect(over).toEqual([]);
+}, 60_000);
