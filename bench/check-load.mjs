@@ -4,11 +4,12 @@
 // With --score IDS (comma-separated, BOS included) it instead teacher-forces those tokens and reports,
 // per position, the next-token argmax and probabilities (for comparing two files' logits).
 // Usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json]
+//        [--flash-attention on|off] (default: node-llama-cpp's choice)
 
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
-const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json] [--quiet]";
+const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json] [--quiet] [--flash-attention on|off]";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,6 +18,7 @@ const { values, positionals } = parseArgs({
     prompt: { type: "string" },
     score: { type: "string" },
     context: { type: "string", default: "256" },
+    "flash-attention": { type: "string" },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
@@ -40,7 +42,13 @@ const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
 const meta = model.fileInfo.metadata;
 const architecture = meta?.general?.architecture;
 const tensorCount = model.fileInfo.tensorInfo?.length ?? null;
-const context = await model.createContext({ contextSize: Math.max(contextSize, nTokens + 64), threads: 4 });
+const flash = values["flash-attention"];
+if (flash !== undefined && flash !== "on" && flash !== "off") throw new Error(`--flash-attention expects on or off; got ${flash}`);
+const context = await model.createContext({
+  contextSize: Math.max(contextSize, nTokens + 64),
+  threads: 4,
+  ...(flash !== undefined ? { flashAttention: flash === "on" } : {}),
+});
 const sequence = context.getSequence();
 
 const bos = model.tokens.bos;

@@ -5,11 +5,9 @@
 #include "../kernels/kernels.h"
 #include "../util/cpu_topology.h"
 #include "context.h"
-#include "llama.h"
+#include "transformer.h"
 
 namespace rl {
-
-static const char* const k_supported_archs = "llama";
 
 Status Context::create(std::shared_ptr<Model> model, const ContextParams& params, std::unique_ptr<Context>* out) {
     if (!model) return status_error("INVALID_ARGUMENT", "no model");
@@ -27,11 +25,12 @@ Status Context::create(std::shared_ptr<Model> model, const ContextParams& params
 
     ContextParams p = params;
     if (p.n_threads == 0) p.n_threads = cpu_physical_cores();
-    if (model->architecture == "llama") return llama_context_create(std::move(model), p, kt, out);
+    if (transformer_arch_supported(model->architecture))
+        return transformer_context_create(std::move(model), p, kt, out);
     return status_error("MODEL_UNSUPPORTED_ARCH",
                         (model->architecture.empty() ? std::string("the file names no architecture (general.architecture)")
                                                      : "architecture '" + model->architecture + "' is not supported") +
-                            " by this version of ringllm; supported: " + k_supported_archs);
+                            " by this version of ringllm; supported: " + transformer_supported_archs());
 }
 
 }  // namespace rl

@@ -31,6 +31,14 @@ struct SamplerParams {
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to logits before sampling (-inf bans)
 };
 
+// How one layer attends: full causal attention, or a sliding window of the last `window` positions
+// (the query's own included). Read by stats and by the KV-cache policies of LONG_CONTEXT.md.
+struct LayerKind {
+    int32_t window = 0;       // 0: full attention; else keys at pos - window < p <= pos
+    float rope_base = 0.0f;   // RoPE frequency base of this layer
+    float rope_scale = 1.0f;  // positions multiplied by this (linear RoPE scaling)
+};
+
 class Context {
 public:
     // MODEL_UNSUPPORTED_ARCH, MODEL_UNSUPPORTED_TYPE (naming the tensor), INVALID_ARGUMENT,
@@ -56,6 +64,7 @@ public:
     virtual int32_t n_ctx() const = 0;
     virtual int32_t n_vocab() const = 0;
     virtual void reset() = 0;  // position 0, cache cleared
+    virtual const std::vector<LayerKind>& layer_kinds() const = 0;  // (n_layer)
 };
 
 }  // namespace rl

@@ -11,11 +11,11 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float base, const float* freq_factors) {
+void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float pos_scale, float base, const float* freq_factors) {
     // Same recurrence as the reference (theta multiplied by base^(-2/n_rot) per pair), so the
     // rounding matches llama.cpp's.
     const float theta_scale = std::pow(base, -2.0f / (float)n_rot);
-    float theta = (float)pos;
+    float theta = (float)pos * pos_scale;
     for (int32_t i = 0; i < n_rot / 2; i++) {
         float t = freq_factors ? theta / freq_factors[i] : theta;
         cs[2 * i] = std::cos(t);
@@ -36,6 +36,28 @@ void ops_rope_apply_norm(float* x, int32_t n_heads, int32_t head_dim, int32_t n_
     }
 }
 
+void ops_rope_apply_neox(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float* cs) {
+    const int32_t half = n_rot / 2;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float* xh = x + (int64_t)h * head_dim;
+        for (int32_t i = 0; i < half; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            float x0 = xh[i], x1 = xh[i + half];
+            xh[i] = x0 * c - x1 * s;
+            xh[i + half] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void ops_softcap(float* x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; i++) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+void ops_scale(float* x, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= a;
+}
+
 void ops_softmax(float* x, int64_t n) {
     float max = -INFINITY;
     for (int64_t i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
@@ -51,6 +73,14 @@ void ops_softmax(float* x, int64_t n) {
 
 void ops_swiglu(float* g, const float* u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void ops_geglu(float* g, const float* u, int64_t n) {
+    const float k = 0.7978845608028654f;  // sqrt(2/pi)
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        g[i] = 0.5f * x * (1.0f + std::tanh(k * x * (1.0f + 0.044715f * x * x))) * u[i];
+    }
 }
 
 void ops_axpy(float* y, float a, const float* x, int64_t n) {

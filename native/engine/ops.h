@@ -9,18 +9,30 @@ namespace rl {
 // y = x / sqrt(mean(x^2) + eps) * w
 void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
-// cos/sin of each of the n_rot/2 rotated pairs at position pos: theta_i = pos * base^(-2i/n_rot)
-// / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2).
-void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float base, const float* freq_factors);
+// cos/sin of each of the n_rot/2 rotated pairs at position pos: theta_i = pos * pos_scale *
+// base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2).
+void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float pos_scale, float base, const float* freq_factors);
 
 // Rotates adjacent pairs (2i, 2i+1), i < n_rot/2, of each of n_heads heads of head_dim (llama NORM).
 void ops_rope_apply_norm(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float* cs);
+
+// Rotates half-split pairs (i, i + n_rot/2), i < n_rot/2, of each head (NEOX order).
+void ops_rope_apply_neox(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float* cs);
+
+// x = cap * tanh(x / cap)
+void ops_softcap(float* x, int64_t n, float cap);
+
+// x *= a
+void ops_scale(float* x, float a, int64_t n);
 
 // x = softmax(x) in place; returns nothing, sums in double.
 void ops_softmax(float* x, int64_t n);
 
 // g = silu(g) * u
 void ops_swiglu(float* g, const float* u, int64_t n);
+
+// g = gelu(g) * u, gelu in its tanh approximation
+void ops_geglu(float* g, const float* u, int64_t n);
 
 // y += a * x
 void ops_axpy(float* y, float a, const float* x, int64_t n);

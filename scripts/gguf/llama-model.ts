@@ -137,7 +137,7 @@ function checkOptions(o: LlamaModelOptions): Required<Pick<LlamaModelOptions, "n
 }
 
 /** Stable 32-bit seed per (model seed, tensor index), independent of write order. */
-function tensorSeed(seed: number, index: number): number {
+export function tensorSeed(seed: number, index: number): number {
   let h = Math.imul((seed | 0) ^ 0x5bd1e995, 0x9e3779b1) ^ Math.floor(seed / 0x100000000);
   h = Math.imul(h ^ (index + 0x7f4a7c15), 0x85ebca6b);
   return (h ^ (h >>> 15)) >>> 0;
@@ -146,7 +146,7 @@ function tensorSeed(seed: number, index: number): number {
 const CHUNK_ELEMENTS = 1 << 20;
 
 /** Normal weights produced a few rows at a time, so only one chunk of floats exists at once. */
-function randomRows(seed: number, rowLen: number, nRows: number, std: number, through?: QuantType): () => Iterable<Float32Array> {
+export function randomRows(seed: number, rowLen: number, nRows: number, std: number, through?: QuantType): () => Iterable<Float32Array> {
   return function* () {
     const rng = new Rng(seed);
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / rowLen));

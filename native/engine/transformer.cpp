@@ -1,7 +1,10 @@
-// The llama forward pass: embeddings, n_layer x (RMSNorm, GQA attention with RoPE over an f16 KV
-// cache, RMSNorm, SwiGLU FFN), final RMSNorm and the output projection. Math follows llama.cpp's
-// graph for LLM_ARCH_LLAMA; buffers are sized at create so decode allocates nothing per token.
-#include "llama.h"
+// The shared decoder forward pass: embeddings (optionally scaled), n_layer x (RMSNorm, GQA attention
+// with optional Q/K/V biases, per-head Q/K norms, RoPE in NORM or NEOX order, logit soft-capping and
+// sliding windows over an f16 KV cache, optional post-norm; RMSNorm, gated SiLU/GELU FFN, optional
+// post-norm), final RMSNorm, the output projection and optional final soft-capping. The llama path
+// is the same arithmetic in the same order as before the other architectures were added. Buffers
+// are sized at create so decode allocates nothing per token.
+#include "transformer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,9 +20,9 @@ namespace rl {
 
 namespace {
 
-class LlamaContext final : public Context {
+class TransformerContext final : public Context {
 public:
-    ~LlamaContext() override {
+    ~TransformerContext() override {
         for (KvLayer& kv : kv_) kv_layer_free(&kv);
     }
 
@@ -36,20 +39,21 @@ public:
         pos_ = 0;
         has_logits_ = false;
     }
+    const std::vector<LayerKind>& layer_kinds() const override { return hp_.layer_kinds; }
 
 private:
     // Runs m tokens at positions pos0.. through every layer, leaving the residual stream in x_.
     // false when cancelled between layers.
     bool forward_layers(const int32_t* tokens, int32_t m, int32_t pos0, const std::atomic<bool>* cancel);
-    void attention(const KvLayer* kv, int32_t m, int32_t pos0);
+    void attention(const KvLayer* kv, int32_t window, int32_t m, int32_t pos0);
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
     void output_logits(int32_t first, int32_t count, float* out);
 
     std::shared_ptr<Model> model_;  // keeps the mapped weights alive
     const KernelTable* kt_ = nullptr;
     const WeightKernels* f16_ = nullptr;  // f16 x f32 dot for q . K
-    LlamaHparams hp_;
-    LlamaWeights w_;
+    TransformerHparams hp_;
+    TransformerWeights w_;
     ThreadPool pool_;
     Sampler sampler_;
     std::vector<KvLayer> kv_;  // (n_layer)
@@ -78,11 +82,11 @@ private:
     std::vector<int32_t> history_;    // (n_ctx) token at each position
 };
 
-Status LlamaContext::init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt) {
+Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt) {
     model_ = std::move(model);
     kt_ = kt;
     f16_ = weight_kernels(GGML_TYPE_F16, kt);
-    Status st = llama_load(*model_, kt, &hp_, &w_);
+    Status st = transformer_load(*model_, kt, &hp_, &w_);
     if (!st.ok()) return st;
 
     n_ctx_ = params.n_ctx > 0 ? params.n_ctx : hp_.n_ctx_train;
@@ -113,7 +117,7 @@ Status LlamaContext::init(std::shared_ptr<Model> model, const ContextParams& par
     vrow_.assign((size_t)pool_.n_threads() * hp_.head_dim_v, 0.0f);
 
     size_t act = matmul_act_bytes(w_.output, 1) * B;  // output runs on at most n_batch rows
-    for (const LlamaLayer& L : w_.layers)
+    for (const TransformerLayer& L : w_.layers)
         for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
             act = std::max(act, matmul_act_bytes(*m, n_batch_));
     act_.assign(act + 64, 0);
@@ -126,10 +130,10 @@ Status LlamaContext::init(std::shared_ptr<Model> model, const ContextParams& par
     return sampler_init(&sampler_, hp_.n_vocab, params.seed);
 }
 
-void LlamaContext::attention(const KvLayer* kv, int32_t m, int32_t pos0) {
+void TransformerContext::attention(const KvLayer* kv, int32_t window, int32_t m, int32_t pos0) {
     const int32_t n_head = hp_.n_head, hd_k = hp_.head_dim_k, hd_v = hp_.head_dim_v;
     const int32_t group = hp_.n_head / hp_.n_head_kv;  // query heads per KV head
-    const float scale = 1.0f / std::sqrt((float)hd_k);
+    const float scale = hp_.opt.attn_scale, softcap = hp_.opt.attn_softcap;
     const int64_t work = (int64_t)(pos0 + m) * (hd_k + hd_v);
     pool_.parallel_for_work((int64_t)m * n_head, work, [&](int64_t begin, int64_t end, int worker) {
         float* scores = scores_.data() + (size_t)worker * n_ctx_;
@@ -140,9 +144,11 @@ void LlamaContext::attention(const KvLayer* kv, int32_t m, int32_t pos0) {
             const float* q = q_.data() + t * q_dim_ + (int64_t)h * hd_k;
             int32_t first;
             kv_layer_visible(kv, pos, &first);
+            if (window > 0) first = std::max(first, pos - window + 1);  // sliding-window layer
             const int32_t n_keys = pos - first + 1;
             for (int32_t j = 0; j < n_keys; j++)
                 scores[j] = f16_->vec_dot(hd_k, kv_layer_k_row(kv, first + j) + (int64_t)kvh * hd_k, q) * scale;
+            if (softcap > 0) ops_softcap(scores, n_keys, softcap);
             ops_softmax(scores, n_keys);
             float* out = att_.data() + t * o_dim_ + (int64_t)h * hd_v;
             std::fill(out, out + hd_v, 0.0f);
@@ -154,50 +160,83 @@ void LlamaContext::attention(const KvLayer* kv, int32_t m, int32_t pos0) {
     });
 }
 
-bool LlamaContext::forward_layers(const int32_t* tokens, int32_t m, int32_t pos0, const std::atomic<bool>* cancel) {
+// Adds a bias row to each of m rows of width n (stride n).
+static void add_bias(float* x, const std::vector<float>& b, int32_t m, int64_t n) {
+    if (b.empty()) return;
+    for (int32_t t = 0; t < m; t++) ops_axpy(x + t * n, 1.0f, b.data(), n);
+}
+
+// RMSNorm of each head_dim slice of m rows of n_heads heads, in place.
+static void norm_heads(float* x, const std::vector<float>& w, int32_t m, int32_t n_heads, int32_t head_dim,
+                       float eps) {
+    for (int64_t r = 0; r < (int64_t)m * n_heads; r++) ops_rmsnorm(x + r * head_dim, w.data(), x + r * head_dim, head_dim, eps);
+}
+
+bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int32_t pos0, const std::atomic<bool>* cancel) {
     const int64_t E = hp_.n_embd, F = hp_.n_ff;
+    const ArchOptions& opt = hp_.opt;
     uint8_t* act = act_.data();
     for (int32_t t = 0; t < m; t++) matrix_get_row(w_.tok_embd, tokens[t], x_.data() + t * E);
+    if (opt.embd_scale != 1.0f) ops_scale(x_.data(), opt.embd_scale, (int64_t)m * E);
 
     for (int32_t il = 0; il < hp_.n_layer; il++) {
         if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-        const LlamaLayer& L = w_.layers[(size_t)il];
+        const TransformerLayer& L = w_.layers[(size_t)il];
+        const LayerKind& kind = hp_.layer_kinds[(size_t)il];
         KvLayer* kv = &kv_[(size_t)il];
         for (int32_t t = 0; t < m; t++)
             ops_rmsnorm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
         matmul(&pool_, L.wq, h_.data(), E, m, q_.data(), q_dim_, act);
         matmul(&pool_, L.wk, h_.data(), E, m, k_.data(), k_dim_, act);
         matmul(&pool_, L.wv, h_.data(), E, m, v_.data(), v_dim_, act);
+        add_bias(q_.data(), L.bq, m, q_dim_);
+        add_bias(k_.data(), L.bk, m, k_dim_);
+        add_bias(v_.data(), L.bv, m, v_dim_);
+        if (opt.qk_norm) {
+            norm_heads(q_.data(), L.q_norm, m, hp_.n_head, hp_.head_dim_k, hp_.rms_eps);
+            norm_heads(k_.data(), L.k_norm, m, hp_.n_head_kv, hp_.head_dim_k, hp_.rms_eps);
+        }
         const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
+        auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
         for (int32_t t = 0; t < m; t++) {
-            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, hp_.rope_base, ff);
-            ops_rope_apply_norm(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-            ops_rope_apply_norm(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff);
+            rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             kv_layer_write(kv, kt_, pos0 + t, k_.data() + t * k_dim_, v_.data() + t * v_dim_);
         }
-        attention(kv, m, pos0);
+        attention(kv, kind.window, m, pos0);
         matmul(&pool_, L.wo, att_.data(), o_dim_, m, o_.data(), E, act);
+        if (opt.post_norms)
+            for (int32_t t = 0; t < m; t++)
+                ops_rmsnorm(o_.data() + t * E, L.post_attn_norm.data(), o_.data() + t * E, E, hp_.rms_eps);
         for (int64_t i = 0; i < (int64_t)m * E; i++) x_[(size_t)i] += o_[(size_t)i];
 
         for (int32_t t = 0; t < m; t++)
             ops_rmsnorm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
         matmul(&pool_, L.w_gate, h_.data(), E, m, gate_.data(), F, act);
         matmul(&pool_, L.w_up, h_.data(), E, m, up_.data(), F, act);
-        ops_swiglu(gate_.data(), up_.data(), (int64_t)m * F);
+        if (opt.act == FfnAct::GeluTanh)
+            ops_geglu(gate_.data(), up_.data(), (int64_t)m * F);
+        else
+            ops_swiglu(gate_.data(), up_.data(), (int64_t)m * F);
         matmul(&pool_, L.w_down, gate_.data(), F, m, o_.data(), E, act);
+        if (opt.post_norms)
+            for (int32_t t = 0; t < m; t++)
+                ops_rmsnorm(o_.data() + t * E, L.post_ffn_norm.data(), o_.data() + t * E, E, hp_.rms_eps);
         for (int64_t i = 0; i < (int64_t)m * E; i++) x_[(size_t)i] += o_[(size_t)i];
     }
     return true;
 }
 
-void LlamaContext::output_logits(int32_t first, int32_t count, float* out) {
+void TransformerContext::output_logits(int32_t first, int32_t count, float* out) {
     const int64_t E = hp_.n_embd;
     for (int32_t t = 0; t < count; t++)
         ops_rmsnorm(x_.data() + (first + t) * E, w_.output_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
     matmul(&pool_, w_.output, h_.data(), E, count, out, hp_.n_vocab, act_.data());
+    if (hp_.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp_.n_vocab, hp_.opt.final_softcap);
 }
 
-Status LlamaContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
+Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                             const std::atomic<bool>* cancel) {
     if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", "decode needs at least one token");
     for (size_t i = 0; i < n; i++) {
@@ -241,17 +280,17 @@ Status LlamaContext::decode(const int32_t* tokens, size_t n, bool all_logits, st
     return status_ok();
 }
 
-Status LlamaContext::sample(const SamplerParams& params, int32_t* token) {
+Status TransformerContext::sample(const SamplerParams& params, int32_t* token) {
     if (!has_logits_) return status_error("INVALID_ARGUMENT", "nothing to sample from: decode tokens first");
     return sampler_sample(&sampler_, params, last_logits_.data(), history_.data(), pos_, token);
 }
 
 }  // namespace
 
-Status llama_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
+Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
                             std::unique_ptr<Context>* out) {
     try {
-        auto ctx = std::make_unique<LlamaContext>();
+        auto ctx = std::make_unique<TransformerContext>();
         Status st = ctx->init(std::move(model), params, kt);
         if (!st.ok()) return st;
         *out = std::move(ctx);

@@ -1,0 +1,95 @@
+// Decoder-only transformers (llama, qwen2, phi3, gemma, gemma2, gemma3): one forward pass
+// (transformer.cpp) driven by per-architecture options, and a loader (transformer_load.cpp) that
+// reads each architecture's hyper-parameters and validates every tensor's presence, shape and type.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "matmul.h"
+
+namespace rl {
+
+enum class RopeOrder {
+    Norm,  // adjacent pairs (2i, 2i+1) (llama)
+    Neox,  // half-split pairs (i, i + n_rot/2) (qwen2, phi3, gemma*)
+};
+
+enum class FfnAct {
+    Silu,      // silu(gate) * up
+    GeluTanh,  // gelu_tanh(gate) * up
+};
+
+// What differs between architectures; everything else is the shared graph.
+struct ArchOptions {
+    RopeOrder rope = RopeOrder::Norm;
+    FfnAct act = FfnAct::Silu;
+    float embd_scale = 1.0f;     // token embeddings multiplied by this (gemma: sqrt(n_embd))
+    float attn_scale = 0.0f;     // q.k multiplier (set by the loader, 1/sqrt(head_dim_k) by default)
+    float attn_softcap = 0.0f;   // 0: off; else scores = cap * tanh(scores / cap) (gemma2)
+    float final_softcap = 0.0f;  // 0: off; same on the logits (gemma2)
+    bool post_norms = false;     // RMSNorm on the attention and FFN outputs before the residual add
+    bool qk_norm = false;        // per-head RMSNorm of Q and K before RoPE (gemma3)
+};
+
+struct TransformerHparams {
+    std::string arch;  // general.architecture, also the metadata key prefix
+    int32_t n_vocab = 0;
+    int32_t n_embd = 0;
+    int32_t n_layer = 0;
+    int32_t n_ff = 0;
+    int32_t n_head = 0;
+    int32_t n_head_kv = 0;
+    int32_t head_dim_k = 0;  // attention.key_length, else n_embd / n_head
+    int32_t head_dim_v = 0;  // attention.value_length, else n_embd / n_head
+    int32_t n_rot = 0;       // rope.dimension_count, else head_dim_k
+    int32_t n_ctx_train = 0;
+    float rms_eps = 1e-5f;
+    float rope_base = 10000.0f;
+    ArchOptions opt;
+    std::vector<LayerKind> layer_kinds;  // (n_layer) window and rope base of each layer
+};
+
+struct TransformerLayer {
+    std::vector<float> attn_norm;       // (n_embd)
+    std::vector<float> ffn_norm;        // (n_embd)
+    std::vector<float> post_attn_norm;  // (n_embd); empty unless opt.post_norms
+    std::vector<float> post_ffn_norm;   // (n_embd); empty unless opt.post_norms
+    std::vector<float> q_norm;          // (head_dim_k); empty unless opt.qk_norm
+    std::vector<float> k_norm;          // (head_dim_k); empty unless opt.qk_norm
+    std::vector<float> bq;              // (n_head*head_dim_k); empty when the file has no bias
+    std::vector<float> bk;              // (n_head_kv*head_dim_k); empty when absent
+    std::vector<float> bv;              // (n_head_kv*head_dim_v); empty when absent
+    // Fused tensors (phi3's attn_qkv, ffn_up holding gate and up) are loaded as row-range views,
+    // so the forward pass never sees them.
+    WeightMatrix wq;      // (n_head*head_dim_k, n_embd)
+    WeightMatrix wk;      // (n_head_kv*head_dim_k, n_embd)
+    WeightMatrix wv;      // (n_head_kv*head_dim_v, n_embd)
+    WeightMatrix wo;      // (n_embd, n_head*head_dim_v)
+    WeightMatrix w_gate;  // (n_ff, n_embd)
+    WeightMatrix w_up;    // (n_ff, n_embd)
+    WeightMatrix w_down;  // (n_embd, n_ff)
+};
+
+struct TransformerWeights {
+    WeightMatrix tok_embd;                // (n_vocab, n_embd)
+    WeightMatrix output;                  // (n_vocab, n_embd); token_embd when the file ties them
+    std::vector<float> output_norm;       // (n_embd)
+    std::vector<float> rope_freqs;        // (n_rot/2) per-pair frequency divisors; empty when absent
+    std::vector<TransformerLayer> layers;  // (n_layer)
+};
+
+// Architectures the engine runs, comma-separated (for MODEL_UNSUPPORTED_ARCH messages).
+const char* transformer_supported_archs();
+bool transformer_arch_supported(const std::string& arch);
+
+// Reads `<arch>.*` hyper-parameters and validates every tensor's presence, shape and type.
+// MODEL_INVALID / MODEL_UNSUPPORTED_TYPE naming the key or tensor; never aborts.
+Status transformer_load(const Model& model, const KernelTable* kt, TransformerHparams* hp, TransformerWeights* w);
+
+Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
+                                  std::unique_ptr<Context>* out);
+
+}  // namespace rl

@@ -1,0 +1,343 @@
+// Hyper-parameters and weights of every supported architecture. Tensor names, metadata keys and
+// per-architecture conventions follow the GGUF files llama.cpp's converter writes (see the table).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "../gguf/gguf_types.h"
+#include "transformer.h"
+
+namespace rl {
+
+static Status invalid(const std::string& msg) {
+    return status_error("MODEL_INVALID", msg + "; the file is damaged or was not written for its architecture");
+}
+
+// Integer metadata value; *found false when absent. Wrong type or out of [lo, hi] is MODEL_INVALID.
+static Status read_int(const GgufHeader& h, const std::string& key, int64_t lo, int64_t hi, int32_t* out,
+                       bool* found) {
+    const GgufValue* v = h.find(key);
+    *found = v != nullptr;
+    if (!v) return status_ok();
+    int64_t x;
+    switch (v->type) {
+        case GGUF_TYPE_UINT8: case GGUF_TYPE_UINT16: case GGUF_TYPE_UINT32: case GGUF_TYPE_UINT64:
+            x = v->u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v->u;
+            break;
+        case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
+            x = v->i;
+            break;
+        default:
+            return invalid("metadata '" + key + "' has type " + gguf_value_type_name(v->type) + ", expected an integer");
+    }
+    if (x < lo || x > hi)
+        return invalid("metadata '" + key + "' = " + std::to_string(x) + " is outside [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]");
+    *out = (int32_t)x;
+    return status_ok();
+}
+
+static Status read_float(const GgufHeader& h, const std::string& key, float* out, bool* found) {
+    const GgufValue* v = h.find(key);
+    *found = v != nullptr;
+    if (!v) return status_ok();
+    if (v->type != GGUF_TYPE_FLOAT32 && v->type != GGUF_TYPE_FLOAT64)
+        return invalid("metadata '" + key + "' has type " + gguf_value_type_name(v->type) + ", expected a float");
+    if (!std::isfinite(v->f)) return invalid("metadata '" + key + "' is not a finite number");
+    *out = (float)v->f;
+    return status_ok();
+}
+
+static Status require_int(const GgufHeader& h, const std::string& key, int64_t lo, int64_t hi, int32_t* out) {
+    bool found;
+    Status st = read_int(h, key, lo, hi, out, &found);
+    if (st.ok() && !found) return invalid("metadata '" + key + "' is missing");
+    return st;
+}
+
+static std::string shape_str(int64_t a, int64_t b) {
+    return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+}
+
+// Finds a tensor of exactly shape [ne0, ne1] (ne1 = 1: a vector) whose type we can compute.
+static Status find_tensor(const Model& m, const std::string& name, int64_t ne0, int64_t ne1, const KernelTable* kt,
+                          const GgufTensorInfo** info, const WeightKernels** kernels) {
+    const GgufTensorInfo* t = m.file.header().find_tensor(name);
+    if (!t) return invalid("tensor '" + name + "' is missing");
+    if (t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] != ne0 || t->ne[1] != ne1) {
+        std::string got = "[" + std::to_string(t->ne[0]);
+        for (uint32_t d = 1; d < t->n_dims; d++) got += ", " + std::to_string(t->ne[d]);
+        return invalid("tensor '" + name + "' has shape " + got + "], expected " +
+                       (ne1 == 1 ? "[" + std::to_string(ne0) + "]" : shape_str(ne0, ne1)));
+    }
+    const GgmlTypeInfo* ti = ggml_type_info(t->type);
+    const WeightKernels* k = ti && ti->computable ? weight_kernels(t->type, kt) : nullptr;
+    if (!k)
+        return status_error("MODEL_UNSUPPORTED_TYPE", "tensor '" + name + "' has type " + (ti ? ti->name : "unknown") +
+                                                          ", which this version of ringllm cannot compute yet; use a "
+                                                          "file quantized to a supported type");
+    if (ne0 % ti->block_size != 0)
+        return invalid("tensor '" + name + "' has rows of " + std::to_string(ne0) + " elements, not a multiple of " +
+                       ti->name + "'s block of " + std::to_string(ti->block_size));
+    uint64_t row_bytes = (uint64_t)ne0 / ti->block_size * ti->block_bytes;
+    if (t->n_bytes != row_bytes * (uint64_t)ne1 || !m.file.tensor_data(*t))
+        return invalid("tensor '" + name + "' has no data of the size its shape needs");
+    *info = t;
+    *kernels = k;
+    return status_ok();
+}
+
+static Status load_matrix(const Model& m, const std::string& name, int64_t n_in, int64_t n_out, const KernelTable* kt,
+                          WeightMatrix* out) {
+    const GgufTensorInfo* t;
+    const WeightKernels* k;
+    Status st = find_tensor(m, name, n_in, n_out, kt, &t, &k);
+    if (!st.ok()) return st;
+    out->data = m.file.tensor_data(*t);
+    out->n_in = n_in;
+    out->n_out = n_out;
+    out->row_bytes = (size_t)(t->n_bytes / (uint64_t)n_out);
+    out->k = k;
+    return status_ok();
+}
+
+// 1-D tensors (norms, rope factors) are small: dequantized once into owned f32.
+static Status load_vector(const Model& m, const std::string& name, int64_t n, const KernelTable* kt,
+                          std::vector<float>* out) {
+    const GgufTensorInfo* t;
+    const WeightKernels* k;
+    Status st = find_tensor(m, name, n, 1, kt, &t, &k);
+    if (!st.ok()) return st;
+    out->assign((size_t)n, 0.0f);
+    k->dequantize_row(m.file.tensor_data(*t), out->data(), n);
+    return status_ok();
+}
+
+
+static Status read_string(const GgufHeader& h, const std::string& key, std::string* out, bool* found) {
+    const GgufValue* v = h.find(key);
+    *found = v != nullptr;
+    if (!v) return status_ok();
+    if (v->type != GGUF_TYPE_STRING)
+        return invalid("metadata '" + key + "' has type " + gguf_value_type_name(v->type) + ", expected a string");
+    *out = std::string(v->str);
+    return status_ok();
+}
+
+// Rows [first, first + n) of a matrix: the parts of a fused tensor (phi3's attn_qkv, ffn_up).
+static WeightMatrix row_view(const WeightMatrix& m, int64_t first, int64_t n) {
+    WeightMatrix v = m;
+    v.data = m.data + (size_t)first * m.row_bytes;
+    v.n_out = n;
+    return v;
+}
+
+static Status load_optional_vector(const Model& m, const std::string& name, int64_t n, const KernelTable* kt,
+                                   std::vector<float>* out) {
+    out->clear();
+    if (!m.file.header().find_tensor(name)) return status_ok();
+    return load_vector(m, name, n, kt, out);
+}
+
+namespace {
+
+enum class Output { Optional, Tied };  // output.weight read when present, or never (always token_embd)
+
+// Per-architecture conventions; the shared graph reads only ArchOptions.
+struct ArchSpec {
+    const char* name;
+    RopeOrder rope;
+    FfnAct act;
+    Output output;
+    bool fused_ffn_up;   // ffn_up holds gate (first n_ff rows) then up; no ffn_gate (phi3)
+    bool embd_scale;     // embeddings scaled by sqrt(n_embd) (gemma*)
+    bool post_norms;     // post_attention_norm, post_ffw_norm (gemma2, gemma3)
+    bool qk_norm;        // attn_q_norm, attn_k_norm (gemma3)
+    bool softcaps;       // attn_logit_softcapping, final_logit_softcapping (gemma2)
+    int32_t swa_pattern;        // 0: no sliding layers; n: layer il slides unless il % n == n - 1
+    int32_t big_model_layers;   // n_layer of the variant whose query scale is 1/sqrt(n_embd/n_head) (0: none)
+};
+
+// The GGUF converter already stores gemma's RMSNorm weights as (1 + w), so every norm here is
+// the plain y = x / rms(x) * w.
+const ArchSpec k_archs[] = {
+    {"llama", RopeOrder::Norm, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0},
+    {"qwen2", RopeOrder::Neox, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0},
+    {"phi3", RopeOrder::Neox, FfnAct::Silu, Output::Optional, true, false, false, false, false, 0, 0},
+    {"gemma", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, false, false, false, 0, 0},
+    {"gemma2", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, true, false, true, 2, 46},
+    {"gemma3", RopeOrder::Neox, FfnAct::GeluTanh, Output::Optional, false, true, true, true, false, 6, 62},
+};
+
+const ArchSpec* find_arch(const std::string& name) {
+    for (const ArchSpec& a : k_archs)
+        if (name == a.name) return &a;
+    return nullptr;
+}
+
+}  // namespace
+
+const char* transformer_supported_archs() { return "llama, qwen2, phi3, gemma, gemma2, gemma3"; }
+
+bool transformer_arch_supported(const std::string& arch) { return find_arch(arch) != nullptr; }
+
+// Hyper-parameters under `<arch>.`: dimensions, norms, rope, and the per-layer kinds.
+static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, TransformerHparams* hp) {
+    const int32_t kMax = 1 << 20;  // any real dimension is far below this
+    const std::string a = std::string(spec.name) + ".";
+    Status st;
+    bool found;
+    hp->arch = spec.name;
+    if (!(st = require_int(h, a + "block_count", 1, 4096, &hp->n_layer)).ok()) return st;
+    if (!(st = require_int(h, a + "embedding_length", 1, kMax, &hp->n_embd)).ok()) return st;
+    if (!(st = require_int(h, a + "feed_forward_length", 1, kMax, &hp->n_ff)).ok()) return st;
+    if (!(st = require_int(h, a + "attention.head_count", 1, 4096, &hp->n_head)).ok()) return st;
+    hp->n_head_kv = hp->n_head;
+    if (!(st = read_int(h, a + "attention.head_count_kv", 1, 4096, &hp->n_head_kv, &found)).ok()) return st;
+    if (hp->n_head % hp->n_head_kv != 0)
+        return invalid("attention.head_count " + std::to_string(hp->n_head) + " is not a multiple of head_count_kv " +
+                       std::to_string(hp->n_head_kv));
+    hp->head_dim_k = hp->head_dim_v = hp->n_embd / hp->n_head;
+    if (!(st = read_int(h, a + "attention.key_length", 1, 65536, &hp->head_dim_k, &found)).ok()) return st;
+    if (!found && hp->n_embd % hp->n_head != 0)
+        return invalid("embedding_length " + std::to_string(hp->n_embd) + " is not a multiple of head_count " +
+                       std::to_string(hp->n_head));
+    if (!(st = read_int(h, a + "attention.value_length", 1, 65536, &hp->head_dim_v, &found)).ok()) return st;
+    if (hp->head_dim_k < 1 || hp->head_dim_v < 1) return invalid("attention head size is 0");
+    hp->n_rot = hp->head_dim_k;
+    if (!(st = read_int(h, a + "rope.dimension_count", 0, 65536, &hp->n_rot, &found)).ok()) return st;
+    if (hp->n_rot > hp->head_dim_k || hp->n_rot % 2 != 0)
+        return invalid("rope.dimension_count " + std::to_string(hp->n_rot) + " must be even and at most the head size " +
+                       std::to_string(hp->head_dim_k));
+    hp->n_ctx_train = 2048;
+    if (!(st = read_int(h, a + "context_length", 1, INT32_MAX, &hp->n_ctx_train, &found)).ok()) return st;
+    if (!(st = read_float(h, a + "attention.layer_norm_rms_epsilon", &hp->rms_eps, &found)).ok()) return st;
+    if (hp->rms_eps < 0) return invalid("attention.layer_norm_rms_epsilon is negative");
+    if (!(st = read_float(h, a + "rope.freq_base", &hp->rope_base, &found)).ok()) return st;
+    if (hp->rope_base <= 0) return invalid("rope.freq_base must be positive");
+
+    // Linear RoPE scaling (positions divided by the factor); other scaling types are not applied yet.
+    float rope_scale = 1.0f;
+    std::string scaling;
+    if (!(st = read_string(h, a + "rope.scaling.type", &scaling, &found)).ok()) return st;
+    if (scaling == "linear") {
+        float factor = 1.0f;
+        if (!(st = read_float(h, a + "rope.scaling.factor", &factor, &found)).ok()) return st;
+        if (!(factor > 0)) return invalid("rope.scaling.factor must be positive");
+        rope_scale = 1.0f / factor;
+    }
+
+    ArchOptions& o = hp->opt;
+    o.rope = spec.rope;
+    o.act = spec.act;
+    o.embd_scale = spec.embd_scale ? std::sqrt((float)hp->n_embd) : 1.0f;
+    o.post_norms = spec.post_norms;
+    o.qk_norm = spec.qk_norm;
+    // Gemma's 27B variants scale queries by 1/sqrt(n_embd/n_head) (query_pre_attn_scalar), the
+    // others by 1/sqrt(head_dim); the GGUF has no key for it, so the layer count identifies them.
+    o.attn_scale = 1.0f / std::sqrt((float)hp->head_dim_k);
+    if (spec.big_model_layers != 0 && hp->n_layer == spec.big_model_layers)
+        o.attn_scale = 1.0f / std::sqrt((float)(hp->n_embd / hp->n_head));
+    if (spec.softcaps) {
+        o.attn_softcap = 50.0f;  // gemma2's published defaults when the keys are absent
+        o.final_softcap = 30.0f;
+        if (!(st = read_float(h, a + "attn_logit_softcapping", &o.attn_softcap, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "final_logit_softcapping", &o.final_softcap, &found)).ok()) return st;
+        if (o.attn_softcap < 0 || o.final_softcap < 0) return invalid("logit soft-capping values must be >= 0");
+    }
+
+    int32_t window = 0;
+    float local_base = 10000.0f;  // gemma3's sliding layers keep the original RoPE base
+    if (spec.swa_pattern > 0) {
+        window = 4096;  // gemma2's default
+        if (!(st = read_int(h, a + "attention.sliding_window", 1, INT32_MAX, &window, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.freq_base_swa", &local_base, &found)).ok()) return st;
+        if (local_base <= 0) return invalid("rope.freq_base_swa must be positive");
+    }
+    hp->layer_kinds.assign((size_t)hp->n_layer, LayerKind{});
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        LayerKind& k = hp->layer_kinds[(size_t)il];
+        const bool sliding = spec.swa_pattern > 0 && il % spec.swa_pattern != spec.swa_pattern - 1;
+        k.window = sliding ? window : 0;
+        // gemma2 uses one base everywhere; gemma3's local layers use their own, unscaled.
+        const bool local_rope = sliding && spec.swa_pattern > 2;
+        k.rope_base = local_rope ? local_base : hp->rope_base;
+        k.rope_scale = local_rope ? 1.0f : rope_scale;
+    }
+    return status_ok();
+}
+
+Status transformer_load(const Model& m, const KernelTable* kt, TransformerHparams* hp, TransformerWeights* w) {
+    const ArchSpec* spec = find_arch(m.architecture);
+    if (!spec) return status_error("MODEL_UNSUPPORTED_ARCH", "architecture '" + m.architecture + "' is not supported");
+    const GgufHeader& h = m.file.header();
+    Status st = load_hparams(h, *spec, hp);
+    if (!st.ok()) return st;
+    if (h.find_tensor("rope_factors_long.weight") || h.find_tensor("rope_factors_short.weight"))
+        return status_error("MODEL_UNSUPPORTED_ARCH",
+                            std::string(spec->name) + " files with long-context RoPE factors (rope_factors_long / "
+                                                      "rope_factors_short, e.g. Phi-3 128k) are not supported yet");
+
+    const GgufTensorInfo* emb = h.find_tensor("token_embd.weight");
+    if (!emb) return invalid("tensor 'token_embd.weight' is missing");
+    if (emb->ne[1] < 1 || emb->ne[1] > INT32_MAX) return invalid("tensor 'token_embd.weight' has a bad vocabulary size");
+    hp->n_vocab = (int32_t)emb->ne[1];
+    const int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff, HK = hp->head_dim_k;
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim_k, k_dim = (int64_t)hp->n_head_kv * hp->head_dim_k;
+    const int64_t v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
+
+    if (!(st = load_matrix(m, "token_embd.weight", E, V, kt, &w->tok_embd)).ok()) return st;
+    if (spec->output == Output::Optional && h.find_tensor("output.weight")) {
+        if (!(st = load_matrix(m, "output.weight", E, V, kt, &w->output)).ok()) return st;
+    } else {
+        w->output = w->tok_embd;  // tied embeddings
+    }
+    if (!(st = load_vector(m, "output_norm.weight", E, kt, &w->output_norm)).ok()) return st;
+    if (!(st = load_optional_vector(m, "rope_freqs.weight", hp->n_rot / 2, kt, &w->rope_freqs)).ok()) return st;
+    for (float f : w->rope_freqs)
+        if (!(f > 0) || !std::isfinite(f)) return invalid("tensor 'rope_freqs.weight' holds a non-positive factor");
+
+    w->layers.assign((size_t)hp->n_layer, TransformerLayer{});
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        TransformerLayer& L = w->layers[(size_t)il];
+        const std::string p = "blk." + std::to_string(il) + ".";
+        if (!(st = load_vector(m, p + "attn_norm.weight", E, kt, &L.attn_norm)).ok()) return st;
+        if (h.find_tensor(p + "attn_qkv.weight")) {
+            WeightMatrix qkv;
+            if (!(st = load_matrix(m, p + "attn_qkv.weight", E, q_dim + k_dim + v_dim, kt, &qkv)).ok()) return st;
+            L.wq = row_view(qkv, 0, q_dim);
+            L.wk = row_view(qkv, q_dim, k_dim);
+            L.wv = row_view(qkv, q_dim + k_dim, v_dim);
+        } else {
+            if (!(st = load_matrix(m, p + "attn_q.weight", E, q_dim, kt, &L.wq)).ok()) return st;
+            if (!(st = load_matrix(m, p + "attn_k.weight", E, k_dim, kt, &L.wk)).ok()) return st;
+            if (!(st = load_matrix(m, p + "attn_v.weight", E, v_dim, kt, &L.wv)).ok()) return st;
+        }
+        if (!(st = load_optional_vector(m, p + "attn_q.bias", q_dim, kt, &L.bq)).ok()) return st;
+        if (!(st = load_optional_vector(m, p + "attn_k.bias", k_dim, kt, &L.bk)).ok()) return st;
+        if (!(st = load_optional_vector(m, p + "attn_v.bias", v_dim, kt, &L.bv)).ok()) return st;
+        if (spec->qk_norm) {
+            if (!(st = load_vector(m, p + "attn_q_norm.weight", HK, kt, &L.q_norm)).ok()) return st;
+            if (!(st = load_vector(m, p + "attn_k_norm.weight", HK, kt, &L.k_norm)).ok()) return st;
+        }
+        if (!(st = load_matrix(m, p + "attn_output.weight", o_dim, E, kt, &L.wo)).ok()) return st;
+        if (spec->post_norms) {
+            if (!(st = load_vector(m, p + "post_attention_norm.weight", E, kt, &L.post_attn_norm)).ok()) return st;
+            if (!(st = load_vector(m, p + "post_ffw_norm.weight", E, kt, &L.post_ffn_norm)).ok()) return st;
+        }
+        if (!(st = load_vector(m, p + "ffn_norm.weight", E, kt, &L.ffn_norm)).ok()) return st;
+        if (spec->fused_ffn_up && !h.find_tensor(p + "ffn_gate.weight")) {
+            WeightMatrix up;
+            if (!(st = load_matrix(m, p + "ffn_up.weight", E, 2 * F, kt, &up)).ok()) return st;
+            L.w_gate = row_view(up, 0, F);
+            L.w_up = row_view(up, F, F);
+        } else {
+            if (!(st = load_matrix(m, p + "ffn_gate.weight", E, F, kt, &L.w_gate)).ok()) return st;
+            if (!(st = load_matrix(m, p + "ffn_up.weight", E, F, kt, &L.w_up)).ok()) return st;
+        }
+        if (!(st = load_matrix(m, p + "ffn_down.weight", F, E, kt, &L.w_down)).ok()) return st;
+    }
+    return status_ok();
+}
+
+}  // namespace rl
