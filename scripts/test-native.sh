@@ -16,7 +16,10 @@ g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/quants_avx2.cpp -o 
 wait
 g++ "${FLAGS[@]}" native/kernels/selftest/quants_selftest.cpp native/kernels/generic/quants_generic.cpp \
   "$OUT/quants_avx2.o" -o "$OUT/quants_selftest"
-"$OUT/quants_selftest" --quick | tail -2
+"$OUT/quants_selftest" --quick > "$OUT/quants.log" || { grep -E "FAIL|fail" "$OUT/quants.log" | head -20; exit 1; }
+tail -1 "$OUT/quants.log"
 VOCAB="${1:-../shared/vocab}"
-SELFTEST_NO_TIMING=1 "$OUT/bpe_selftest" "$VOCAB" | tail -3
-SELFTEST_NO_TIMING=1 "$OUT/tokenizer_selftest" "$VOCAB" | tail -3
+for t in bpe_selftest tokenizer_selftest; do
+  SELFTEST_NO_TIMING=1 "$OUT/$t" "$VOCAB" > "$OUT/$t.log" || { grep -E "FAIL" "$OUT/$t.log" | head -20; exit 1; }
+  tail -1 "$OUT/$t.log"
+done
