@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { makeSpmVocab } from "./gguf/llama-model";
+import { addSpmVocab, makeSpmVocab } from "./gguf/llama-model";
 import { GgufValueType as T } from "./gguf/types";
 import { ggufArray, GgufWriter } from "./gguf/writer";
 
@@ -38,11 +38,7 @@ seeds["empty"] = new GgufWriter();
 // Tokenizer metadata without tensors, so the fuzzer reaches the vocabulary loader and tokenizers.
 const spm = makeSpmVocab(300);
 const spmSeed = new GgufWriter();
-spmSeed.addString("tokenizer.ggml.model", "llama");
-spmSeed.addArray("tokenizer.ggml.tokens", T.STRING, spm.tokens);
-spmSeed.addArray("tokenizer.ggml.scores", T.FLOAT32, spm.scores);
-spmSeed.addArray("tokenizer.ggml.token_type", T.INT32, spm.tokenTypes);
-spmSeed.addU32("tokenizer.ggml.bos_token_id", 1).addU32("tokenizer.ggml.eos_token_id", 2);
+addSpmVocab(spmSeed, spm);
 seeds["vocab-spm"] = spmSeed;
 
 const bpeSeed = new GgufWriter();

@@ -3,10 +3,9 @@
 // Norm weights and biases are random too (norms around 1), so a convention applied twice or not at
 // all (e.g. gemma's stored 1 + w) shows up as a different output.
 
-import { LLAMA_FILE_TYPE, makeSpmVocab, randomRows, tensorSeed } from "./llama-model";
+import { LLAMA_FILE_TYPE, addSpmVocab, makeSpmVocab, randomRows, tensorSeed } from "./llama-model";
 import { QuantType } from "./quants";
 import { Rng } from "./rng";
-import { GgufValueType } from "./types";
 import { GgufWriter, WriteResult } from "./writer";
 
 export const ARCH_NAMES = ["qwen2", "phi3", "gemma", "gemma2", "gemma3"] as const;
@@ -109,15 +108,7 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
     w.addF32(a + "final_logit_softcapping", opts.finalSoftcap ?? 30);
   }
   if (arch === "gemma2" || arch === "gemma3") w.addU32(a + "attention.sliding_window", opts.slidingWindow ?? (arch === "gemma2" ? 4096 : 512));
-  w.addString("tokenizer.ggml.model", "llama");
-  w.addArray("tokenizer.ggml.tokens", GgufValueType.STRING, vocab.tokens);
-  w.addArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, vocab.scores);
-  w.addArray("tokenizer.ggml.token_type", GgufValueType.INT32, vocab.tokenTypes);
-  w.addU32("tokenizer.ggml.unknown_token_id", 0);
-  w.addU32("tokenizer.ggml.bos_token_id", 1);
-  w.addU32("tokenizer.ggml.eos_token_id", 2);
-  w.addBool("tokenizer.ggml.add_bos_token", true);
-  w.addBool("tokenizer.ggml.add_eos_token", false);
+  addSpmVocab(w, vocab);
 
   let index = 0;
   const matrix = (name: string, rowLen: number, nRows: number, gain = 1): void => {

@@ -81,6 +81,19 @@ export interface SpmVocab {
 }
 
 /** "<unk>", "<s>", "</s>", "<0x00>".."<0xFF>", then unique word pieces until nVocab. */
+/** Writes an SPM vocabulary as llama-family tokenizer metadata (<unk>=0, <s>=1, </s>=2, BOS added). */
+export function addSpmVocab(w: GgufWriter, vocab: SpmVocab): void {
+  w.addString("tokenizer.ggml.model", "llama");
+  w.addArray("tokenizer.ggml.tokens", GgufValueType.STRING, vocab.tokens);
+  w.addArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, vocab.scores);
+  w.addArray("tokenizer.ggml.token_type", GgufValueType.INT32, vocab.tokenTypes);
+  w.addU32("tokenizer.ggml.unknown_token_id", 0);
+  w.addU32("tokenizer.ggml.bos_token_id", 1);
+  w.addU32("tokenizer.ggml.eos_token_id", 2);
+  w.addBool("tokenizer.ggml.add_bos_token", true);
+  w.addBool("tokenizer.ggml.add_eos_token", false);
+}
+
 export function makeSpmVocab(nVocab: number): SpmVocab {
   if (!Number.isInteger(nVocab) || nVocab < 259) throw new Error(`nVocab must be an integer >= 259; got ${nVocab}`);
   const tokens = ["<unk>", "<s>", "</s>"];
@@ -184,15 +197,7 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   w.addF32("llama.rope.freq_base", opts.ropeFreqBase ?? 10000);
   w.addU32("llama.vocab_size", opts.nVocab);
   if (opts.slidingWindow !== undefined) w.addU32("llama.attention.sliding_window", opts.slidingWindow);
-  w.addString("tokenizer.ggml.model", "llama");
-  w.addArray("tokenizer.ggml.tokens", GgufValueType.STRING, vocab.tokens);
-  w.addArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, vocab.scores);
-  w.addArray("tokenizer.ggml.token_type", GgufValueType.INT32, vocab.tokenTypes);
-  w.addU32("tokenizer.ggml.unknown_token_id", 0);
-  w.addU32("tokenizer.ggml.bos_token_id", 1);
-  w.addU32("tokenizer.ggml.eos_token_id", 2);
-  w.addBool("tokenizer.ggml.add_bos_token", true);
-  w.addBool("tokenizer.ggml.add_eos_token", false);
+  addSpmVocab(w, vocab);
 
   let index = 0;
   const typeFor = (name: string): QuantType => {
