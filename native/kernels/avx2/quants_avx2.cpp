@@ -482,37 +482,31 @@ static inline __m256 load_bf16x8(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
-float vec_dot_f16_f32(int64_t n, const void* w, const void* a) {
+// 16-bit float weights (f16 or bf16, by the loader pair) times f32 activations, exact products
+// summed in double.
+template <__m256 (*load8)(const uint16_t*), float (*to_f32)(uint16_t)>
+static inline float dot_half_f32(int64_t n, const void* w, const void* a) {
     const uint16_t* x = (const uint16_t*)w;
     const float* y = (const float*)a;
     __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
     __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        fma8_pd(load_f16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
-        fma8_pd(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
+        fma8_pd(load8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+        fma8_pd(load8(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
     }
-    for (; i + 8 <= n; i += 8) fma8_pd(load_f16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
+    for (; i + 8 <= n; i += 8) fma8_pd(load8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
     double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; i < n; i++) s += (double)fp16_to_fp32(x[i]) * (double)y[i];
+    for (; i < n; i++) s += (double)to_f32(x[i]) * (double)y[i];
     return (float)s;
 }
 
-float vec_dot_bf16_f32(int64_t n, const void* w, const void* a) {
-    const uint16_t* x = (const uint16_t*)w;
-    const float* y = (const float*)a;
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        fma8_pd(load_bf16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
-        fma8_pd(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), &acc2, &acc3);
-    }
-    for (; i + 8 <= n; i += 8) fma8_pd(load_bf16x8(x + i), _mm256_loadu_ps(y + i), &acc0, &acc1);
-    double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; i < n; i++) s += (double)bf16_to_fp32(x[i]) * (double)y[i];
-    return (float)s;
-}
+static inline float f16_scalar(uint16_t h) { return fp16_to_fp32(h); }
+static inline float bf16_scalar(uint16_t h) { return bf16_to_fp32(h); }
+
+float vec_dot_f16_f32(int64_t n, const void* w, const void* a) { return dot_half_f32<load_f16x8, f16_scalar>(n, w, a); }
+
+float vec_dot_bf16_f32(int64_t n, const void* w, const void* a) { return dot_half_f32<load_bf16x8, bf16_scalar>(n, w, a); }
 
 // Quantized rows: exact integer block sums, then (double)(float scale product) * isum per block,
 // summed in double in the order generic:: specifies (the products are exact in double), so the result
