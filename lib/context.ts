@@ -162,14 +162,14 @@ export class Context {
     }
   }
 
-  async #run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  async #run<T>(name: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const callSite = new Error();
     const onAbort = () => this.#handle.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await fn();
     } catch (err) {
-      if (signal?.aborted) throw abortedError("decode", signal);
+      if (signal?.aborted) throw abortedError(name, signal);
       throw fromNative(err, callSite);
     } finally {
       signal?.removeEventListener("abort", onAbort);
@@ -192,7 +192,7 @@ export class Context {
     if (ids.length === 0) return Promise.reject(new RingllmError("INVALID_ARGUMENT", "decode: tokens must not be empty"));
     const signal = options?.signal;
     return this.#enqueue(() =>
-      this.#run(signal, async () => {
+      this.#run("decode", signal, async () => {
         if (signal?.aborted) throw abortedError("decode", signal);
         const all = this.#withPending(ids);
         this.#checkRoom("decode", all.length);
@@ -277,7 +277,7 @@ export class Context {
       const first = this.#withPending(promptIds);
       if (first.length > 0) {
         this.#checkRoom("generate", first.length + 1);
-        await this.#run(signal, () => this.#handle.decode(first, false));
+        await this.#run("generate", signal, () => this.#handle.decode(first, false));
         this.#pending = -1;
       }
       const decoder = this.#model.createTokenDecoder();
@@ -286,7 +286,7 @@ export class Context {
         if (signal?.aborted) throw abortedError("generate", signal);
         const feed = this.#pending;
         if (feed >= 0) this.#checkRoom("generate", 1);
-        const token = await this.#run(signal, () => this.#handle.step(params, feed));
+        const token = await this.#run("generate", signal, () => this.#handle.step(params, feed));
         this.#pending = token;
         if (endIds.has(token) || stopIds.has(token)) break;
         held += decoder.push(token);

@@ -76,7 +76,7 @@ sharedTest("prefill in one call, in small batches and token by token give the sa
   await Promise.all([whole.close(), small.close(), single.close()]);
 });
 
-sharedTest("one thread and two threads, and the generic kernels, give the same greedy tokens", [STORIES], async () => {
+sharedTest("one thread and two threads give the same greedy tokens", [STORIES], async () => {
   for (const threads of [1, 2]) {
     const ctx = await model.createContext({ contextSize: 128, threads });
     expect((await collect(ctx, "Once upon a time", { maxTokens: 40, temperature: 0 })).tokens).toEqual(golden.greedyTokens.slice(0, 40));
@@ -216,6 +216,6 @@ test("a llama file with a missing tensor is MODEL_INVALID naming it", async () =
   w.addTensorF32("token_embd.weight", [32, 8], new Float32Array(256));
   writeFileSync(file, w.serialize().bytes);
   const m = await loadModel(file);
-  await expect(m.createContext()).rejects.toMatchObject({ code: expect.stringMatching(/^MODEL_INVALID$|^TOKENIZER_/), message: expect.any(String) });
+  await expect(m.createContext()).rejects.toMatchObject({ code: "MODEL_INVALID", message: expect.stringContaining("'output_norm.weight' is missing") });
   await m.close();
 });
