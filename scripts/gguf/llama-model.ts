@@ -23,6 +23,11 @@ export interface LlamaModelOptions {
   /** Per-tensor overrides by full name or by the part after "blk.N." (e.g. "ffn_down.weight"). */
   tensorTypes?: Record<string, QuantType>;
   slidingWindow?: number;
+  /**
+   * llama.attention.sliding_window_pattern: a period n (layer il slides when il % n < n - 1) or a
+   * per-layer bool array. Needs slidingWindow.
+   */
+  slidingWindowPattern?: number | boolean[];
   /** Default 10000. */
   ropeFreqBase?: number;
   /** Default 1e-5. */
@@ -146,6 +151,15 @@ function checkOptions(o: LlamaModelOptions): Required<Pick<LlamaModelOptions, "n
   if (o.nEmbd % o.nHead !== 0) throw new Error(`nEmbd (${o.nEmbd}) must be a multiple of nHead (${o.nHead})`);
   if (o.nHead % nHeadKv !== 0) throw new Error(`nHead (${o.nHead}) must be a multiple of nHeadKv (${nHeadKv})`);
   if (o.slidingWindow !== undefined) pos("slidingWindow", o.slidingWindow);
+  const pattern = o.slidingWindowPattern;
+  if (pattern !== undefined) {
+    if (o.slidingWindow === undefined) throw new Error("slidingWindowPattern needs slidingWindow");
+    if (Array.isArray(pattern)) {
+      if (pattern.length !== o.nLayer) throw new Error(`slidingWindowPattern has ${pattern.length} entries for ${o.nLayer} layers`);
+    } else {
+      pos("slidingWindowPattern", pattern);
+    }
+  }
   return { nHeadKv };
 }
 
@@ -197,6 +211,9 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   w.addF32("llama.rope.freq_base", opts.ropeFreqBase ?? 10000);
   w.addU32("llama.vocab_size", opts.nVocab);
   if (opts.slidingWindow !== undefined) w.addU32("llama.attention.sliding_window", opts.slidingWindow);
+  const pattern = opts.slidingWindowPattern;
+  if (Array.isArray(pattern)) w.addArray("llama.attention.sliding_window_pattern", GgufValueType.BOOL, pattern);
+  else if (pattern !== undefined) w.addU32("llama.attention.sliding_window_pattern", pattern);
   addSpmVocab(w, vocab);
 
   let index = 0;

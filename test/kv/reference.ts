@@ -31,6 +31,8 @@ export interface RefModel {
   ropeBase: number;
   /** llama.attention.sliding_window, when the file has it */
   slidingWindow?: number;
+  /** per layer: the trained window (sliding_window, filtered by sliding_window_pattern), 0 for none */
+  layerWindows: number[];
   contextLength: number;
   tokEmbd: Float32Array; // (nVocab rows, nEmbd)
   layers: RefLayer[];
@@ -117,6 +119,13 @@ export async function loadRefModel(path: string): Promise<RefModel> {
     }
     const tokEmbd = need("token_embd.weight");
     const sw = md["llama.attention.sliding_window"];
+    const window = typeof sw === "number" ? sw : 0;
+    const pattern = md["llama.attention.sliding_window_pattern"];
+    const layerWindows = Array.from({ length: nLayer }, (_, il) => {
+      if (Array.isArray(pattern)) return pattern[il] === true ? window : 0;
+      if (typeof pattern === "number") return il % pattern < pattern - 1 ? window : 0;
+      return window;
+    });
     return {
       nLayer,
       nEmbd,
@@ -129,6 +138,7 @@ export async function loadRefModel(path: string): Promise<RefModel> {
       eps: num("llama.attention.layer_norm_rms_epsilon"),
       ropeBase: num("llama.rope.freq_base", 10000),
       slidingWindow: typeof sw === "number" ? sw : undefined,
+      layerWindows,
       contextLength: num("llama.context_length"),
       tokEmbd,
       layers,
@@ -138,6 +148,42 @@ export async function loadRefModel(path: string): Promise<RefModel> {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The `kv` options of model.createContext, as far as the reference needs them. */
+export interface KvOptions {
+  policy?: "auto" | "full" | "window" | "sinks" | "h2o";
+  window?: number;
+  sinks?: number;
+  recent?: number;
+  heavy?: number;
+}
+
+/**
+ * The per-layer policies the engine applies for createContext({ kv }): auto and full give trained
+ * window layers their window (a ring, or a mask over a full cache) and full attention elsewhere;
+ * window applies to every layer; sinks and h2o apply to layers without a trained window.
+ */
+export function layerPolicies(m: RefModel, kv: KvOptions): RefPolicy[] {
+  return m.layerWindows.map((w): RefPolicy => {
+    switch (kv.policy ?? "auto") {
+      case "auto":
+      case "full":
+        return w > 0 ? { kind: "window", window: w } : { kind: "full" };
+      case "window": {
+        const window = kv.window ?? m.slidingWindow;
+        if (window === undefined) throw new Error("layerPolicies: window policy without a window");
+        return { kind: "window", window };
+      }
+      case "sinks":
+        if (w > 0) return { kind: "window", window: w };
+        if (kv.recent === undefined) throw new Error("layerPolicies: give sinks an explicit recent");
+        return { kind: "sinks", sinks: kv.sinks ?? 4, recent: kv.recent };
+      case "h2o":
+        if (w > 0) return { kind: "window", window: w };
+        return { kind: "h2o", heavy: kv.heavy ?? 0, recent: kv.recent ?? 0 };
+    }
+  });
 }
 
 const f32 = new Float32Array(1);
