@@ -11,7 +11,18 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float pos_scale, float base, const float* freq_factors) {
+void ops_rope_cache(float* cs, int32_t n_rot, int64_t pos, float pos_scale, float base, const float* freq_factors) {
+    if (pos >= kRopeExactFrom) {
+        // Far positions (long streams): float's recurrence would lose whole radians; double keeps the
+        // angle exact, so a query and a key far from the origin still differ by the right rotation.
+        for (int32_t i = 0; i < n_rot / 2; i++) {
+            double t = (double)pos * pos_scale * std::pow((double)base, -2.0 * i / n_rot);
+            if (freq_factors) t /= freq_factors[i];
+            cs[2 * i] = (float)std::cos(t);
+            cs[2 * i + 1] = (float)std::sin(t);
+        }
+        return;
+    }
     // Same recurrence as the reference (theta multiplied by base^(-2/n_rot) per pair), so the
     // rounding matches llama.cpp's.
     const float theta_scale = std::pow(base, -2.0f / (float)n_rot);

@@ -10,8 +10,10 @@ namespace rl {
 void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
 // cos/sin of each of the n_rot/2 rotated pairs at position pos: theta_i = pos * pos_scale *
-// base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2).
-void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float pos_scale, float base, const float* freq_factors);
+// base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2). Positions from
+// kRopeExactFrom on are computed in double.
+constexpr int64_t kRopeExactFrom = 1 << 16;
+void ops_rope_cache(float* cs, int32_t n_rot, int64_t pos, float pos_scale, float base, const float* freq_factors);
 
 // Rotates adjacent pairs (2i, 2i+1), i < n_rot/2, of each of n_heads heads of head_dim (llama NORM).
 void ops_rope_apply_norm(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float* cs);

@@ -246,21 +246,43 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
         if (o.attn_softcap < 0 || o.final_softcap < 0) return invalid("logit soft-capping values must be >= 0");
     }
 
+    // Sliding windows. gemma2/gemma3 always have them (pattern from the table, window 4096 by
+    // default); any architecture may declare `attention.sliding_window` (Mistral v0.1 files are
+    // `llama` with it: every layer slides unless `attention.sliding_window_pattern` says otherwise,
+    // as a period n (layer il slides when il % n < n - 1) or a per-layer bool array). qwen2 files
+    // carry a window their models do not use unless `use_sliding_window` is true.
     int32_t window = 0;
     float local_base = 10000.0f;  // gemma3's sliding layers keep the original RoPE base
+    if (spec.swa_pattern > 0) window = 4096;  // gemma2's default
+    if (!(st = read_int(h, a + "attention.sliding_window", 0, INT32_MAX, &window, &found)).ok()) return st;
+    if (found && hp->arch == "qwen2") {
+        const GgufValue* use = h.find(a + "use_sliding_window");
+        if (!use || use->type != GGUF_TYPE_BOOL || use->u == 0) window = 0;
+    }
     if (spec.swa_pattern > 0) {
-        window = 4096;  // gemma2's default
-        if (!(st = read_int(h, a + "attention.sliding_window", 1, INT32_MAX, &window, &found)).ok()) return st;
         if (!(st = read_float(h, a + "rope.freq_base_swa", &local_base, &found)).ok()) return st;
         if (local_base <= 0) return invalid("rope.freq_base_swa must be positive");
     }
+    std::vector<bool> sliding((size_t)hp->n_layer, window > 0);
+    int32_t period = spec.swa_pattern;
+    const GgufValue* pattern = h.find(a + "attention.sliding_window_pattern");
+    if (pattern && pattern->type == GGUF_TYPE_ARRAY) {
+        if (pattern->elem_type != GGUF_TYPE_BOOL || pattern->count != (uint64_t)hp->n_layer)
+            return invalid("metadata '" + a + "attention.sliding_window_pattern' must be an array of " +
+                           std::to_string(hp->n_layer) + " booleans (one per layer)");
+        for (int32_t il = 0; il < hp->n_layer; il++) sliding[(size_t)il] = window > 0 && pattern->elems[il] != 0;
+        period = 0;
+    } else if (pattern) {
+        if (!(st = read_int(h, a + "attention.sliding_window_pattern", 1, 65536, &period, &found)).ok()) return st;
+    }
+    if (period > 0)
+        for (int32_t il = 0; il < hp->n_layer; il++) sliding[(size_t)il] = window > 0 && il % period != period - 1;
     hp->layer_kinds.assign((size_t)hp->n_layer, LayerKind{});
     for (int32_t il = 0; il < hp->n_layer; il++) {
         LayerKind& k = hp->layer_kinds[(size_t)il];
-        const bool sliding = spec.swa_pattern > 0 && il % spec.swa_pattern != spec.swa_pattern - 1;
-        k.window = sliding ? window : 0;
+        k.window = sliding[(size_t)il] ? window : 0;
         // gemma2 uses one base everywhere; gemma3's local layers use their own, unscaled.
-        const bool local_rope = sliding && spec.swa_pattern > 2;
+        const bool local_rope = k.window > 0 && spec.swa_pattern > 2;
         k.rope_base = local_rope ? local_base : hp->rope_base;
         k.rope_scale = local_rope ? 1.0f : rope_scale;
     }
