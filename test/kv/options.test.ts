@@ -60,7 +60,6 @@ test.each([
   ["unknown policy", { policy: "lru" }, /policy/],
   ["window 0", { policy: "window", window: 0 }, /window/],
   ["fractional window", { policy: "window", window: 2.5 }, /window/],
-  ["window without a trained window", { policy: "window" }, /window/],
   ["negative sinks", { policy: "sinks", sinks: -1, recent: 4 }, /sinks/],
   ["recent 0 with sinks", { policy: "sinks", sinks: 4, recent: 0 }, /recent/],
   ["negative heavy", { policy: "h2o", heavy: -2, recent: 4 }, /heavy/],
@@ -71,6 +70,16 @@ test.each([
   ["kv not an object", "window", /kv/],
 ])("%s is INVALID_ARGUMENT with a message naming it", async (_label, kv, message) => {
   await expect(plain.createContext({ contextSize: 32, kv: kv as never })).rejects.toEqual(invalid(message));
+});
+
+test("window without a trained window defaults to min(contextSize, trained context)", async () => {
+  const a = await plain.createContext({ contextSize: 32, kv: { policy: "window" } });
+  expect(a.stats().layers[0]).toMatchObject({ policy: "window", window: 32, capacity: 32 });
+  const b = await plain.createContext({ contextSize: Infinity, kv: { policy: "window" } });
+  expect(b.stats().layers[0]).toMatchObject({ policy: "window", window: 256 });
+  const c = await windowed.createContext({ contextSize: 32, kv: { policy: "window" } });
+  expect(c.stats().layers[0]).toMatchObject({ policy: "window", window: 8 });
+  await Promise.all([a.close(), b.close(), c.close()]);
 });
 
 test("contextSize must be a positive integer or Infinity", async () => {

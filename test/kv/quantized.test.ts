@@ -9,7 +9,12 @@ const V = 300;
 // head_dim 32: one q8_0/q4_0 block per head row
 const SHAPE = { nLayer: 3, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 192 };
 // Loose bounds on mean KL(f16 || quantized) per next-token distribution; measured values are printed.
-const KL_BOUND = { q8_0: 1e-3, q4_0: 3e-2 } as const;
+// Measured (3 layers, head_dim 32, 200 random tokens): q8_0 4.0e-5 (full) .. 6.3e-5 (sinks);
+// q4_0 9.5e-3 (full) .. 1.5e-2 (window, sinks). h2o is discontinuous: a quantized score can flip an
+// eviction, and a different kept token changes later outputs: q8_0 7.4e-3, q4_0 2.1e-2 (q8_0: per-position
+// KL <= 3e-4 until the first eviction that differs, at token 33, then 1e-3 .. 1e-1).
+const KL_BOUND = { q8_0: 5e-4, q4_0: 5e-2 } as const;
+const KL_BOUND_H2O = { q8_0: 3e-2, q4_0: 8e-2 } as const;
 
 let dir: { path: string; cleanup(): void };
 const models: Model[] = [];
@@ -43,7 +48,17 @@ describe.each(POLICIES)("policy $policy", (kv) => {
     const kl = meanKl(a, b, V);
     console.log(`kv ${type} vs f16, policy ${kv.policy}, 200 tokens: mean KL ${kl.toExponential(3)} nats`);
     expect(kl).toBeGreaterThan(0); // the quantized cache is in use
-    expect(kl).toBeLessThan(KL_BOUND[type]);
+    if (kv.policy === "h2o") {
+      let differ = 0;
+      for (let layer = 0; layer < SHAPE.nLayer; layer++) {
+        for (let kvHead = 0; kvHead < SHAPE.nHeadKv; kvHead++) {
+          const kept = new Set(base.kvSlots(layer, kvHead).positions);
+          differ += quant.kvSlots(layer, kvHead).positions.filter((p) => p >= 0 && !kept.has(p)).length;
+        }
+      }
+      console.log(`kv ${type} vs f16, h2o: ${differ} kept tokens differ over ${SHAPE.nLayer * SHAPE.nHeadKv} layer/KV heads`);
+    }
+    expect(kl).toBeLessThan((kv.policy === "h2o" ? KL_BOUND_H2O : KL_BOUND)[type]);
     expect(quant.stats().kvType).toBe(type);
     const ratio = quant.stats().kvBytes / base.stats().kvBytes;
     expect(ratio).toBeCloseTo(type === "q8_0" ? 34 / 64 : 18 / 64, 10);
