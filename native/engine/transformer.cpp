@@ -431,9 +431,10 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         }
         const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
         auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
+        const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
         if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
         for (int32_t t = 0; t < m; t++) {
-            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff);
+            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
             rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             kv_store_row(attn_.type, kt_, k_.data() + t * k_dim_, k_stage_.data() + (size_t)t * kv.k_row_bytes(), k_dim_);
@@ -446,7 +447,7 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
                 if (pc == pos0 + t) continue;
                 float* qs = q_sink_.data() + t * q_dim_;
                 std::copy(q_raw_.begin() + t * q_dim_, q_raw_.begin() + (t + 1) * q_dim_, qs);
-                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff);
+                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff, yarn);
                 rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             }
         }

@@ -216,15 +216,35 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
     if (!(st = read_float(h, a + "rope.freq_base", &hp->rope_base, &found)).ok()) return st;
     if (hp->rope_base <= 0) return invalid("rope.freq_base must be positive");
 
-    // Linear RoPE scaling (positions divided by the factor); other scaling types are not applied yet.
+    // RoPE scaling: "linear" divides positions by the factor; "yarn" mixes interpolated and
+    // extrapolated frequencies (ops.h RopeYarn) from the original context length and beta_fast /
+    // beta_slow. Other types (e.g. phi3's "longrope" factors) are refused rather than run wrong.
     float rope_scale = 1.0f;
     std::string scaling;
     if (!(st = read_string(h, a + "rope.scaling.type", &scaling, &found)).ok()) return st;
-    if (scaling == "linear") {
+    if (scaling == "linear" || scaling == "yarn") {
         float factor = 1.0f;
         if (!(st = read_float(h, a + "rope.scaling.factor", &factor, &found)).ok()) return st;
         if (!(factor > 0)) return invalid("rope.scaling.factor must be positive");
         rope_scale = 1.0f / factor;
+    } else if (!scaling.empty() && scaling != "none") {
+        return status_error("MODEL_UNSUPPORTED_TYPE", "RoPE scaling type '" + scaling + "' (" + a +
+                                                          "rope.scaling.type) is not supported; supported: none, linear, yarn");
+    }
+    if (scaling == "yarn" && rope_scale != 1.0f) {
+        int32_t n_ctx_orig = hp->n_ctx_train;
+        float beta_fast = 32.0f, beta_slow = 1.0f, ext = 1.0f, attn = 1.0f;
+        if (!(st = read_int(h, a + "rope.scaling.original_context_length", 1, INT32_MAX, &n_ctx_orig, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_fast", &beta_fast, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_slow", &beta_slow, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_ext_factor", &ext, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.attn_factor", &attn, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_attn_factor", &attn, &found)).ok()) return st;
+        if (!(beta_fast > 0) || !(beta_slow > 0) || !(attn > 0) || ext < 0)
+            return invalid("YaRN parameters (yarn_beta_fast, yarn_beta_slow, attn_factor, yarn_ext_factor) out of range");
+        hp->yarn.ext_factor = ext;
+        hp->yarn.attn_factor = attn;
+        ops_rope_yarn_dims(hp->n_rot, n_ctx_orig, hp->rope_base, beta_fast, beta_slow, &hp->yarn.low, &hp->yarn.high);
     }
 
     ArchOptions& o = hp->opt;
@@ -285,6 +305,7 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
         const bool local_rope = k.window > 0 && spec.swa_pattern > 2;
         k.rope_base = local_rope ? local_base : hp->rope_base;
         k.rope_scale = local_rope ? 1.0f : rope_scale;
+        k.yarn = !local_rope && hp->yarn.ext_factor != 0.0f;
     }
     return status_ok();
 }
