@@ -12,6 +12,16 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
+void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += x[i];
+    const float mean = (float)(sum / (double)n);
+    double var = 0.0;
+    for (int64_t i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    const float scale = 1.0f / std::sqrt((float)(var / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * scale * w[i];
+}
+
 void ops_rope_yarn_dims(int32_t n_rot, int64_t n_ctx_orig, float base, float beta_fast, float beta_slow, float* low,
                         float* high) {
     const double two_pi = 6.283185307179586;

@@ -9,6 +9,9 @@ namespace rl {
 // y = x / sqrt(mean(x^2) + eps) * w
 void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
+// y = (x - mean(x)) / sqrt(var(x) + eps) * w  (LayerNorm without bias; cohere2)
+void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
+
 // cos/sin of each of the n_rot/2 rotated pairs at position pos: theta_i = pos * pos_scale *
 // base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2). Positions from
 // kRopeExactFrom on are computed in double.
