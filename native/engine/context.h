@@ -66,7 +66,8 @@ struct SamplerParams {
 struct LayerKind {
     int32_t window = 0;       // 0: full attention; else keys at pos - window < p <= pos
     float rope_base = 0.0f;   // RoPE frequency base of this layer
-    float rope_scale = 1.0f;  // positions multiplied by this (linear RoPE scaling)
+    float rope_scale = 1.0f;  // positions multiplied by this (linear RoPE scaling; YaRN's 1 / factor)
+    bool yarn = false;        // YaRN scaling applies to this layer (its parameters: the model's)
 };
 
 class Context {

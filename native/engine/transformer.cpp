@@ -1,9 +1,10 @@
-// The shared decoder forward pass: embeddings (optionally scaled), n_layer x (RMSNorm, GQA attention
-// with optional Q/K/V biases, per-head Q/K norms, RoPE in NORM or NEOX order, logit soft-capping and
-// sliding windows over an f16 KV cache, optional post-norm; RMSNorm, gated SiLU/GELU FFN, optional
-// post-norm), final RMSNorm, the output projection and optional final soft-capping. The llama path
-// is the same arithmetic in the same order as before the other architectures were added. Buffers
-// are sized at create so decode allocates nothing per token.
+// The shared decoder forward pass: embeddings (optionally scaled), n_layer x (RMSNorm or LayerNorm,
+// GQA attention with optional Q/K/V biases, per-head Q/K norms, RoPE in NORM or NEOX order (none on
+// cohere2's global layers), logit soft-capping and sliding windows over an f16 KV cache, optional
+// post-norm; the norm (or, in parallel blocks, the attention's normed input), gated SiLU/GELU FFN,
+// optional post-norm), final norm, the output projection, optional logit scale and final
+// soft-capping. The llama path is the same arithmetic in the same order as before the other
+// architectures were added. Buffers are sized at create so decode allocates nothing per token.
 #include "transformer.h"
 
 #include <algorithm>
@@ -398,6 +399,13 @@ static void add_bias(float* x, const std::vector<float>& b, int32_t m, int64_t n
     for (int32_t t = 0; t < m; t++) ops_axpy(x + t * n, 1.0f, b.data(), n);
 }
 
+// The block norm (RMSNorm, or cohere2's LayerNorm) of each of m rows of n.
+static void norm_rows(const ArchOptions& opt, const float* x, const std::vector<float>& w, float* y, int32_t m,
+                      int64_t n, float eps) {
+    auto norm = opt.norm == NormKind::Layer ? ops_layernorm : ops_rmsnorm;
+    for (int32_t t = 0; t < m; t++) norm(x + t * n, w.data(), y + t * n, n, eps);
+}
+
 // RMSNorm of each head_dim slice of m rows of n_heads heads, in place.
 static void norm_heads(float* x, const std::vector<float>& w, int32_t m, int32_t n_heads, int32_t head_dim,
                        float eps) {
@@ -417,8 +425,7 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         const LayerKind& kind = hp_.layer_kinds[(size_t)il];
         KvLayer& kv = *kv_[(size_t)il];
         const KvPolicy policy = kv.config().policy;
-        for (int32_t t = 0; t < m; t++)
-            ops_rmsnorm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
+        norm_rows(opt, x_.data(), L.attn_norm, h_.data(), m, E, hp_.rms_eps);
         matmul(&pool_, L.wq, h_.data(), E, m, q_.data(), q_dim_, act);
         matmul(&pool_, L.wk, h_.data(), E, m, k_.data(), k_dim_, act);
         matmul(&pool_, L.wv, h_.data(), E, m, v_.data(), v_dim_, act);
@@ -431,11 +438,15 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         }
         const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
         auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
+        const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
+        const bool use_rope = !opt.rope_window_only || kind.window > 0;  // cohere2's global layers: no RoPE
         if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
         for (int32_t t = 0; t < m; t++) {
-            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff);
-            rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-            rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            if (use_rope) {
+                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
+                rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+                rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            }
             kv_store_row(attn_.type, kt_, k_.data() + t * k_dim_, k_stage_.data() + (size_t)t * kv.k_row_bytes(), k_dim_);
             kv_store_row(attn_.type, kt_, v_.data() + t * v_dim_, v_stage_.data() + (size_t)t * kv.v_row_bytes(), v_dim_);
         }
@@ -446,7 +457,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
                 if (pc == pos0 + t) continue;
                 float* qs = q_sink_.data() + t * q_dim_;
                 std::copy(q_raw_.begin() + t * q_dim_, q_raw_.begin() + (t + 1) * q_dim_, qs);
-                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff);
+                if (!use_rope) continue;
+                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff, yarn);
                 rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             }
         }
@@ -462,8 +474,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
                 ops_rmsnorm(o_.data() + t * E, L.post_attn_norm.data(), o_.data() + t * E, E, hp_.rms_eps);
         for (int64_t i = 0; i < (int64_t)m * E; i++) x_[(size_t)i] += o_[(size_t)i];
 
-        for (int32_t t = 0; t < m; t++)
-            ops_rmsnorm(x_.data() + t * E, L.ffn_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
+        // parallel blocks (cohere2) feed the FFN the attention's normed input, still in h_
+        if (!opt.parallel_ffn) norm_rows(opt, x_.data(), L.ffn_norm, h_.data(), m, E, hp_.rms_eps);
         matmul(&pool_, L.w_gate, h_.data(), E, m, gate_.data(), F, act);
         matmul(&pool_, L.w_up, h_.data(), E, m, up_.data(), F, act);
         if (opt.act == FfnAct::GeluTanh)
@@ -481,9 +493,9 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
 
 void TransformerContext::output_logits(int32_t first, int32_t count, float* out) {
     const int64_t E = hp_.n_embd;
-    for (int32_t t = 0; t < count; t++)
-        ops_rmsnorm(x_.data() + (first + t) * E, w_.output_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
+    norm_rows(hp_.opt, x_.data() + first * E, w_.output_norm, h_.data(), count, E, hp_.rms_eps);
     matmul(&pool_, w_.output, h_.data(), E, count, out, hp_.n_vocab, act_.data());
+    if (hp_.opt.logit_scale != 1.0f) ops_scale(out, hp_.opt.logit_scale, (int64_t)count * hp_.n_vocab);
     if (hp_.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp_.n_vocab, hp_.opt.final_softcap);
 }
 

@@ -1,4 +1,4 @@
-// Decoder-only transformers (llama, qwen2, phi3, gemma, gemma2, gemma3): one forward pass
+// Decoder-only transformers (llama, qwen2, phi3, gemma, gemma2, gemma3, cohere2): one forward pass
 // (transformer.cpp) driven by per-architecture options, and a loader (transformer_load.cpp) that
 // reads each architecture's hyper-parameters and validates every tensor's presence, shape and type.
 #pragma once
@@ -9,12 +9,18 @@
 
 #include "context.h"
 #include "matmul.h"
+#include "ops.h"
 
 namespace rl {
 
 enum class RopeOrder {
-    Norm,  // adjacent pairs (2i, 2i+1) (llama)
+    Norm,  // adjacent pairs (2i, 2i+1) (llama, cohere2)
     Neox,  // half-split pairs (i, i + n_rot/2) (qwen2, phi3, gemma*)
+};
+
+enum class NormKind {
+    Rms,    // x / rms(x) * w
+    Layer,  // (x - mean) / std(x) * w, no bias (cohere2)
 };
 
 enum class FfnAct {
@@ -26,12 +32,16 @@ enum class FfnAct {
 struct ArchOptions {
     RopeOrder rope = RopeOrder::Norm;
     FfnAct act = FfnAct::Silu;
-    float embd_scale = 1.0f;     // token embeddings multiplied by this (gemma: sqrt(n_embd))
-    float attn_scale = 0.0f;     // q.k multiplier (set by the loader, 1/sqrt(head_dim_k) by default)
-    float attn_softcap = 0.0f;   // 0: off; else scores = cap * tanh(scores / cap) (gemma2)
-    float final_softcap = 0.0f;  // 0: off; same on the logits (gemma2)
-    bool post_norms = false;     // RMSNorm on the attention and FFN outputs before the residual add
-    bool qk_norm = false;        // per-head RMSNorm of Q and K before RoPE (gemma3)
+    float embd_scale = 1.0f;        // token embeddings multiplied by this (gemma: sqrt(n_embd))
+    float attn_scale = 0.0f;        // q.k multiplier (set by the loader, 1/sqrt(head_dim_k) by default)
+    float attn_softcap = 0.0f;      // 0: off; else scores = cap * tanh(scores / cap) (gemma2)
+    float final_softcap = 0.0f;     // 0: off; same on the logits (gemma2)
+    bool post_norms = false;        // RMSNorm on the attention and FFN outputs before the residual add
+    bool qk_norm = false;           // per-head RMSNorm of Q and K before RoPE (gemma3)
+    NormKind norm = NormKind::Rms;  // attn_norm, ffn_norm and output_norm
+    bool parallel_ffn = false;      // x + attn(h) + ffn(h) from one attn_norm; no ffn_norm (cohere2)
+    bool rope_window_only = false;  // RoPE only on sliding-window layers, none on global ones (cohere2)
+    float logit_scale = 1.0f;       // logits multiplied by this (cohere2's logit_scale)
 };
 
 struct TransformerHparams {
@@ -46,15 +56,16 @@ struct TransformerHparams {
     int32_t head_dim_v = 0;  // attention.value_length, else n_embd / n_head
     int32_t n_rot = 0;       // rope.dimension_count, else head_dim_k
     int32_t n_ctx_train = 0;
-    float rms_eps = 1e-5f;
+    float rms_eps = 1e-5f;  // epsilon of every norm (attention.layer_norm_epsilon for NormKind::Layer)
     float rope_base = 10000.0f;
     ArchOptions opt;
+    RopeYarn yarn;  // rope.scaling.type "yarn" (ext_factor 0: off)
     std::vector<LayerKind> layer_kinds;  // (n_layer) window and rope base of each layer
 };
 
 struct TransformerLayer {
     std::vector<float> attn_norm;       // (n_embd)
-    std::vector<float> ffn_norm;        // (n_embd)
+    std::vector<float> ffn_norm;        // (n_embd); empty when opt.parallel_ffn
     std::vector<float> post_attn_norm;  // (n_embd); empty unless opt.post_norms
     std::vector<float> post_ffn_norm;   // (n_embd); empty unless opt.post_norms
     std::vector<float> q_norm;          // (head_dim_k); empty unless opt.qk_norm

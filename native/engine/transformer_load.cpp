@@ -156,17 +156,32 @@ struct ArchSpec {
     bool softcaps;       // attn_logit_softcapping, final_logit_softcapping (gemma2)
     int32_t swa_pattern;        // 0: no sliding layers; n: layer il slides unless il % n == n - 1
     int32_t big_model_layers;   // n_layer of the variant whose query scale is 1/sqrt(n_embd/n_head) (0: none)
+    bool local_rope_base;  // sliding layers use rope.freq_base_swa (default 10000), unscaled (gemma3)
+    bool cohere;  // LayerNorm, parallel attention + FFN, RoPE on sliding layers only, logit_scale (cohere2)
 };
 
-// The GGUF converter already stores gemma's RMSNorm weights as (1 + w), so every norm here is
+// The GGUF converter already stores gemma's RMSNorm weights as (1 + w), so every RMSNorm here is
 // the plain y = x / rms(x) * w.
+//
+// cohere2 (Command R7B), as llama.cpp reads it (llama-model.cpp hparams/tensors, llama_rope_type,
+// models/cohere2-iswa.cpp; gguf-py MODEL_TENSORS; convert_hf_to_gguf.py Cohere2Model) and as HF
+// transformers' modeling_cohere2.py computes it:
+//  - required keys: cohere2.attention.sliding_window, cohere2.logit_scale (0 means none),
+//    cohere2.attention.layer_norm_epsilon; the converter writes no sliding_window_pattern:
+//    llama.cpp fixes the period at 4 (layers 3, 7, ... global), as HF's (il + 1) % 4 == 0.
+//  - norms: LayerNorm (mean-subtracted, weight, no bias) for attn_norm and output_norm; no ffn_norm.
+//  - block: h = norm(x); x + attn(h) + ffn(h) (parallel), SwiGLU FFN, no biases.
+//  - RoPE in NORM order (adjacent pairs; HF interleaves), applied only on sliding layers: the global
+//    layers use no positional encoding. Queries scaled by 1/sqrt(head_dim).
+//  - no output.weight: logits = token_embd . norm(x), times logit_scale.
 const ArchSpec k_archs[] = {
-    {"llama", RopeOrder::Norm, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0},
-    {"qwen2", RopeOrder::Neox, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0},
-    {"phi3", RopeOrder::Neox, FfnAct::Silu, Output::Optional, true, false, false, false, false, 0, 0},
-    {"gemma", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, false, false, false, 0, 0},
-    {"gemma2", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, true, false, true, 2, 46},
-    {"gemma3", RopeOrder::Neox, FfnAct::GeluTanh, Output::Optional, false, true, true, true, false, 6, 62},
+    {"llama", RopeOrder::Norm, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0, false, false},
+    {"qwen2", RopeOrder::Neox, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0, false, false},
+    {"phi3", RopeOrder::Neox, FfnAct::Silu, Output::Optional, true, false, false, false, false, 0, 0, false, false},
+    {"gemma", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, false, false, false, 0, 0, false, false},
+    {"gemma2", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, true, false, true, 2, 46, false, false},
+    {"gemma3", RopeOrder::Neox, FfnAct::GeluTanh, Output::Optional, false, true, true, true, false, 6, 62, true, false},
+    {"cohere2", RopeOrder::Norm, FfnAct::Silu, Output::Tied, false, false, false, false, false, 4, 0, false, true},
 };
 
 const ArchSpec* find_arch(const std::string& name) {
@@ -177,7 +192,7 @@ const ArchSpec* find_arch(const std::string& name) {
 
 }  // namespace
 
-const char* transformer_supported_archs() { return "llama, qwen2, phi3, gemma, gemma2, gemma3"; }
+const char* transformer_supported_archs() { return "llama, qwen2, phi3, gemma, gemma2, gemma3, cohere2"; }
 
 bool transformer_arch_supported(const std::string& arch) { return find_arch(arch) != nullptr; }
 
@@ -211,20 +226,42 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
                        std::to_string(hp->head_dim_k));
     hp->n_ctx_train = 2048;
     if (!(st = read_int(h, a + "context_length", 1, INT32_MAX, &hp->n_ctx_train, &found)).ok()) return st;
-    if (!(st = read_float(h, a + "attention.layer_norm_rms_epsilon", &hp->rms_eps, &found)).ok()) return st;
-    if (hp->rms_eps < 0) return invalid("attention.layer_norm_rms_epsilon is negative");
+    const std::string eps_key = spec.cohere ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon";
+    if (!(st = read_float(h, a + eps_key, &hp->rms_eps, &found)).ok()) return st;
+    if (!found && spec.cohere) return invalid("metadata '" + a + eps_key + "' is missing");
+    if (hp->rms_eps < 0) return invalid(eps_key + " is negative");
     if (!(st = read_float(h, a + "rope.freq_base", &hp->rope_base, &found)).ok()) return st;
     if (hp->rope_base <= 0) return invalid("rope.freq_base must be positive");
 
-    // Linear RoPE scaling (positions divided by the factor); other scaling types are not applied yet.
+    // RoPE scaling: "linear" divides positions by the factor; "yarn" mixes interpolated and
+    // extrapolated frequencies (ops.h RopeYarn) from the original context length and beta_fast /
+    // beta_slow. Other types (e.g. phi3's "longrope" factors) are refused rather than run wrong.
     float rope_scale = 1.0f;
     std::string scaling;
     if (!(st = read_string(h, a + "rope.scaling.type", &scaling, &found)).ok()) return st;
-    if (scaling == "linear") {
+    if (scaling == "linear" || scaling == "yarn") {
         float factor = 1.0f;
         if (!(st = read_float(h, a + "rope.scaling.factor", &factor, &found)).ok()) return st;
         if (!(factor > 0)) return invalid("rope.scaling.factor must be positive");
         rope_scale = 1.0f / factor;
+    } else if (!scaling.empty() && scaling != "none") {
+        return status_error("MODEL_UNSUPPORTED_TYPE", "RoPE scaling type '" + scaling + "' (" + a +
+                                                          "rope.scaling.type) is not supported; supported: none, linear, yarn");
+    }
+    if (scaling == "yarn" && rope_scale != 1.0f) {
+        int32_t n_ctx_orig = hp->n_ctx_train;
+        float beta_fast = 32.0f, beta_slow = 1.0f, ext = 1.0f, attn = 1.0f;
+        if (!(st = read_int(h, a + "rope.scaling.original_context_length", 1, INT32_MAX, &n_ctx_orig, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_fast", &beta_fast, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_slow", &beta_slow, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_ext_factor", &ext, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.attn_factor", &attn, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_attn_factor", &attn, &found)).ok()) return st;
+        if (!(beta_fast > 0) || !(beta_slow > 0) || !(attn > 0) || ext < 0)
+            return invalid("YaRN parameters (yarn_beta_fast, yarn_beta_slow, attn_factor, yarn_ext_factor) out of range");
+        hp->yarn.ext_factor = ext;
+        hp->yarn.attn_factor = attn;
+        ops_rope_yarn_dims(hp->n_rot, n_ctx_orig, hp->rope_base, beta_fast, beta_slow, &hp->yarn.low, &hp->yarn.high);
     }
 
     ArchOptions& o = hp->opt;
@@ -238,6 +275,15 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
     o.attn_scale = 1.0f / std::sqrt((float)hp->head_dim_k);
     if (spec.big_model_layers != 0 && hp->n_layer == spec.big_model_layers)
         o.attn_scale = 1.0f / std::sqrt((float)(hp->n_embd / hp->n_head));
+    if (spec.cohere) {
+        o.norm = NormKind::Layer;
+        o.parallel_ffn = true;
+        o.rope_window_only = true;
+        float scale = 0.0f;
+        if (!(st = read_float(h, a + "logit_scale", &scale, &found)).ok()) return st;
+        if (!found) return invalid("metadata '" + a + "logit_scale' is missing");
+        o.logit_scale = scale != 0.0f ? scale : 1.0f;  // llama.cpp skips a zero scale
+    }
     if (spec.softcaps) {
         o.attn_softcap = 50.0f;  // gemma2's published defaults when the keys are absent
         o.final_softcap = 30.0f;
@@ -246,20 +292,25 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
         if (o.attn_softcap < 0 || o.final_softcap < 0) return invalid("logit soft-capping values must be >= 0");
     }
 
-    // Sliding windows. gemma2/gemma3 always have them (pattern from the table, window 4096 by
-    // default); any architecture may declare `attention.sliding_window` (Mistral v0.1 files are
-    // `llama` with it: every layer slides unless `attention.sliding_window_pattern` says otherwise,
-    // as a period n (layer il slides when il % n < n - 1) or a per-layer bool array). qwen2 files
-    // carry a window their models do not use unless `use_sliding_window` is true.
+    // Sliding windows. gemma2/gemma3/cohere2 always have them (pattern from the table; window 4096
+    // by default, required for cohere2); any architecture may declare `attention.sliding_window`
+    // (Mistral v0.1 files are `llama` with it: every layer slides unless
+    // `attention.sliding_window_pattern` says otherwise, as a period n (layer il slides when
+    // il % n < n - 1) or a per-layer bool array). qwen2 files carry a window their models do not
+    // use unless `use_sliding_window` is true.
     int32_t window = 0;
     float local_base = 10000.0f;  // gemma3's sliding layers keep the original RoPE base
     if (spec.swa_pattern > 0) window = 4096;  // gemma2's default
     if (!(st = read_int(h, a + "attention.sliding_window", 0, INT32_MAX, &window, &found)).ok()) return st;
+    // cohere2's sliding layers are also its RoPE layers, so they need a window (llama.cpp requires the key).
+    if (spec.cohere && (!found || window < 1))
+        return invalid("metadata '" + a + "attention.sliding_window' is " + (found ? "0" : "missing") +
+                       "; cohere2 needs a window of at least 1");
     if (found && hp->arch == "qwen2") {
         const GgufValue* use = h.find(a + "use_sliding_window");
         if (!use || use->type != GGUF_TYPE_BOOL || use->u == 0) window = 0;
     }
-    if (spec.swa_pattern > 0) {
+    if (spec.local_rope_base) {
         if (!(st = read_float(h, a + "rope.freq_base_swa", &local_base, &found)).ok()) return st;
         if (local_base <= 0) return invalid("rope.freq_base_swa must be positive");
     }
@@ -282,9 +333,10 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
         LayerKind& k = hp->layer_kinds[(size_t)il];
         k.window = sliding[(size_t)il] ? window : 0;
         // gemma2 uses one base everywhere; gemma3's local layers use their own, unscaled.
-        const bool local_rope = k.window > 0 && spec.swa_pattern > 2;
+        const bool local_rope = k.window > 0 && spec.local_rope_base;
         k.rope_base = local_rope ? local_base : hp->rope_base;
         k.rope_scale = local_rope ? 1.0f : rope_scale;
+        k.yarn = !local_rope && hp->yarn.ext_factor != 0.0f;
     }
     return status_ok();
 }
@@ -347,7 +399,8 @@ Status transformer_load(const Model& m, const KernelTable* kt, TransformerHparam
             if (!(st = load_vector(m, p + "post_attention_norm.weight", E, kt, &L.post_attn_norm)).ok()) return st;
             if (!(st = load_vector(m, p + "post_ffw_norm.weight", E, kt, &L.post_ffn_norm)).ok()) return st;
         }
-        if (!(st = load_vector(m, p + "ffn_norm.weight", E, kt, &L.ffn_norm)).ok()) return st;
+        if (!spec->cohere)
+            if (!(st = load_vector(m, p + "ffn_norm.weight", E, kt, &L.ffn_norm)).ok()) return st;
         if (spec->fused_ffn_up && !h.find_tensor(p + "ffn_gate.weight")) {
             WeightMatrix up;
             if (!(st = load_matrix(m, p + "ffn_up.weight", E, 2 * F, kt, &up)).ok()) return st;

@@ -1,5 +1,5 @@
 // Random-but-seeded tiny models of the non-llama architectures the engine runs (qwen2, phi3,
-// gemma, gemma2, gemma3), with the tensor names, shapes and metadata keys llama.cpp reads for each.
+// gemma, gemma2, gemma3, cohere2), with the tensor names, shapes and metadata keys llama.cpp reads for each.
 // Norm weights and biases are random too (norms around 1), so a convention applied twice or not at
 // all (e.g. gemma's stored 1 + w) shows up as a different output.
 
@@ -8,7 +8,7 @@ import { QuantType } from "./quants";
 import { Rng } from "./rng";
 import { GgufWriter, WriteResult } from "./writer";
 
-export const ARCH_NAMES = ["qwen2", "phi3", "gemma", "gemma2", "gemma3"] as const;
+export const ARCH_NAMES = ["qwen2", "phi3", "gemma", "gemma2", "gemma3", "cohere2"] as const;
 export type ArchName = (typeof ARCH_NAMES)[number];
 
 export interface ArchModelOptions {
@@ -28,19 +28,21 @@ export interface ArchModelOptions {
   contextLength: number;
   /** Type of every 2-D weight (default F32); 1-D tensors stay F32. */
   weightType?: QuantType;
-  /** Omit output.weight (qwen2, phi3, gemma3; gemma and gemma2 are always tied). */
+  /** Omit output.weight (qwen2, phi3, gemma3; gemma, gemma2 and cohere2 are always tied). */
   tiedEmbeddings?: boolean;
   /** Default 10000 (gemma3: the global layers' base; its local layers use 10000). */
   ropeFreqBase?: number;
-  /** Default 1e-6 for gemma*, else 1e-5. */
+  /** Default 1e-6 for gemma*, else 1e-5 (cohere2: attention.layer_norm_epsilon). */
   rmsEps?: number;
-  /** gemma2, gemma3: attention.sliding_window (default 4096 / 512). */
+  /** gemma2, gemma3, cohere2: attention.sliding_window (default 4096 / 512 / 4096). */
   slidingWindow?: number;
+  /** cohere2: logit_scale (default 0.25, Command R7B's). */
+  logitScale?: number;
   /** gemma2: attn_logit_softcapping (default 50). */
   attnSoftcap?: number;
   /** gemma2: final_logit_softcapping (default 30). */
   finalSoftcap?: number;
-  /** Mean of the gemma* output_norm weights (default 3; std 0.5): how decisive the logits are. */
+  /** Mean of the gemma* and cohere2 output_norm weights (default 3; std 0.5): how decisive the logits are. */
   outputNormMean?: number;
   name?: string;
 }
@@ -67,7 +69,8 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
   const headDim = opts.headDim ?? opts.nEmbd / opts.nHead;
   const qDim = opts.nHead * headDim;
   const kvDim = nHeadKv * headDim;
-  const tied = arch === "gemma" || arch === "gemma2" || (opts.tiedEmbeddings ?? false);
+  const cohere = arch === "cohere2";
+  const tied = arch === "gemma" || arch === "gemma2" || cohere || (opts.tiedEmbeddings ?? false);
   const vocab = makeSpmVocab(opts.nVocab);
   if (arch === "phi3") {
     // llama.cpp's phi3 vocabulary loading looks these up; they replace the last word pieces.
@@ -94,7 +97,7 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
   w.addU32(a + "feed_forward_length", opts.nFf);
   w.addU32(a + "attention.head_count", opts.nHead);
   w.addU32(a + "attention.head_count_kv", nHeadKv);
-  w.addF32(a + "attention.layer_norm_rms_epsilon", opts.rmsEps ?? (gemma ? 1e-6 : 1e-5));
+  w.addF32(a + (cohere ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"), opts.rmsEps ?? (gemma ? 1e-6 : 1e-5));
   if (gemma) {
     w.addU32(a + "attention.key_length", headDim);
     w.addU32(a + "attention.value_length", headDim);
@@ -107,7 +110,12 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
     w.addF32(a + "attn_logit_softcapping", opts.attnSoftcap ?? 50);
     w.addF32(a + "final_logit_softcapping", opts.finalSoftcap ?? 30);
   }
-  if (arch === "gemma2" || arch === "gemma3") w.addU32(a + "attention.sliding_window", opts.slidingWindow ?? (arch === "gemma2" ? 4096 : 512));
+  if (arch === "gemma2" || arch === "gemma3" || cohere) w.addU32(a + "attention.sliding_window", opts.slidingWindow ?? (arch === "gemma3" ? 512 : 4096));
+  if (cohere) {
+    // What convert_hf_to_gguf.py's Cohere2Model adds; no sliding_window_pattern (llama.cpp fixes it at 4).
+    w.addF32(a + "logit_scale", opts.logitScale ?? 0.25);
+    w.addU32(a + "vocab_size", opts.nVocab);
+  }
   addSpmVocab(w, vocab);
 
   let index = 0;
@@ -148,7 +156,7 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
     }
     matrix(p + "attn_output.weight", qDim, opts.nEmbd);
     if (arch === "gemma2" || arch === "gemma3") norm(p + "post_attention_norm.weight", opts.nEmbd);
-    norm(p + "ffn_norm.weight", opts.nEmbd);
+    if (!cohere) norm(p + "ffn_norm.weight", opts.nEmbd); // cohere2's FFN reads attn_norm's output
     if (arch === "phi3") {
       matrix(p + "ffn_up.weight", opts.nEmbd, 2 * opts.nFf); // gate rows, then up rows
     } else {
@@ -158,7 +166,7 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
     matrix(p + "ffn_down.weight", opts.nFf, opts.nEmbd);
     if (arch === "gemma2" || arch === "gemma3") norm(p + "post_ffw_norm.weight", opts.nEmbd);
   }
-  if (gemma) vector("output_norm.weight", opts.nEmbd, opts.outputNormMean ?? 3, 0.5);
+  if (gemma || cohere) vector("output_norm.weight", opts.nEmbd, opts.outputNormMean ?? 3, 0.5);
   else norm("output_norm.weight", opts.nEmbd);
   if (!tied) matrix("output.weight", opts.nEmbd, opts.nVocab, 3);
   return w;
@@ -171,8 +179,10 @@ export function writeArchModel(path: string, opts: ArchModelOptions): WriteResul
 /**
  * The models test/engine/architectures.test.ts compares with llama.cpp (F32, 12 scored positions):
  * GQA or MQA everywhere, a head size other than nEmbd/nHead for gemma, sliding windows shorter than
- * the scored sequence, soft-caps small enough to bend the values, and gemma3 with 6 layers so both
- * its local and global layers (and their two RoPE bases) run.
+ * the scored sequence, soft-caps small enough to bend the values, gemma3 with 6 layers so both
+ * its local and global layers (and their two RoPE bases) run, and cohere2 with 5 layers (sliding
+ * 0-2 and 4 with RoPE, global 3 without) and a window of 5, so the 12 scored and 32 greedy
+ * positions run well past it, through the ring's wrap.
  */
 export const ARCH_TEST_MODELS: Record<ArchName, ArchModelOptions> = {
   qwen2: { arch: "qwen2", seed: 11, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nVocab: 320, contextLength: 256, tiedEmbeddings: true, ropeFreqBase: 1000000 },
@@ -185,5 +195,9 @@ export const ARCH_TEST_MODELS: Record<ArchName, ArchModelOptions> = {
   gemma3: {
     arch: "gemma3", seed: 15, nLayer: 6, nEmbd: 64, nHead: 2, nHeadKv: 1, headDim: 32, nFf: 128, nVocab: 320, contextLength: 256,
     slidingWindow: 5, ropeFreqBase: 1000000, outputNormMean: 1.5,
+  },
+  cohere2: {
+    arch: "cohere2", seed: 16, nLayer: 5, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nVocab: 320, contextLength: 256,
+    slidingWindow: 5, ropeFreqBase: 50000, logitScale: 0.25, rmsEps: 1e-5,
   },
 };

@@ -312,6 +312,24 @@ static void test_rope_shift() {
     }
 }
 
+// YaRN with factor 1 (pos_scale 1) is plain RoPE: interpolated and extrapolated angles coincide
+// and the magnitude scale 1 + 0.1 ln(1) is 1.
+static void test_yarn_factor_one() {
+    const int32_t n_rot = 64;
+    RopeYarn y;
+    y.ext_factor = 1.0f;
+    ops_rope_yarn_dims(n_rot, 4096, 10000.0f, 32.0f, 1.0f, &y.low, &y.high);
+    CHECK(y.low >= 0 && y.high <= n_rot - 1 && y.low < y.high, "yarn dims %g..%g", y.low, y.high);
+    std::vector<float> a(n_rot), b(n_rot);
+    bool same = true;
+    for (int64_t p : {0LL, 7LL, 5000LL, 100000LL}) {
+        ops_rope_cache(a.data(), n_rot, p, 1.0f, 10000.0f, nullptr, &y);
+        ops_rope_cache(b.data(), n_rot, p, 1.0f, 10000.0f, nullptr, nullptr);
+        for (int i = 0; i < n_rot; i++) same &= std::fabs(a[i] - b[i]) <= 1e-6f;
+    }
+    CHECK(same, "yarn factor 1 == plain rope");
+}
+
 int main() {
     for (KvType t : {KvType::F16, KvType::Q8_0, KvType::Q4_0}) {
         test_gqa(32, 8, t, 0.0f);
@@ -326,6 +344,7 @@ int main() {
     test_h2o();
     test_rows();
     test_rope_shift();
+    test_yarn_factor_one();
     std::printf("kv selftest: %d checks, %d failures\n", g_checks, g_failures);
     return g_failures ? 1 : 0;
 }
