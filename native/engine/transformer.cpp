@@ -163,6 +163,9 @@ Status TransformerContext::resolve_kv(const ContextParams& params, std::vector<K
                     break;
                 }
                 c.policy = KvPolicy::Sinks;
+                if (o.recent == 0)
+                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"sinks\" "
+                                                            "(a query always sees itself); omit it for the default");
                 c.sinks = o.sinks >= 0 ? o.sinks : 4;
                 c.recent = o.recent > 0 ? o.recent : clamp32(budget - c.sinks);
                 if (c.recent < 1)
