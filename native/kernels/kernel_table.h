@@ -8,6 +8,9 @@
 
 namespace rl {
 
+// exp_shift's cut-off: below it expf underflows to subnormals, which the kernels flush to 0.
+constexpr float kExpUnderflow = -87.3f;
+
 struct KernelTable {
     const char* name;  // "generic" | "avx2" | "avx512" | "neon"
     // sum_i a[i] * b[i]
@@ -18,6 +21,12 @@ struct KernelTable {
     void (*f32_to_fp16_row)(const float* x, uint16_t* y, int64_t n);
     // y[i] = bf16_to_float(x[i])
     void (*bf16_to_f32_row)(const uint16_t* x, float* y, int64_t n);
+    // x[i] = exp(x[i] - m), -inf (and anything below -87.3, where expf underflows) -> 0; returns the sum
+    float (*exp_shift)(float* x, int64_t n, float m);
+    // y[i] += a * x[i]
+    void (*axpy_f32)(float* y, float a, const float* x, int64_t n);
+    // y[i] *= a
+    void (*scale_f32)(float* y, float a, int64_t n);
 };
 
 // Tier tables; a tier compiled out of this binary (e.g. NEON on x86) returns nullptr.
@@ -25,5 +34,17 @@ const KernelTable* kernels_generic();
 const KernelTable* kernels_avx2();
 const KernelTable* kernels_avx512();
 const KernelTable* kernels_neon();
+
+// Shared row ops of tiers that reuse another tier's version (avx512 uses avx2's, neon generic's).
+namespace generic {
+float exp_shift(float* x, int64_t n, float m);
+void axpy_f32(float* y, float a, const float* x, int64_t n);
+void scale_f32(float* y, float a, int64_t n);
+}  // namespace generic
+namespace avx2 {
+float exp_shift(float* x, int64_t n, float m);
+void axpy_f32(float* y, float a, const float* x, int64_t n);
+void scale_f32(float* y, float a, int64_t n);
+}  // namespace avx2
 
 }  // namespace rl

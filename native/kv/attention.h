@@ -37,8 +37,12 @@ struct AttnRun {
 
 // Floats of one partial: m (group), l (group), o (group * head_dim_v).
 static inline size_t attn_partial_floats(const AttnShape& s) { return (size_t)s.group * (2 + s.head_dim_v); }
-// Floats of scratch attn_partial needs: one K row and one V row in f32.
-static inline size_t attn_scratch_floats(const AttnShape& s) { return (size_t)s.head_dim_k + s.head_dim_v; }
+// Keys are scored a tile at a time: one max and one rescale per tile, the exponentials as a row.
+constexpr int32_t kAttnTile = 32;
+// Floats of scratch attn_partial needs: one K row and one V row in f32, a tile of scores per head.
+static inline size_t attn_scratch_floats(const AttnShape& s) {
+    return (size_t)s.head_dim_k + s.head_dim_v + (size_t)s.group * kAttnTile;
+}
 
 // q[rot]: the group's query heads, (group, head_dim_k) contiguous, for each rotation in use.
 // Keys [begin, end) of the runs' concatenation -> part.

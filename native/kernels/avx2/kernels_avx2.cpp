@@ -60,11 +60,70 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     for (; i < n; i++) y[i] = bf16_to_fp32(x[i]);
 }
 
+// exp(x) for x in [kExpUnderflow, 88.7]: x = k ln2 + r (ln2 split in two for an exact k ln2),
+// exp(r) by a degree-6 polynomial on |r| <= ln2/2, times 2^k from the exponent bits. About 2 ulp.
+static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    const __m256 k = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+float exp_shift(float* x, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m), lo = _mm256_set1_ps(kExpUnderflow);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        // below the cut-off (and -inf, NaN) -> 0
+        const __m256 y = _mm256_and_ps(exp8(_mm256_max_ps(d, lo)), _mm256_cmp_ps(d, lo, _CMP_GE_OQ));
+        _mm256_storeu_ps(x + i, y);
+        acc = _mm256_add_ps(acc, y);
+    }
+    float s = hsum_256(acc);
+    for (; i < n; i++) {
+        const float d = x[i] - m;
+        float y = 0.0f;
+        if (d >= kExpUnderflow) {
+            alignas(32) float t[8];
+            _mm256_store_ps(t, exp8(_mm256_set1_ps(d)));
+            y = t[0];
+        }
+        x[i] = y;
+        s += y;
+    }
+    return s;
+}
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void scale_f32(float* y, float a, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] *= a;
+}
+
 }  // namespace avx2
 
 const KernelTable* kernels_avx2() {
     static const KernelTable table = {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
+        avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32,
     };
     return &table;
 }

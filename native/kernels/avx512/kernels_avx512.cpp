@@ -60,7 +60,7 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
 const KernelTable* kernels_avx512() {
     static const KernelTable table = {
         "avx512", avx512::dot_f32, avx512::fp16_to_f32_row, avx512::f32_to_fp16_row,
-        avx512::bf16_to_f32_row,
+        avx512::bf16_to_f32_row, avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32,
     };
     return &table;
 }

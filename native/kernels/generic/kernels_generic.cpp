@@ -1,4 +1,6 @@
 // Scalar reference kernels: the specification the SIMD tiers are tested against.
+#include <cmath>
+
 #include "../fp16.h"
 #include "../kernel_table.h"
 
@@ -24,12 +26,30 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = bf16_to_fp32(x[i]);
 }
 
+float exp_shift(float* x, int64_t n, float m) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float d = x[i] - m;
+        x[i] = d >= kExpUnderflow ? std::exp(d) : 0.0f;  // NaN too
+        s += x[i];
+    }
+    return (float)s;
+}
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void scale_f32(float* y, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] *= a;
+}
+
 }  // namespace generic
 
 const KernelTable* kernels_generic() {
     static const KernelTable table = {
         "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
-        generic::bf16_to_f32_row,
+        generic::bf16_to_f32_row, generic::exp_shift, generic::axpy_f32, generic::scale_f32,
     };
     return &table;
 }

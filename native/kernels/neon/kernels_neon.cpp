@@ -53,6 +53,7 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
 const KernelTable* kernels_neon() {
     static const KernelTable table = {
         "neon", neon::dot_f32, neon::fp16_to_f32_row, neon::f32_to_fp16_row, neon::bf16_to_f32_row,
+        generic::exp_shift, generic::axpy_f32, generic::scale_f32,
     };
     return &table;
 }

@@ -60,6 +60,39 @@ static int check_tier(const KernelTable* ref, const KernelTable* k) {
             break;
         }
     }
+    // exp_shift: within 1e-6 relative of the reference on ragged sizes, exact 0 for -inf, NaN and
+    // anything below the underflow cut-off, the returned sum agreeing likewise.
+    for (int n : sizes) {
+        std::vector<float> x(n), y(n);
+        for (int i = 0; i < n; i++) {
+            x[i] = rnd() * 40.0f;
+            if (i % 11 == 3) x[i] = -INFINITY;
+            if (i % 13 == 5) x[i] = -200.0f;
+            if (i % 17 == 7) x[i] = NAN;
+        }
+        y = x;
+        const float m = 5.0f;
+        const float s1 = ref->exp_shift(x.data(), n, m), s2 = k->exp_shift(y.data(), n, m);
+        bool ok = std::fabs(s1 - s2) <= 1e-6f * std::fabs(s1) + 1e-30f;
+        for (int i = 0; i < n && ok; i++) ok = std::fabs(x[i] - y[i]) <= 1e-6f * x[i] && !(y[i] != y[i]);
+        if (!ok) {
+            std::printf("%s exp_shift n=%d differs from the reference (sum %g vs %g)\n", k->name, n, s2, s1);
+            failures++;
+        }
+        std::vector<float> a(n), b(n), c(n);
+        for (int i = 0; i < n; i++) a[i] = rnd(), b[i] = c[i] = rnd();
+        ok = true;
+        ref->axpy_f32(b.data(), 0.37f, a.data(), n);
+        k->axpy_f32(c.data(), 0.37f, a.data(), n);
+        for (int i = 0; i < n; i++) ok &= std::fabs(b[i] - c[i]) <= 1e-6f;
+        ref->scale_f32(b.data(), -1.5f, n);
+        k->scale_f32(c.data(), -1.5f, n);
+        for (int i = 0; i < n; i++) ok &= std::fabs(b[i] - c[i]) <= 2e-6f;
+        if (!ok) {
+            std::printf("%s axpy_f32/scale_f32 n=%d differ from the reference\n", k->name, n);
+            failures++;
+        }
+    }
     return failures;
 }
 
