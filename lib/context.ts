@@ -4,9 +4,70 @@ import { abortedError, checkOptions, isAbortSignal, isIntegerIn } from "./valida
 import type { Check } from "./validate";
 import type { Vocab, TokenDecoder } from "./vocab";
 
+/** How each layer's KV cache holds tokens (see docs in README "Long context"). */
+export type KvPolicyName = "auto" | "full" | "window" | "sinks" | "h2o";
+export type KvTypeName = "f16" | "q8_0" | "q4_0";
+
+export interface KvOptions {
+  /**
+   * - `auto` (default): what the model was trained with — layers with a sliding window keep a ring
+   *   of exactly that many tokens, the others keep every token up to `contextSize` (then CONTEXT_FULL).
+   * - `full`: every layer keeps every token (window layers still attend only to their window).
+   * - `window`: every layer keeps the last `window` tokens (a ring); never fills.
+   * - `sinks`: StreamingLLM — the first `sinks` tokens plus the last `recent`, positions assigned
+   *   inside the cache; for models trained without a window. Never fills.
+   * - `h2o`: heavy hitters — per KV head the `recent` newest tokens plus the `heavy` older tokens
+   *   that received the most attention. Never fills.
+   * `sinks` and `h2o` apply to layers without a trained window; those keep their window ring.
+   */
+  policy?: KvPolicyName;
+  /** `window`: tokens kept per layer (default: the model's sliding window, else min(contextSize, trained context)). */
+  window?: number;
+  /** `sinks`: leading tokens always kept (default 4). */
+  sinks?: number;
+  /** `sinks`: recent tokens kept (default: budget - sinks); `h2o`: recent budget (default: budget - heavy). The budget is min(contextSize, trained context). */
+  recent?: number;
+  /** `h2o`: heavy-hitter budget (default: half the budget). */
+  heavy?: number;
+  /** Storage of K and V: "f16" (default), "q8_0" (8.5 bits/value) or "q4_0" (4.5); quantized needs head dimensions divisible by 32. */
+  type?: KvTypeName;
+}
+
+export interface KvLayerStats {
+  policy: "full" | "window" | "sinks" | "h2o";
+  /** slots allocated (tokens) */
+  capacity: number;
+  /** tokens held now */
+  held: number;
+  window?: number;
+  sinks?: number;
+  recent?: number;
+  heavy?: number;
+}
+
+export interface ContextStats {
+  /** tokens run through the model since creation or the last reset */
+  tokensProcessed: number;
+  /** bytes of K/V storage allocated over all layers */
+  kvBytes: number;
+  kvType: KvTypeName;
+  layers: KvLayerStats[];
+}
+
 export interface ContextOptions {
-  /** KV cache capacity in tokens (default 2048; 0: the model's training context length). */
+  /**
+   * Capacity in tokens of layers that keep every token (default 2048; 0: the model's training
+   * context length). Infinity is allowed when every layer's cache is bounded (a windowed model
+   * with policy "auto", or policy "window", "sinks" or "h2o").
+   */
   contextSize?: number;
+  /** KV cache policy and storage type (default: { policy: "auto", type: "f16" }). */
+  kv?: KvOptions;
+  /**
+   * Split a single token's attention over this many KV ranges (flash-decoding), merged exactly;
+   * default 0 = automatic (splits long contexts across threads). A tuning and testing knob.
+   */
+  attentionSplits?: number;
   /** Prefill chunk size in tokens (default 512). */
   batchSize?: number;
   /** Worker threads (default: physical cores). */
@@ -57,6 +118,8 @@ export interface NativeContextHandle {
   info(): { position: number; contextSize: number; vocabSize: number };
   setSeed(seed: number): void;
   close(): void;
+  stats(): ContextStats;
+  kvSlots(layer: number, kvHead: number): { positions: number[]; scores: number[] | null };
 }
 
 export interface ContextModel {
@@ -107,8 +170,36 @@ export class Context {
     this.#vocabSize = info.vocabSize;
   }
 
+  /** Tokens the context can hold before CONTEXT_FULL; Infinity when every layer's cache is bounded. */
   get contextSize(): number {
     return this.#contextSize;
+  }
+
+  /**
+   * KV cache figures: tokens processed, bytes allocated, and per layer its policy, slots and tokens
+   * held. A snapshot taken after the last model call, so it is safe to read during generation.
+   */
+  stats(): ContextStats {
+    this.#live();
+    return this.#handle.stats();
+  }
+
+  /**
+   * Introspection of one layer's cache: the token position held in each slot (-1: empty) and, for
+   * h2o, each slot's accumulated attention score. For KV head `kvHead` (h2o keeps a different set
+   * per KV head; the other policies hold the same positions for every head). Throws CONTEXT_BUSY
+   * while a call runs; await it first.
+   */
+  kvSlots(layer: number, kvHead = 0): { positions: number[]; scores: number[] | null } {
+    this.#live();
+    const layers = this.#handle.stats().layers.length;
+    isIntegerIn(0, layers - 1)(layer, "kvSlots: layer");
+    isIntegerIn(0, 1 << 16)(kvHead, "kvSlots: kvHead");
+    try {
+      return this.#handle.kvSlots(layer, kvHead);
+    } catch (err) {
+      throw fromNative(err, new Error());
+    }
   }
 
   /** Tokens in the context so far (including the last generated token). */
@@ -196,7 +287,15 @@ export class Context {
         if (signal?.aborted) throw abortedError("decode", signal);
         const all = this.#withPending(ids);
         this.#checkRoom("decode", all.length);
-        const logits = await this.#handle.decode(all, options?.logits === "all");
+        const before = this.#handle.info().position;
+        let logits: Float32Array;
+        try {
+          logits = await this.#handle.decode(all, options?.logits === "all");
+        } catch (err) {
+          // a ring cache keeps the chunks completed before a cancel, the pending token among them
+          if (this.#handle.info().position !== before) this.#pending = -1;
+          throw err;
+        }
         this.#pending = -1;
         if (options?.logits === "all" && all.length !== ids.length) return logits.slice(this.#vocabSize);
         return logits;

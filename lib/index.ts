@@ -14,7 +14,9 @@ export { readGgufInfo } from "./gguf";
 export type { GgufInfo, MetadataArrayRef, MetadataValue, ReadGgufInfoOptions, TensorInfo } from "./gguf";
 export type { HyperParameters } from "./hparams";
 export { Context } from "./context";
-export type { ContextOptions, GenerateOptions, GeneratedChunk } from "./context";
+export type {
+  ContextOptions, ContextStats, GenerateOptions, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName,
+} from "./context";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";

@@ -6,7 +6,7 @@ import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENG
 import { HyperParameters, readHyperParameters } from "./hparams";
 import { log } from "./log";
 import { native, NativeModelHandle } from "./native";
-import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction, isIntegerIn } from "./validate";
+import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction, isIntegerIn, isOneOf } from "./validate";
 import { TokenDecoder, Vocab } from "./vocab";
 
 export interface TokenizeOptions {
@@ -223,10 +223,26 @@ export class Model {
     const callSite = new Error();
     this.#live();
     checkOptions("createContext", options, {
-      contextSize: isIntegerIn(0, 1 << 24),
+      contextSize: (v, name) => {
+        if (v !== Infinity) isIntegerIn(0, 1 << 24)(v, name);
+      },
       batchSize: isIntegerIn(1, 1 << 16),
       threads: isIntegerIn(0, 1024),
       seed: isIntegerIn(0, Number.MAX_SAFE_INTEGER),
+      attentionSplits: isIntegerIn(0, 256),
+      kv: (v, name) => {
+        if (typeof v !== "object" || v === null || Array.isArray(v)) {
+          throw new RingllmError("INVALID_ARGUMENT", `${name} must be an object such as { policy: "sinks" }`);
+        }
+        checkOptions("createContext: kv", v, {
+          policy: isOneOf(["auto", "full", "window", "sinks", "h2o"]),
+          type: isOneOf(["f16", "q8_0", "q4_0"]),
+          window: isIntegerIn(1, 1 << 24),
+          sinks: isIntegerIn(0, 1 << 24),
+          recent: isIntegerIn(0, 1 << 24),
+          heavy: isIntegerIn(0, 1 << 24),
+        });
+      },
     });
     try {
       const handle = (await this.#handle.createContext({ ...options })) as NativeContextHandle;

@@ -41,6 +41,12 @@ export function isIntegerIn(min: number, max: number): Check {
   };
 }
 
+export function isOneOf(values: readonly string[]): Check {
+  return (v, name) => {
+    if (typeof v !== "string" || !values.includes(v)) invalidArgument(name, values.map((x) => `"${x}"`).join(", ").replace(/, ([^,]*)$/, " or $1"), v);
+  };
+}
+
 /** A file path: a non-empty string without NUL, or a file: URL. Returns the path string. */
 export function checkPath(fn: string, path: unknown): string {
   if (path instanceof URL) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the standalone C++ self-tests (no Node): weight-type kernels (AVX2 against the
 # generic reference, bit for bit), Unicode tables, regex engine, pre-tokenizers, BPE, vocabulary
-# loading, SPM/WPM, detokenizer. ASan+UBSan catch memory errors.
+# loading, SPM/WPM, detokenizer, KV cache policies and attention. ASan+UBSan catch memory errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=build-native-tests
@@ -13,7 +13,16 @@ g++ "${FLAGS[@]}" native/tokenizer/selftest/bpe_selftest.cpp "${TOK[@]}" -o "$OU
 g++ "${FLAGS[@]}" native/tokenizer/selftest/tokenizer_selftest.cpp "${TOK[@]}" native/tokenizer/vocab.cpp \
   native/tokenizer/tokenizer.cpp native/tokenizer/spm.cpp native/tokenizer/wpm.cpp -o "$OUT/tokenizer_selftest" &
 g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/quants_avx2.cpp -o "$OUT/quants_avx2.o" &
+g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/kernels_avx2.cpp -o "$OUT/kernels_avx2.o" &
+g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma \
+  -mf16c -c native/kernels/avx512/kernels_avx512.cpp -o "$OUT/kernels_avx512.o" &
 wait
+g++ "${FLAGS[@]}" native/kv/selftest/kv_selftest.cpp native/kv/kv_cache.cpp native/kv/attention.cpp native/engine/ops.cpp \
+  native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \
+  native/kernels/neon/kernels_neon.cpp native/util/cpu_features.cpp "$OUT/kernels_avx2.o" "$OUT/kernels_avx512.o" \
+  "$OUT/quants_avx2.o" -o "$OUT/kv_selftest"
+"$OUT/kv_selftest" > "$OUT/kv.log" || { grep FAIL "$OUT/kv.log" | head -20; exit 1; }
+tail -1 "$OUT/kv.log"
 g++ "${FLAGS[@]}" native/kernels/selftest/quants_selftest.cpp native/kernels/generic/quants_generic.cpp \
   "$OUT/quants_avx2.o" -o "$OUT/quants_selftest"
 "$OUT/quants_selftest" --quick > "$OUT/quants.log" || { grep -E "FAIL|fail" "$OUT/quants.log" | head -20; exit 1; }

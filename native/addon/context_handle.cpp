@@ -132,14 +132,52 @@ SamplerParams sampler_params(Napi::Object o) {
     return p;
 }
 
+// kv: { policy, window, sinks, recent, heavy, type } (lib/ validates first; this re-checks).
+KvOptions kv_options(Napi::Env env, Napi::Value v) {
+    KvOptions kv;
+    if (v.IsUndefined()) return kv;
+    if (!v.IsObject()) throw_invalid(env, "kv must be an object");
+    Napi::Object o = v.As<Napi::Object>();
+    auto str = [&](const char* name) -> std::string {
+        Napi::Value s = o.Get(name);
+        if (s.IsUndefined()) return "";
+        if (!s.IsString()) throw_invalid(env, std::string("kv.") + name + " must be a string");
+        return s.As<Napi::String>().Utf8Value();
+    };
+    const std::string policy = str("policy");
+    if (policy == "" || policy == "auto") kv.policy = KvPolicyChoice::Auto;
+    else if (policy == "full") kv.policy = KvPolicyChoice::Full;
+    else if (policy == "window") kv.policy = KvPolicyChoice::Window;
+    else if (policy == "sinks") kv.policy = KvPolicyChoice::Sinks;
+    else if (policy == "h2o") kv.policy = KvPolicyChoice::H2O;
+    else throw_invalid(env, "kv.policy must be \"auto\", \"full\", \"window\", \"sinks\" or \"h2o\"");
+    const std::string type = str("type");
+    if (type == "" || type == "f16") kv.type = KvType::F16;
+    else if (type == "q8_0") kv.type = KvType::Q8_0;
+    else if (type == "q4_0") kv.type = KvType::Q4_0;
+    else throw_invalid(env, "kv.type must be \"f16\", \"q8_0\" or \"q4_0\"");
+    kv.window = int_opt(o, "window", 0, 1, 1 << 24);
+    kv.sinks = int_opt(o, "sinks", -1, 0, 1 << 24);
+    kv.recent = int_opt(o, "recent", -1, 0, 1 << 24);
+    kv.heavy = int_opt(o, "heavy", -1, 0, 1 << 24);
+    return kv;
+}
+
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model) {
     Napi::Env env = info.Env();
     ContextParams p;
     if (info.Length() > 0 && info[0].IsObject()) {
         Napi::Object o = info[0].As<Napi::Object>();
-        p.n_ctx = int_opt(o, "contextSize", p.n_ctx, 0, 1 << 24);
+        Napi::Value size = o.Get("contextSize");
+        if (size.IsNumber() && std::isinf(size.As<Napi::Number>().DoubleValue()) &&
+            size.As<Napi::Number>().DoubleValue() > 0)
+            p.n_ctx = kContextUnbounded;
+        else
+            p.n_ctx = int_opt(o, "contextSize", (int32_t)p.n_ctx, 0, 1 << 24);
         p.n_batch = int_opt(o, "batchSize", p.n_batch, 1, 1 << 16);
         p.n_threads = int_opt(o, "threads", p.n_threads, 0, 1024);
+        p.attn_splits = int_opt(o, "attentionSplits", 0, 0, 256);
+        p.kv = kv_options(env, o.Get("kv"));
         Napi::Value seed = o.Get("seed");
         if (!seed.IsUndefined()) {
             double d = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
@@ -164,6 +202,8 @@ Napi::Function ContextHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ContextHandle::info>("info"),
                            InstanceMethod<&ContextHandle::set_seed>("setSeed"),
                            InstanceMethod<&ContextHandle::close>("close"),
+                           InstanceMethod<&ContextHandle::stats>("stats"),
+                           InstanceMethod<&ContextHandle::kv_slots>("kvSlots"),
                        });
 }
 
@@ -264,9 +304,70 @@ Napi::Value ContextHandle::info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<Context> ctx = live(env);
     Napi::Object o = Napi::Object::New(env);
-    o.Set("position", Napi::Number::New(env, ctx->position()));
-    o.Set("contextSize", Napi::Number::New(env, ctx->n_ctx()));
+    o.Set("position", Napi::Number::New(env, (double)ctx->position()));
+    const int64_t n_ctx = ctx->n_ctx();
+    o.Set("contextSize", Napi::Number::New(env, n_ctx == kContextUnbounded ? INFINITY : (double)n_ctx));
     o.Set("vocabSize", Napi::Number::New(env, ctx->n_vocab()));
+    return o;
+}
+
+// stats() -> { tokensProcessed, kvBytes, kvType, layers: [{ policy, capacity, held, window?, sinks?,
+// recent?, heavy? }] } (a snapshot taken after the last decode: safe while one runs)
+Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ContextStats s = live(env)->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tokensProcessed", Napi::Number::New(env, (double)s.tokens));
+    o.Set("kvBytes", Napi::Number::New(env, (double)s.kv_bytes));
+    o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
+    Napi::Array layers = Napi::Array::New(env, s.layers.size());
+    for (size_t i = 0; i < s.layers.size(); i++) {
+        const KvLayerStats& l = s.layers[i];
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("policy", Napi::String::New(env, kv_policy_name(l.config.policy)));
+        e.Set("capacity", Napi::Number::New(env, (double)l.capacity));
+        e.Set("held", Napi::Number::New(env, (double)l.held));
+        switch (l.config.policy) {
+            case KvPolicy::Full:
+                if (l.config.mask_window > 0) e.Set("window", Napi::Number::New(env, l.config.mask_window));
+                break;
+            case KvPolicy::Window: e.Set("window", Napi::Number::New(env, l.config.window)); break;
+            case KvPolicy::Sinks:
+                e.Set("sinks", Napi::Number::New(env, l.config.sinks));
+                e.Set("recent", Napi::Number::New(env, l.config.recent));
+                break;
+            case KvPolicy::H2O:
+                e.Set("heavy", Napi::Number::New(env, l.config.heavy));
+                e.Set("recent", Napi::Number::New(env, l.config.recent));
+                break;
+        }
+        layers.Set((uint32_t)i, e);
+    }
+    o.Set("layers", layers);
+    return o;
+}
+
+// kvSlots(layer, kvHead) -> { positions: number[], scores: number[] | null }
+Napi::Value ContextHandle::kv_slots(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw_invalid(env, "kvSlots(layer, kvHead)");
+    if (busy_->load()) throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    std::vector<int64_t> pos;
+    std::vector<double> scores;
+    Status st = ctx->kv_slots(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &pos, &scores);
+    if (!st.ok()) throw_status(env, st);
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array positions = Napi::Array::New(env, pos.size());
+    for (size_t i = 0; i < pos.size(); i++) positions.Set((uint32_t)i, Napi::Number::New(env, (double)pos[i]));
+    o.Set("positions", positions);
+    if (scores.empty()) {
+        o.Set("scores", env.Null());
+    } else {
+        Napi::Array sc = Napi::Array::New(env, scores.size());
+        for (size_t i = 0; i < scores.size(); i++) sc.Set((uint32_t)i, Napi::Number::New(env, scores[i]));
+        o.Set("scores", sc);
+    }
     return o;
 }
 

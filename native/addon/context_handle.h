@@ -26,6 +26,8 @@ private:
     Napi::Value info(const Napi::CallbackInfo& info);
     Napi::Value set_seed(const Napi::CallbackInfo& info);
     Napi::Value close(const Napi::CallbackInfo& info);
+    Napi::Value stats(const Napi::CallbackInfo& info);
+    Napi::Value kv_slots(const Napi::CallbackInfo& info);
 
     std::shared_ptr<Context> live(Napi::Env env);
 

@@ -4,6 +4,7 @@
 
 #include "../gguf/gguf_types.h"
 #include "../kernels/kernels.h"
+#include "../kv/kv_cache.h"
 #include "../util/cpu_features.h"
 #include "../util/cpu_topology.h"
 #include "addon.h"
@@ -79,6 +80,8 @@ Napi::Value ggml_types(const Napi::CallbackInfo& info) {
 //   "dot_f32"(a: Float32Array, b: Float32Array) -> number
 //   "fp16_to_f32"(x: Uint16Array) -> Float32Array, "bf16_to_f32"(x: Uint16Array) -> Float32Array
 //   "f32_to_fp16"(x: Float32Array) -> Uint16Array
+//   "kv_q8_0" | "kv_q4_0"(x: Float32Array, length a multiple of 32) -> Uint8Array, the KV cache's
+//   row encoding (and "kv_f16" -> Uint8Array of f16 bytes)
 Napi::Value kernel_run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString())
@@ -115,6 +118,15 @@ Napi::Value kernel_run(const Napi::CallbackInfo& info) {
         Napi::Float32Array x = f32(2);
         Napi::Uint16Array y = Napi::Uint16Array::New(env, x.ElementLength());
         k->f32_to_fp16_row(x.Data(), y.Data(), (int64_t)x.ElementLength());
+        return y;
+    }
+    if (op == "kv_f16" || op == "kv_q8_0" || op == "kv_q4_0") {
+        Napi::Float32Array x = f32(2);
+        const KvType t = op == "kv_f16" ? KvType::F16 : op == "kv_q8_0" ? KvType::Q8_0 : KvType::Q4_0;
+        const int64_t n = (int64_t)x.ElementLength();
+        if (t != KvType::F16 && n % 32 != 0) throw_invalid(env, op + ": length must be a multiple of 32");
+        Napi::Uint8Array y = Napi::Uint8Array::New(env, kv_row_bytes(t, n));
+        kv_store_row(t, k, x.Data(), y.Data(), n);
         return y;
     }
     throw_invalid(env, "kernelRun: unknown op '" + op + "'");

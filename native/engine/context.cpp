@@ -14,7 +14,10 @@ Status Context::create(std::shared_ptr<Model> model, const ContextParams& params
     if (!model->file.has_data())
         return status_error("INVALID_ARGUMENT", "the model was loaded for its vocabulary only; load it fully to "
                                                 "create a context");
-    if (params.n_ctx < 0) return status_error("INVALID_ARGUMENT", "n_ctx must be >= 0, got " + std::to_string(params.n_ctx));
+    if (params.n_ctx < 0 && params.n_ctx != kContextUnbounded)
+        return status_error("INVALID_ARGUMENT", "n_ctx must be >= 0, got " + std::to_string(params.n_ctx));
+    if (params.attn_splits < 0 || params.attn_splits > 256)
+        return status_error("INVALID_ARGUMENT", "attention splits must be in [0, 256], got " + std::to_string(params.attn_splits));
     if (params.n_batch < 1) return status_error("INVALID_ARGUMENT", "n_batch must be >= 1, got " + std::to_string(params.n_batch));
     if (params.n_threads < 0 || params.n_threads > 1024)
         return status_error("INVALID_ARGUMENT", "n_threads must be in [0, 1024], got " + std::to_string(params.n_threads));

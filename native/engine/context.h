@@ -7,16 +7,46 @@
 #include <memory>
 #include <vector>
 
+#include "../kv/kv_cache.h"
 #include "../util/status.h"
 #include "model.h"
 
 namespace rl {
 
+// KV cache policy as the user asked for it; resolved per layer at create (see kv_cache.h).
+enum class KvPolicyChoice : uint8_t { Auto, Full, Window, Sinks, H2O };
+
+struct KvOptions {
+    KvPolicyChoice policy = KvPolicyChoice::Auto;
+    int32_t window = 0;   // window: slots (0: the model's window, else min(n_ctx, trained context))
+    int32_t sinks = -1;   // sinks: S (-1: 4)
+    int32_t recent = -1;  // sinks: R (-1: budget - S); h2o: recent budget (-1: budget - heavy)
+    int32_t heavy = -1;   // h2o (-1: half the budget); budget = min(n_ctx, trained context)
+    KvType type = KvType::F16;
+};
+
+constexpr int64_t kContextUnbounded = -1;
+
 struct ContextParams {
-    int32_t n_ctx = 2048;   // KV cache capacity in tokens (0: the model's training context)
+    int64_t n_ctx = 2048;   // full-cache capacity in tokens (0: the model's training context; -1: unbounded)
     int32_t n_batch = 512;  // prefill chunk size
     int32_t n_threads = 0;  // 0: physical cores
     uint64_t seed = 0;      // sampler seed
+    int32_t attn_splits = 0;  // single-token attention split into this many KV ranges (0: auto)
+    KvOptions kv;
+};
+
+struct KvLayerStats {
+    KvLayerConfig config;
+    int64_t capacity = 0;  // slots
+    int64_t held = 0;      // tokens held now
+};
+
+struct ContextStats {
+    int64_t tokens = 0;    // tokens processed since the last reset
+    int64_t kv_bytes = 0;  // KV storage allocated, all layers
+    KvType type = KvType::F16;
+    std::vector<KvLayerStats> layers;
 };
 
 struct SamplerParams {
@@ -36,7 +66,8 @@ struct SamplerParams {
 struct LayerKind {
     int32_t window = 0;       // 0: full attention; else keys at pos - window < p <= pos
     float rope_base = 0.0f;   // RoPE frequency base of this layer
-    float rope_scale = 1.0f;  // positions multiplied by this (linear RoPE scaling)
+    float rope_scale = 1.0f;  // positions multiplied by this (linear RoPE scaling; YaRN's 1 / factor)
+    bool yarn = false;        // YaRN scaling applies to this layer (its parameters: the model's)
 };
 
 class Context {
@@ -48,9 +79,10 @@ public:
 
     // Runs `tokens` at the current position (prefill in n_batch chunks) and advances the position.
     // logits receives n_vocab floats for the last token, or for every token when all_logits.
-    // CONTEXT_FULL when position + n would exceed n_ctx; INVALID_ARGUMENT for ids out of range.
-    // `cancel` is polled between layers/chunks: when set, returns ABORTED and the position is rolled
-    // back to where it was before the call (the context stays usable).
+    // CONTEXT_FULL when a full-cache layer would exceed n_ctx; INVALID_ARGUMENT for ids out of range.
+    // `cancel` is polled between layers/chunks: when set, returns ABORTED and the context stays
+    // usable. With only full caches the position rolls back to where it was before the call; with
+    // ring caches (which overwrite old rows) the chunks completed before the cancel are kept.
     virtual Status decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                           const std::atomic<bool>* cancel) = 0;
 
@@ -60,11 +92,16 @@ public:
     // Reseeds the sampler's random stream.
     virtual void set_seed(uint64_t seed) = 0;
 
-    virtual int32_t position() const = 0;  // tokens in the context
-    virtual int32_t n_ctx() const = 0;
+    virtual int64_t position() const = 0;  // tokens processed since the last reset
+    virtual int64_t n_ctx() const = 0;     // kContextUnbounded when no layer has a full cache
     virtual int32_t n_vocab() const = 0;
     virtual void reset() = 0;  // position 0, cache cleared
     virtual const std::vector<LayerKind>& layer_kinds() const = 0;  // (n_layer)
+    // Safe to call while a decode runs on another thread (a snapshot taken after each decode).
+    virtual ContextStats stats() const = 0;
+    // Position per slot (-1 empty) and, for h2o, accumulated scores, of one layer and KV head.
+    // Not while a decode runs. INVALID_ARGUMENT for a layer or head out of range.
+    virtual Status kv_slots(int32_t layer, int32_t head, std::vector<int64_t>* pos, std::vector<double>* scores) const = 0;
 };
 
 }  // namespace rl

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace rl {
@@ -11,15 +12,58 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-void ops_rope_cache(float* cs, int32_t n_rot, int32_t pos, float pos_scale, float base, const float* freq_factors) {
+void ops_rope_yarn_dims(int32_t n_rot, int64_t n_ctx_orig, float base, float beta_fast, float beta_slow, float* low,
+                        float* high) {
+    const double two_pi = 6.283185307179586;
+    auto dim = [&](float n_rotations) {
+        return n_rot * std::log((double)n_ctx_orig / (n_rotations * two_pi)) / (2.0 * std::log((double)base));
+    };
+    *low = (float)std::max(0.0, std::floor(dim(beta_fast)));
+    *high = (float)std::min((double)n_rot - 1, std::ceil(dim(beta_slow)));
+}
+
+void ops_rope_cache(float* cs, int32_t n_rot, int64_t pos, float pos_scale, float base, const float* freq_factors,
+                    const RopeYarn* yarn) {
+    const bool use_yarn = yarn && yarn->ext_factor != 0.0f;
+    const float mscale =
+        use_yarn ? yarn->attn_factor * (1.0f + 0.1f * std::log(1.0f / pos_scale)) : (yarn ? yarn->attn_factor : 1.0f);
+    // theta_extrap -> (cos, sin) of pair i, applying YaRN's mix when on.
+    auto put = [&](int32_t i, double extrap) {
+        double t = extrap * pos_scale;
+        if (use_yarn) {
+            const double y = (i - yarn->low) / std::max(0.001f, yarn->high - yarn->low);
+            const double mix = (1.0 - std::min(1.0, std::max(0.0, y))) * yarn->ext_factor;
+            t = t * (1.0 - mix) + extrap * mix;
+        }
+        cs[2 * i] = (float)std::cos(t) * mscale;
+        cs[2 * i + 1] = (float)std::sin(t) * mscale;
+    };
+    if (pos >= kRopeExactFrom) {
+        // Far positions (long streams): float's recurrence would lose whole radians; double keeps the
+        // angle exact, so a query and a key far from the origin still differ by the right rotation.
+        for (int32_t i = 0; i < n_rot / 2; i++) {
+            double t = (double)pos * std::pow((double)base, -2.0 * i / n_rot);
+            if (freq_factors) t /= freq_factors[i];
+            put(i, t);
+        }
+        return;
+    }
     // Same recurrence as the reference (theta multiplied by base^(-2/n_rot) per pair), so the
     // rounding matches llama.cpp's.
     const float theta_scale = std::pow(base, -2.0f / (float)n_rot);
-    float theta = (float)pos * pos_scale;
+    if (!use_yarn && mscale == 1.0f) {
+        float theta = (float)pos * pos_scale;
+        for (int32_t i = 0; i < n_rot / 2; i++) {
+            float t = freq_factors ? theta / freq_factors[i] : theta;
+            cs[2 * i] = std::cos(t);
+            cs[2 * i + 1] = std::sin(t);
+            theta *= theta_scale;
+        }
+        return;
+    }
+    float theta = (float)pos;
     for (int32_t i = 0; i < n_rot / 2; i++) {
-        float t = freq_factors ? theta / freq_factors[i] : theta;
-        cs[2 * i] = std::cos(t);
-        cs[2 * i + 1] = std::sin(t);
+        put(i, freq_factors ? theta / freq_factors[i] : theta);
         theta *= theta_scale;
     }
 }

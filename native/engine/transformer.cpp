@@ -8,11 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <new>
 #include <string>
 
 #include "../gguf/gguf_types.h"
-#include "kv_cache.h"
+#include "../kv/attention.h"
 #include "ops.h"
 #include "sampler.h"
 
@@ -20,144 +21,375 @@ namespace rl {
 
 namespace {
 
+constexpr int32_t kMaxSplits = 256;       // flash-decoding splits per KV head at most
+constexpr int64_t kSplitMinKeys = 256;    // auto: split a single query's keys only past this many...
+constexpr int64_t kSplitKeysPerPart = 128;  // ...and into parts of at least this many keys
+constexpr int64_t kHistoryBounded = 1 << 16;  // sampler history kept when no layer has a full cache
+
 class TransformerContext final : public Context {
 public:
-    ~TransformerContext() override {
-        for (KvLayer& kv : kv_) kv_layer_free(&kv);
-    }
-
     Status init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt);
 
     Status decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                   const std::atomic<bool>* cancel) override;
     Status sample(const SamplerParams& params, int32_t* token) override;
     void set_seed(uint64_t seed) override { sampler_rng_seed(&sampler_.rng, seed); }
-    int32_t position() const override { return pos_; }
-    int32_t n_ctx() const override { return n_ctx_; }
+    int64_t position() const override { return pos_; }
+    int64_t n_ctx() const override { return has_full_ ? n_ctx_ : kContextUnbounded; }
     int32_t n_vocab() const override { return hp_.n_vocab; }
     void reset() override {
         pos_ = 0;
+        hist_n_ = 0;
         has_logits_ = false;
+        for (auto& kv : kv_) kv->reset();
+        snapshot();
     }
     const std::vector<LayerKind>& layer_kinds() const override { return hp_.layer_kinds; }
+    ContextStats stats() const override {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        return stats_;
+    }
+    Status kv_slots(int32_t layer, int32_t head, std::vector<int64_t>* pos, std::vector<double>* scores) const override {
+        if (layer < 0 || layer >= hp_.n_layer)
+            return status_error("INVALID_ARGUMENT", "layer " + std::to_string(layer) + " is outside [0, " +
+                                                        std::to_string(hp_.n_layer) + ")");
+        if (head < 0 || head >= hp_.n_head_kv)
+            return status_error("INVALID_ARGUMENT", "KV head " + std::to_string(head) + " is outside [0, " +
+                                                        std::to_string(hp_.n_head_kv) + ")");
+        kv_[(size_t)layer]->slots(head, pos, scores);
+        return status_ok();
+    }
 
 private:
+    Status resolve_kv(const ContextParams& params, std::vector<KvLayerConfig>* out) const;
     // Runs m tokens at positions pos0.. through every layer, leaving the residual stream in x_.
     // false when cancelled between layers.
-    bool forward_layers(const int32_t* tokens, int32_t m, int32_t pos0, const std::atomic<bool>* cancel);
-    void attention(const KvLayer* kv, int32_t window, int32_t m, int32_t pos0);
+    bool forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, const std::atomic<bool>* cancel);
+    // Attention of the chunk's m queries over layer kv's cache and the staged rows, into att_.
+    void attention(const KvLayer& kv, int32_t m, int64_t pos0);
+    // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
+    void attention_h2o(KvLayer& kv, int32_t m, int64_t pos0);
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
     void output_logits(int32_t first, int32_t count, float* out);
+    void push_history(const int32_t* tokens, int32_t m);
+    void snapshot();
 
     std::shared_ptr<Model> model_;  // keeps the mapped weights alive
     const KernelTable* kt_ = nullptr;
-    const WeightKernels* f16_ = nullptr;  // f16 x f32 dot for q . K
     TransformerHparams hp_;
     TransformerWeights w_;
     ThreadPool pool_;
     Sampler sampler_;
-    std::vector<KvLayer> kv_;  // (n_layer)
+    std::vector<std::unique_ptr<KvLayer>> kv_;  // (n_layer)
+    AttnShape attn_;
 
-    int32_t n_ctx_ = 0;
+    int64_t n_ctx_ = 0;   // capacity of full-cache layers
+    bool has_full_ = false;  // some layer keeps every token (n_ctx bounds the position)
+    bool has_sinks_ = false;
     int32_t n_batch_ = 0;
-    int32_t pos_ = 0;
+    int32_t attn_splits_ = 0;
+    int64_t pos_ = 0;
     bool has_logits_ = false;
     int64_t q_dim_ = 0, k_dim_ = 0, v_dim_ = 0, o_dim_ = 0;
 
     // scratch, sized at create
     std::vector<float> x_;       // (n_batch, n_embd) residual stream
     std::vector<float> h_;       // (n_batch, n_embd) normed input of a block
-    std::vector<float> q_;       // (n_batch, q_dim)
+    std::vector<float> q_;       // (n_batch, q_dim) queries rotated at their position
+    std::vector<float> q_raw_;   // (n_batch, q_dim) before RoPE (sinks layers)
+    std::vector<float> q_sink_;  // (n_batch, q_dim) rotated at the cache position (sinks layers)
     std::vector<float> k_;       // (n_batch, k_dim)
     std::vector<float> v_;       // (n_batch, v_dim)
+    std::vector<uint8_t> k_stage_;  // (n_batch) K rows of the chunk in the cache's format
+    std::vector<uint8_t> v_stage_;  // (n_batch) V rows
     std::vector<float> att_;     // (n_batch, o_dim) attention output before Wo
     std::vector<float> o_;       // (n_batch, n_embd) block output added to x
     std::vector<float> gate_;    // (n_batch, n_ff)
     std::vector<float> up_;      // (n_batch, n_ff)
     std::vector<float> rope_cs_;  // (n_rot/2, 2)
-    std::vector<float> scores_;  // (n_threads, n_ctx) attention probabilities per worker
-    std::vector<float> vrow_;    // (n_threads, head_dim_v) one V row in f32 per worker
+    std::vector<float> parts_;   // flash-decoding partials (n_head_kv, kMaxSplits, partial)
+    std::vector<float> work_;    // per worker: partial + row scratch + h2o probabilities
+    size_t work_stride_ = 0;
+    std::vector<int64_t> held_;  // per worker: h2o held slots
+    int64_t h2o_slots_ = 0;      // largest h2o slot count of any layer
     std::vector<uint8_t> act_;   // quantized activations, max over matrices of (n_batch rows)
     std::vector<float> last_logits_;  // (n_vocab) logits of the last decoded token
-    std::vector<int32_t> history_;    // (n_ctx) token at each position
+    std::vector<int32_t> hist_;       // sampler history buffer, the last hist_n_ tokens at its front
+    int64_t hist_n_ = 0;
+    int64_t hist_keep_ = 0;           // tokens of history the sampler sees at most
+
+    mutable std::mutex stats_mutex_;
+    ContextStats stats_;
 };
+
+Status TransformerContext::resolve_kv(const ContextParams& params, std::vector<KvLayerConfig>* out) const {
+    const KvOptions& o = params.kv;
+    const bool unbounded = n_ctx_ == kContextUnbounded;
+    const int64_t budget = unbounded ? hp_.n_ctx_train : std::min<int64_t>(n_ctx_, hp_.n_ctx_train);
+    auto clamp32 = [](int64_t v) { return (int32_t)std::min<int64_t>(v, INT32_MAX); };
+    out->assign((size_t)hp_.n_layer, KvLayerConfig{});
+    for (int32_t il = 0; il < hp_.n_layer; il++) {
+        KvLayerConfig& c = (*out)[(size_t)il];
+        const int32_t trained = hp_.layer_kinds[(size_t)il].window;
+        auto window = [&](int32_t w) {
+            c.policy = KvPolicy::Window;
+            c.window = w;
+        };
+        switch (o.policy) {
+            case KvPolicyChoice::Auto:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                [[fallthrough]];
+            case KvPolicyChoice::Full:
+                if (unbounded)
+                    return status_error("INVALID_ARGUMENT",
+                                        std::string("contextSize Infinity needs a bounded cache on every layer, but layer ") +
+                                            std::to_string(il) + " keeps every token (kv.policy \"" +
+                                            (o.policy == KvPolicyChoice::Full ? "full" : "auto") +
+                                            "\"); choose kv.policy \"window\", \"sinks\" or \"h2o\", or a finite contextSize");
+                c.policy = KvPolicy::Full;
+                c.n_ctx = n_ctx_;
+                c.mask_window = trained;
+                break;
+            case KvPolicyChoice::Window:
+                window(o.window > 0 ? o.window : trained > 0 ? trained : clamp32(budget));
+                break;
+            case KvPolicyChoice::Sinks:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                c.policy = KvPolicy::Sinks;
+                c.sinks = o.sinks >= 0 ? o.sinks : 4;
+                c.recent = o.recent > 0 ? o.recent : clamp32(budget - c.sinks);
+                if (c.recent < 1)
+                    return status_error("INVALID_ARGUMENT", "kv.sinks (" + std::to_string(c.sinks) +
+                                                                ") leaves no room for recent tokens in a budget of " +
+                                                                std::to_string(budget) + "; set kv.recent");
+                break;
+            case KvPolicyChoice::H2O:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                c.policy = KvPolicy::H2O;
+                if (o.heavy >= 0 && o.recent >= 0) {
+                    c.heavy = o.heavy;
+                    c.recent = o.recent;
+                } else if (o.heavy >= 0) {
+                    c.heavy = o.heavy;
+                    c.recent = clamp32(std::max<int64_t>(0, budget - o.heavy));
+                } else if (o.recent >= 0) {
+                    c.recent = o.recent;
+                    c.heavy = clamp32(std::max<int64_t>(0, budget - o.recent));
+                } else {
+                    c.heavy = clamp32(budget / 2);
+                    c.recent = clamp32(budget - budget / 2);
+                }
+                if ((int64_t)c.heavy + c.recent < 1)
+                    return status_error("INVALID_ARGUMENT", "kv.heavy + kv.recent must be at least 1");
+                break;
+        }
+    }
+    return status_ok();
+}
 
 Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt) {
     model_ = std::move(model);
     kt_ = kt;
-    f16_ = weight_kernels(GGML_TYPE_F16, kt);
     Status st = transformer_load(*model_, kt, &hp_, &w_);
     if (!st.ok()) return st;
 
-    n_ctx_ = params.n_ctx > 0 ? params.n_ctx : hp_.n_ctx_train;
-    n_batch_ = std::min(params.n_batch, n_ctx_);
+    n_ctx_ = params.n_ctx == 0 ? hp_.n_ctx_train : params.n_ctx;
     q_dim_ = (int64_t)hp_.n_head * hp_.head_dim_k;
     k_dim_ = (int64_t)hp_.n_head_kv * hp_.head_dim_k;
     v_dim_ = (int64_t)hp_.n_head_kv * hp_.head_dim_v;
     o_dim_ = (int64_t)hp_.n_head * hp_.head_dim_v;
 
+    const KvType type = params.kv.type;
+    if (type != KvType::F16 && (hp_.head_dim_k % 32 != 0 || hp_.head_dim_v % 32 != 0))
+        return status_error("INVALID_ARGUMENT", std::string("kv.type \"") + kv_type_name(type) +
+                                                    "\" stores blocks of 32 along the head dimension, but this model's "
+                                                    "key/value heads have " + std::to_string(hp_.head_dim_k) + "/" +
+                                                    std::to_string(hp_.head_dim_v) + " dimensions; use kv.type \"f16\"");
+    std::vector<KvLayerConfig> configs;
+    if (!(st = resolve_kv(params, &configs)).ok()) return st;
+    kv_.clear();
+    for (const KvLayerConfig& c : configs) {
+        has_full_ |= c.policy == KvPolicy::Full;
+        has_sinks_ |= c.policy == KvPolicy::Sinks;
+        if (c.policy == KvPolicy::H2O) h2o_slots_ = std::max<int64_t>(h2o_slots_, (int64_t)c.heavy + c.recent + 1);
+        kv_.push_back(std::make_unique<KvLayer>());
+        if (!(st = kv_.back()->init(c, type, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_v)).ok()) return st;
+    }
+    n_batch_ = has_full_ ? (int32_t)std::min<int64_t>(params.n_batch, n_ctx_) : params.n_batch;
+    attn_splits_ = params.attn_splits;
+
+    attn_.group = hp_.n_head / hp_.n_head_kv;
+    attn_.head_dim_k = hp_.head_dim_k;
+    attn_.head_dim_v = hp_.head_dim_v;
+    attn_.scale = hp_.opt.attn_scale;
+    attn_.softcap = hp_.opt.attn_softcap;
+    attn_.type = type;
+    attn_.kt = kt;
+
     const size_t B = (size_t)n_batch_;
     x_.assign(B * hp_.n_embd, 0.0f);
     h_.assign(B * hp_.n_embd, 0.0f);
     q_.assign(B * q_dim_, 0.0f);
+    if (has_sinks_) {
+        q_raw_.assign(B * q_dim_, 0.0f);
+        q_sink_.assign(B * q_dim_, 0.0f);
+    }
     k_.assign(B * k_dim_, 0.0f);
     v_.assign(B * v_dim_, 0.0f);
+    k_stage_.assign(B * kv_.front()->k_row_bytes(), 0);
+    v_stage_.assign(B * kv_.front()->v_row_bytes(), 0);
     att_.assign(B * o_dim_, 0.0f);
     o_.assign(B * hp_.n_embd, 0.0f);
     gate_.assign(B * hp_.n_ff, 0.0f);
     up_.assign(B * hp_.n_ff, 0.0f);
     rope_cs_.assign((size_t)hp_.n_rot + 2, 0.0f);
     last_logits_.assign((size_t)hp_.n_vocab, 0.0f);
-    history_.assign((size_t)n_ctx_, 0);
+    hist_keep_ = has_full_ ? n_ctx_ : kHistoryBounded;
+    hist_.assign((size_t)(has_full_ ? n_ctx_ : 2 * kHistoryBounded), 0);
 
     int n_threads = params.n_threads > 0 ? params.n_threads : 1;
     st = pool_.init(n_threads);
     if (!st.ok()) return st;
-    scores_.assign((size_t)pool_.n_threads() * n_ctx_, 0.0f);
-    vrow_.assign((size_t)pool_.n_threads() * hp_.head_dim_v, 0.0f);
+    parts_.assign((size_t)hp_.n_head_kv * kMaxSplits * attn_partial_floats(attn_), 0.0f);
+    work_stride_ = attn_partial_floats(attn_) + attn_scratch_floats(attn_) + (size_t)attn_.group * h2o_slots_;
+    work_.assign((size_t)pool_.n_threads() * work_stride_, 0.0f);
+    held_.assign((size_t)pool_.n_threads() * h2o_slots_, 0);
 
     size_t act = matmul_act_bytes(w_.output, 1) * B;  // output runs on at most n_batch rows
     for (const TransformerLayer& L : w_.layers)
         for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
             act = std::max(act, matmul_act_bytes(*m, n_batch_));
     act_.assign(act + 64, 0);
-
-    kv_.assign((size_t)hp_.n_layer, KvLayer{});
-    for (KvLayer& kv : kv_) {
-        st = kv_layer_init(&kv, n_ctx_, (int32_t)k_dim_, (int32_t)v_dim_);
-        if (!st.ok()) return st;
-    }
+    snapshot();
     return sampler_init(&sampler_, hp_.n_vocab, params.seed);
 }
 
-void TransformerContext::attention(const KvLayer* kv, int32_t window, int32_t m, int32_t pos0) {
-    const int32_t n_head = hp_.n_head, hd_k = hp_.head_dim_k, hd_v = hp_.head_dim_v;
-    const int32_t group = hp_.n_head / hp_.n_head_kv;  // query heads per KV head
-    const float scale = hp_.opt.attn_scale, softcap = hp_.opt.attn_softcap;
-    const int64_t work = (int64_t)(pos0 + m) * (hd_k + hd_v);
-    pool_.parallel_for_work((int64_t)m * n_head, work, [&](int64_t begin, int64_t end, int worker) {
-        float* scores = scores_.data() + (size_t)worker * n_ctx_;
-        float* vrow = vrow_.data() + (size_t)worker * hd_v;
-        for (int64_t item = begin; item < end; item++) {
-            const int32_t t = (int32_t)(item / n_head), h = (int32_t)(item % n_head);
-            const int32_t pos = pos0 + t, kvh = h / group;
-            const float* q = q_.data() + t * q_dim_ + (int64_t)h * hd_k;
-            int32_t first;
-            kv_layer_visible(kv, pos, &first);
-            if (window > 0) first = std::max(first, pos - window + 1);  // sliding-window layer
-            const int32_t n_keys = pos - first + 1;
-            for (int32_t j = 0; j < n_keys; j++)
-                scores[j] = f16_->vec_dot(hd_k, kv_layer_k_row(kv, first + j) + (int64_t)kvh * hd_k, q) * scale;
-            if (softcap > 0) ops_softcap(scores, n_keys, softcap);
-            ops_softmax(scores, n_keys);
-            float* out = att_.data() + t * o_dim_ + (int64_t)h * hd_v;
-            std::fill(out, out + hd_v, 0.0f);
-            for (int32_t j = 0; j < n_keys; j++) {
-                kt_->fp16_to_f32_row(kv_layer_v_row(kv, first + j) + (int64_t)kvh * hd_v, vrow, hd_v);
-                ops_axpy(out, scores[j], vrow, hd_v);
+void TransformerContext::snapshot() {
+    ContextStats s;
+    s.tokens = pos_;
+    s.type = attn_.type;
+    for (const auto& kv : kv_) {
+        s.kv_bytes += (int64_t)kv->bytes();
+        s.layers.push_back(KvLayerStats{kv->config(), kv->n_slots(), kv->held()});
+    }
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_ = std::move(s);
+}
+
+void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0) {
+    const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
+    const bool sinks = kv.config().policy == KvPolicy::Sinks;
+    const size_t pf = attn_partial_floats(attn_);
+    // The runs and query rotations of query t on KV head g.
+    auto setup = [&](int32_t t, int32_t g, const float* q[2], AttnRun* runs) {
+        const int64_t p = pos0 + t;
+        q[0] = q_.data() + t * q_dim_ + (int64_t)g * G * dk;
+        q[1] = sinks && kv.sink_query_pos(p) != p ? q_sink_.data() + t * q_dim_ + (int64_t)g * G * dk : q[0];
+        KvRun kr[kKvMaxRuns];
+        const int n = kv.runs(p, pos0, kr);
+        int64_t n_keys = 0;
+        for (int i = 0; i < n; i++) {
+            const uint8_t* k = kr[i].staging ? k_stage_.data() + (size_t)kr[i].slot * kv.k_row_bytes() : kv.k_row(kr[i].slot);
+            const uint8_t* v = kr[i].staging ? v_stage_.data() + (size_t)kr[i].slot * kv.v_row_bytes() : kv.v_row(kr[i].slot);
+            runs[i] = AttnRun{k + (size_t)g * kv.k_head_bytes(), v + (size_t)g * kv.v_head_bytes(), kv.k_row_bytes(),
+                              kv.v_row_bytes(), kr[i].n, kr[i].rot};
+            n_keys += kr[i].n;
+        }
+        return std::make_pair(n, n_keys);
+    };
+
+    // Flash-decoding: one query, its keys split into ranges merged by log-sum-exp.
+    int32_t splits = 1;
+    if (m == 1) {
+        const float* q[2];
+        AttnRun runs[kKvMaxRuns];
+        const int64_t n_keys = setup(0, 0, q, runs).second;
+        if (attn_splits_ > 0) {
+            splits = attn_splits_;
+        } else if (pool_.n_threads() > 1 && n_keys >= kSplitMinKeys) {
+            const int64_t want = (2 * pool_.n_threads() + n_kv - 1) / n_kv;  // ~2 ranges per thread
+            splits = (int32_t)std::max<int64_t>(1, std::min<int64_t>(want, n_keys / kSplitKeysPerPart));
+        }
+        splits = std::min(splits, kMaxSplits);
+    }
+    if (splits > 1) {
+        pool_.parallel_for((int64_t)n_kv * splits, pool_.n_threads(), [&](int64_t begin, int64_t end, int worker) {
+            float* scratch = work_.data() + (size_t)worker * work_stride_ + pf;
+            for (int64_t item = begin; item < end; item++) {
+                const int32_t g = (int32_t)(item / splits), sp = (int32_t)(item % splits);
+                const float* q[2];
+                AttnRun runs[kKvMaxRuns];
+                const auto [n_runs, n_keys] = setup(0, g, q, runs);
+                attn_partial(attn_, q, runs, n_runs, n_keys * sp / splits, n_keys * (sp + 1) / splits,
+                             parts_.data() + (size_t)item * pf, scratch);
             }
+        });
+        for (int32_t g = 0; g < n_kv; g++)
+            attn_merge(attn_, parts_.data() + (size_t)g * splits * pf, splits, att_.data() + (int64_t)g * G * dv);
+        return;
+    }
+    const int64_t work = (pos0 + m) * (int64_t)(dk + dv) * G;
+    pool_.parallel_for_work((int64_t)m * n_kv, work, [&](int64_t begin, int64_t end, int worker) {
+        float* part = work_.data() + (size_t)worker * work_stride_;
+        for (int64_t item = begin; item < end; item++) {
+            const int32_t t = (int32_t)(item / n_kv), g = (int32_t)(item % n_kv);
+            const float* q[2];
+            AttnRun runs[kKvMaxRuns];
+            const auto [n_runs, n_keys] = setup(t, g, q, runs);
+            attn_partial(attn_, q, runs, n_runs, 0, n_keys, part, part + pf);
+            attn_merge(attn_, part, 1, att_.data() + t * o_dim_ + (int64_t)g * G * dv);
         }
     });
+}
+
+void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
+    const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
+    const size_t pf = attn_partial_floats(attn_);
+    for (int32_t t = 0; t < m; t++) {
+        const int64_t p = pos0 + t;
+        pool_.parallel_for_work(n_kv, h2o_slots_ * (int64_t)(dk + dv) * G, [&](int64_t begin, int64_t end, int worker) {
+            float* krow = work_.data() + (size_t)worker * work_stride_ + pf;
+            float* vrow = krow + dk;
+            float* prob = vrow + dv;  // (G, held)
+            int64_t* held = held_.data() + (size_t)worker * h2o_slots_;
+            for (int64_t g = begin; g < end; g++) {
+                kv.h2o_insert((int32_t)g, p, k_stage_.data() + (size_t)t * kv.k_row_bytes() + g * kv.k_head_bytes(),
+                              v_stage_.data() + (size_t)t * kv.v_row_bytes() + g * kv.v_head_bytes());
+                const int64_t n = kv.h2o_held((int32_t)g, held);
+                for (int64_t j = 0; j < n; j++) {
+                    kv_load_row(attn_.type, kt_, kv.k_row(held[j]) + g * kv.k_head_bytes(), krow, dk);
+                    for (int32_t h = 0; h < G; h++) {
+                        const float* q = q_.data() + t * q_dim_ + (g * G + h) * dk;
+                        float sc = kt_->dot_f32(q, krow, dk) * attn_.scale;
+                        if (attn_.softcap > 0) sc = attn_.softcap * std::tanh(sc / attn_.softcap);
+                        prob[h * n + j] = sc;
+                    }
+                }
+                for (int32_t h = 0; h < G; h++) ops_softmax(prob + h * n, n);
+                float* out = att_.data() + t * o_dim_ + g * G * dv;
+                std::fill(out, out + (int64_t)G * dv, 0.0f);
+                for (int64_t j = 0; j < n; j++) {
+                    kv_load_row(attn_.type, kt_, kv.v_row(held[j]) + g * kv.v_head_bytes(), vrow, dv);
+                    double received = 0;
+                    for (int32_t h = 0; h < G; h++) {
+                        ops_axpy(out + (int64_t)h * dv, prob[h * n + j], vrow, dv);
+                        received += prob[h * n + j];
+                    }
+                    kv.h2o_add_score((int32_t)g, held[j], received);
+                }
+                kv.h2o_evict((int32_t)g, p);
+            }
+        });
+    }
 }
 
 // Adds a bias row to each of m rows of width n (stride n).
@@ -172,7 +404,7 @@ static void norm_heads(float* x, const std::vector<float>& w, int32_t m, int32_t
     for (int64_t r = 0; r < (int64_t)m * n_heads; r++) ops_rmsnorm(x + r * head_dim, w.data(), x + r * head_dim, head_dim, eps);
 }
 
-bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int32_t pos0, const std::atomic<bool>* cancel) {
+bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, const std::atomic<bool>* cancel) {
     const int64_t E = hp_.n_embd, F = hp_.n_ff;
     const ArchOptions& opt = hp_.opt;
     uint8_t* act = act_.data();
@@ -183,7 +415,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int32_
         if (cancel && cancel->load(std::memory_order_relaxed)) return false;
         const TransformerLayer& L = w_.layers[(size_t)il];
         const LayerKind& kind = hp_.layer_kinds[(size_t)il];
-        KvLayer* kv = &kv_[(size_t)il];
+        KvLayer& kv = *kv_[(size_t)il];
+        const KvPolicy policy = kv.config().policy;
         for (int32_t t = 0; t < m; t++)
             ops_rmsnorm(x_.data() + t * E, L.attn_norm.data(), h_.data() + t * E, E, hp_.rms_eps);
         matmul(&pool_, L.wq, h_.data(), E, m, q_.data(), q_dim_, act);
@@ -198,13 +431,32 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int32_
         }
         const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
         auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
+        const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
+        if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
         for (int32_t t = 0; t < m; t++) {
-            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff);
+            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
             rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-            kv_layer_write(kv, kt_, pos0 + t, k_.data() + t * k_dim_, v_.data() + t * v_dim_);
+            kv_store_row(attn_.type, kt_, k_.data() + t * k_dim_, k_stage_.data() + (size_t)t * kv.k_row_bytes(), k_dim_);
+            kv_store_row(attn_.type, kt_, v_.data() + t * v_dim_, v_stage_.data() + (size_t)t * kv.v_row_bytes(), v_dim_);
         }
-        attention(kv, kind.window, m, pos0);
+        if (policy == KvPolicy::Sinks) {
+            // queries past the first eviction see the sinks from their cache position
+            for (int32_t t = 0; t < m; t++) {
+                const int64_t pc = kv.sink_query_pos(pos0 + t);
+                if (pc == pos0 + t) continue;
+                float* qs = q_sink_.data() + t * q_dim_;
+                std::copy(q_raw_.begin() + t * q_dim_, q_raw_.begin() + (t + 1) * q_dim_, qs);
+                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff, yarn);
+                rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            }
+        }
+        if (policy == KvPolicy::H2O) {
+            attention_h2o(kv, m, pos0);
+        } else {
+            attention(kv, m, pos0);
+            kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
+        }
         matmul(&pool_, L.wo, att_.data(), o_dim_, m, o_.data(), E, act);
         if (opt.post_norms)
             for (int32_t t = 0; t < m; t++)
@@ -236,8 +488,22 @@ void TransformerContext::output_logits(int32_t first, int32_t count, float* out)
     if (hp_.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp_.n_vocab, hp_.opt.final_softcap);
 }
 
+void TransformerContext::push_history(const int32_t* tokens, int32_t m) {
+    if (hist_n_ + m > (int64_t)hist_.size()) {  // bounded contexts: keep the last hist_keep_ tokens
+        const int64_t keep = std::min<int64_t>(hist_n_, hist_keep_ - std::min<int64_t>(m, hist_keep_));
+        std::copy(hist_.begin() + (hist_n_ - keep), hist_.begin() + hist_n_, hist_.begin());
+        hist_n_ = keep;
+        if (m > hist_keep_) {
+            tokens += m - hist_keep_;
+            m = (int32_t)hist_keep_;
+        }
+    }
+    std::copy(tokens, tokens + m, hist_.begin() + hist_n_);
+    hist_n_ += m;
+}
+
 Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
-                            const std::atomic<bool>* cancel) {
+                                  const std::atomic<bool>* cancel) {
     if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", "decode needs at least one token");
     for (size_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
@@ -245,10 +511,12 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
                                                         std::to_string(i) + " is outside the vocabulary [0, " +
                                                         std::to_string(hp_.n_vocab) + ")");
     }
-    if ((int64_t)pos_ + (int64_t)n > n_ctx_)
+    if (has_full_ && pos_ + (int64_t)n > n_ctx_)
         return status_error("CONTEXT_FULL", "decoding " + std::to_string(n) + " tokens at position " +
                                                 std::to_string(pos_) + " would exceed the context size " +
-                                                std::to_string(n_ctx_) + "; reset the context or create a larger one");
+                                                std::to_string(n_ctx_) +
+                                                "; reset the context, create a larger one, or use kv.policy "
+                                                "\"sinks\", \"window\" or \"h2o\" for unbounded streams");
     const size_t V = (size_t)hp_.n_vocab;
     if (logits) {
         try {
@@ -258,15 +526,26 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
         }
     }
     float* all_out = logits && all_logits ? logits->data() : nullptr;
-    const int32_t pos_start = pos_;
+    // Ring caches overwrite rows a rollback would need: they stop only between chunks, keeping the
+    // completed ones. Full caches stop between layers and roll back.
+    bool rings = false;
+    for (const auto& kv : kv_) rings |= kv->config().policy != KvPolicy::Full;
+    const int64_t pos_start = pos_, hist_start = hist_n_;
+    Status result = status_ok();
     for (size_t c = 0; c < n; c += (size_t)n_batch_) {
         const int32_t m = (int32_t)std::min(n - c, (size_t)n_batch_);
         const bool last_chunk = c + (size_t)m == n;
-        if ((cancel && cancel->load(std::memory_order_relaxed)) || !forward_layers(tokens + c, m, pos_, cancel)) {
-            pos_ = pos_start;
-            return status_error("ABORTED", "decode was cancelled");
+        if ((cancel && cancel->load(std::memory_order_relaxed)) ||
+            !forward_layers(tokens + c, m, pos_, rings ? nullptr : cancel)) {
+            if (!rings) {
+                pos_ = pos_start;
+                hist_n_ = hist_start;
+                for (auto& kv : kv_) kv->truncate(pos_);
+            }
+            result = status_error("ABORTED", "decode was cancelled");
+            break;
         }
-        std::copy(tokens + c, tokens + c + m, history_.begin() + pos_);
+        push_history(tokens + c, m);
         pos_ += m;
         if (all_out) {
             output_logits(0, m, all_out + c * V);
@@ -275,6 +554,11 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
             output_logits(m - 1, 1, last_logits_.data());
         }
     }
+    snapshot();
+    if (!result.ok()) {
+        if (pos_ != pos_start) has_logits_ = false;  // ring caches kept completed chunks without their logits
+        return result;
+    }
     has_logits_ = true;
     if (logits && !all_logits) std::copy(last_logits_.begin(), last_logits_.end(), logits->begin());
     return status_ok();
@@ -282,7 +566,8 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
 
 Status TransformerContext::sample(const SamplerParams& params, int32_t* token) {
     if (!has_logits_) return status_error("INVALID_ARGUMENT", "nothing to sample from: decode tokens first");
-    return sampler_sample(&sampler_, params, last_logits_.data(), history_.data(), pos_, token);
+    const int64_t n = std::min(hist_n_, hist_keep_);
+    return sampler_sample(&sampler_, params, last_logits_.data(), hist_.data() + (hist_n_ - n), (int32_t)n, token);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "matmul.h"
+#include "ops.h"
 
 namespace rl {
 
@@ -49,6 +50,7 @@ struct TransformerHparams {
     float rms_eps = 1e-5f;
     float rope_base = 10000.0f;
     ArchOptions opt;
+    RopeYarn yarn;  // rope.scaling.type "yarn" (ext_factor 0: off)
     std::vector<LayerKind> layer_kinds;  // (n_layer) window and rope base of each layer
 };
 

@@ -216,15 +216,35 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
     if (!(st = read_float(h, a + "rope.freq_base", &hp->rope_base, &found)).ok()) return st;
     if (hp->rope_base <= 0) return invalid("rope.freq_base must be positive");
 
-    // Linear RoPE scaling (positions divided by the factor); other scaling types are not applied yet.
+    // RoPE scaling: "linear" divides positions by the factor; "yarn" mixes interpolated and
+    // extrapolated frequencies (ops.h RopeYarn) from the original context length and beta_fast /
+    // beta_slow. Other types (e.g. phi3's "longrope" factors) are refused rather than run wrong.
     float rope_scale = 1.0f;
     std::string scaling;
     if (!(st = read_string(h, a + "rope.scaling.type", &scaling, &found)).ok()) return st;
-    if (scaling == "linear") {
+    if (scaling == "linear" || scaling == "yarn") {
         float factor = 1.0f;
         if (!(st = read_float(h, a + "rope.scaling.factor", &factor, &found)).ok()) return st;
         if (!(factor > 0)) return invalid("rope.scaling.factor must be positive");
         rope_scale = 1.0f / factor;
+    } else if (!scaling.empty() && scaling != "none") {
+        return status_error("MODEL_UNSUPPORTED_TYPE", "RoPE scaling type '" + scaling + "' (" + a +
+                                                          "rope.scaling.type) is not supported; supported: none, linear, yarn");
+    }
+    if (scaling == "yarn" && rope_scale != 1.0f) {
+        int32_t n_ctx_orig = hp->n_ctx_train;
+        float beta_fast = 32.0f, beta_slow = 1.0f, ext = 1.0f, attn = 1.0f;
+        if (!(st = read_int(h, a + "rope.scaling.original_context_length", 1, INT32_MAX, &n_ctx_orig, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_fast", &beta_fast, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_beta_slow", &beta_slow, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_ext_factor", &ext, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.attn_factor", &attn, &found)).ok()) return st;
+        if (!(st = read_float(h, a + "rope.scaling.yarn_attn_factor", &attn, &found)).ok()) return st;
+        if (!(beta_fast > 0) || !(beta_slow > 0) || !(attn > 0) || ext < 0)
+            return invalid("YaRN parameters (yarn_beta_fast, yarn_beta_slow, attn_factor, yarn_ext_factor) out of range");
+        hp->yarn.ext_factor = ext;
+        hp->yarn.attn_factor = attn;
+        ops_rope_yarn_dims(hp->n_rot, n_ctx_orig, hp->rope_base, beta_fast, beta_slow, &hp->yarn.low, &hp->yarn.high);
     }
 
     ArchOptions& o = hp->opt;
@@ -246,23 +266,46 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
         if (o.attn_softcap < 0 || o.final_softcap < 0) return invalid("logit soft-capping values must be >= 0");
     }
 
+    // Sliding windows. gemma2/gemma3 always have them (pattern from the table, window 4096 by
+    // default); any architecture may declare `attention.sliding_window` (Mistral v0.1 files are
+    // `llama` with it: every layer slides unless `attention.sliding_window_pattern` says otherwise,
+    // as a period n (layer il slides when il % n < n - 1) or a per-layer bool array). qwen2 files
+    // carry a window their models do not use unless `use_sliding_window` is true.
     int32_t window = 0;
     float local_base = 10000.0f;  // gemma3's sliding layers keep the original RoPE base
+    if (spec.swa_pattern > 0) window = 4096;  // gemma2's default
+    if (!(st = read_int(h, a + "attention.sliding_window", 0, INT32_MAX, &window, &found)).ok()) return st;
+    if (found && hp->arch == "qwen2") {
+        const GgufValue* use = h.find(a + "use_sliding_window");
+        if (!use || use->type != GGUF_TYPE_BOOL || use->u == 0) window = 0;
+    }
     if (spec.swa_pattern > 0) {
-        window = 4096;  // gemma2's default
-        if (!(st = read_int(h, a + "attention.sliding_window", 1, INT32_MAX, &window, &found)).ok()) return st;
         if (!(st = read_float(h, a + "rope.freq_base_swa", &local_base, &found)).ok()) return st;
         if (local_base <= 0) return invalid("rope.freq_base_swa must be positive");
     }
+    std::vector<bool> sliding((size_t)hp->n_layer, window > 0);
+    int32_t period = spec.swa_pattern;
+    const GgufValue* pattern = h.find(a + "attention.sliding_window_pattern");
+    if (pattern && pattern->type == GGUF_TYPE_ARRAY) {
+        if (pattern->elem_type != GGUF_TYPE_BOOL || pattern->count != (uint64_t)hp->n_layer)
+            return invalid("metadata '" + a + "attention.sliding_window_pattern' must be an array of " +
+                           std::to_string(hp->n_layer) + " booleans (one per layer)");
+        for (int32_t il = 0; il < hp->n_layer; il++) sliding[(size_t)il] = window > 0 && pattern->elems[il] != 0;
+        period = 0;
+    } else if (pattern) {
+        if (!(st = read_int(h, a + "attention.sliding_window_pattern", 1, 65536, &period, &found)).ok()) return st;
+    }
+    if (period > 0)
+        for (int32_t il = 0; il < hp->n_layer; il++) sliding[(size_t)il] = window > 0 && il % period != period - 1;
     hp->layer_kinds.assign((size_t)hp->n_layer, LayerKind{});
     for (int32_t il = 0; il < hp->n_layer; il++) {
         LayerKind& k = hp->layer_kinds[(size_t)il];
-        const bool sliding = spec.swa_pattern > 0 && il % spec.swa_pattern != spec.swa_pattern - 1;
-        k.window = sliding ? window : 0;
+        k.window = sliding[(size_t)il] ? window : 0;
         // gemma2 uses one base everywhere; gemma3's local layers use their own, unscaled.
-        const bool local_rope = sliding && spec.swa_pattern > 2;
+        const bool local_rope = k.window > 0 && spec.swa_pattern > 2;
         k.rope_base = local_rope ? local_base : hp->rope_base;
         k.rope_scale = local_rope ? 1.0f : rope_scale;
+        k.yarn = !local_rope && hp->yarn.ext_factor != 0.0f;
     }
     return status_ok();
 }

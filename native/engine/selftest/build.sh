@@ -16,7 +16,7 @@ g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512
 wait
 g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/engine/context.cpp native/engine/transformer.cpp native/engine/transformer_load.cpp native/engine/matmul.cpp \
-  native/engine/ops.cpp native/engine/kv_cache.cpp native/engine/sampler.cpp native/engine/thread_pool.cpp \
+  native/engine/ops.cpp native/kv/kv_cache.cpp native/kv/attention.cpp native/engine/sampler.cpp native/engine/thread_pool.cpp \
   native/engine/weight_types.cpp native/engine/model.cpp \
   native/gguf/gguf.cpp native/gguf/gguf_file.cpp native/gguf/gguf_types.cpp \
   native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \

@@ -1,0 +1,259 @@
+// KV cache policies. Sinks without re-rotation: keys are stored rotated at their absolute position
+// and never touched again. Scores depend only on the difference of the query's and the key's
+// rotation, so rotating the query at p for the recent keys (distance p - u, exactly the distance of
+// their cache indices) and at its cache position min(p, S+R-1) for the sinks (distance to sink j:
+// S+R-1-j) gives the same logits as storing keys at cache indices and shifting them back on every
+// eviction ("K-shift"), with no pass over the cache per evicted token and no rounding accumulated
+// by repeated rotation (f16) or re-quantization (q8_0/q4_0). RoPE angles at large positions are
+// computed in double (ops_rope_cache), so absolute positions of long streams stay exact.
+#include "kv_cache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "../kernels/fp16.h"
+#include "../kernels/quants.h"
+
+namespace rl {
+
+const char* kv_policy_name(KvPolicy p) {
+    switch (p) {
+        case KvPolicy::Full: return "full";
+        case KvPolicy::Window: return "window";
+        case KvPolicy::Sinks: return "sinks";
+        case KvPolicy::H2O: return "h2o";
+    }
+    return "?";
+}
+
+const char* kv_type_name(KvType t) {
+    switch (t) {
+        case KvType::F16: return "f16";
+        case KvType::Q8_0: return "q8_0";
+        case KvType::Q4_0: return "q4_0";
+    }
+    return "?";
+}
+
+size_t kv_row_bytes(KvType t, int64_t n) {
+    switch (t) {
+        case KvType::F16: return (size_t)n * 2;
+        case KvType::Q8_0: return (size_t)(n / 32) * 34;
+        case KvType::Q4_0: return (size_t)(n / 32) * 18;
+    }
+    return 0;
+}
+
+// Q8_0: d = max|x| / 127 (stored f16), q = round(x / d).
+void kv_quantize_q8_0(const float* x, void* y, int64_t n) { generic::quantize_row_q8_0(x, y, n); }
+
+// Q4_0: d = (value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)); low nibbles hold
+// elements 0..15 of the block, high nibbles 16..31.
+void kv_quantize_q4_0(const float* x, void* y, int64_t n) {
+    uint8_t* out = (uint8_t*)y;
+    for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            if (amax < std::fabs(x[j])) {
+                amax = std::fabs(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -8.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (!std::isfinite(id)) id = 0.0f;
+        const uint16_t dh = fp32_to_fp16(d);
+        std::memcpy(out, &dh, 2);
+        for (int j = 0; j < 16; j++) {
+            auto q = [&](float v) {
+                float t = v * id + 8.5f;
+                t = t != t ? 8.0f : std::min(15.0f, std::max(0.0f, t));  // NaN/inf never reach the int cast
+                return (uint8_t)std::min(15, (int)t);
+            };
+            out[2 + j] = (uint8_t)(q(x[j]) | (q(x[16 + j]) << 4));
+        }
+    }
+}
+
+void kv_store_row(KvType t, const KernelTable* kt, const float* x, void* y, int64_t n) {
+    switch (t) {
+        case KvType::F16: kt->f32_to_fp16_row(x, (uint16_t*)y, n); return;
+        case KvType::Q8_0: kv_quantize_q8_0(x, y, n); return;
+        case KvType::Q4_0: kv_quantize_q4_0(x, y, n); return;
+    }
+}
+
+void kv_load_row(KvType t, const KernelTable* kt, const void* x, float* y, int64_t n) {
+    switch (t) {
+        case KvType::F16: kt->fp16_to_f32_row((const uint16_t*)x, y, n); return;
+        case KvType::Q8_0: generic::dequantize_row_q8_0(x, y, n); return;
+        case KvType::Q4_0: generic::dequantize_row_q4_0(x, y, n); return;
+    }
+}
+
+KvLayer::~KvLayer() {
+    std::free(k_);
+    std::free(v_);
+}
+
+Status KvLayer::init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, int32_t head_dim_k, int32_t head_dim_v) {
+    cfg_ = cfg;
+    type_ = type;
+    n_head_kv_ = n_head_kv;
+    switch (cfg.policy) {
+        case KvPolicy::Full: n_slots_ = cfg.n_ctx; break;
+        case KvPolicy::Window: n_slots_ = cfg.window; break;
+        case KvPolicy::Sinks: n_slots_ = (int64_t)cfg.sinks + cfg.recent; break;
+        case KvPolicy::H2O: n_slots_ = (int64_t)cfg.heavy + cfg.recent + 1; break;  // + the token of a step
+    }
+    if (n_slots_ <= 0) return status_error("INVALID_ARGUMENT", "a KV cache layer needs at least one slot");
+    k_head_ = kv_row_bytes(type, head_dim_k);
+    v_head_ = kv_row_bytes(type, head_dim_v);
+    k_row_ = k_head_ * (size_t)n_head_kv;
+    v_row_ = v_head_ * (size_t)n_head_kv;
+    // calloc: pages are mapped lazily, so a large full cache costs memory only as it fills.
+    k_ = (uint8_t*)std::calloc((size_t)n_slots_, k_row_);
+    v_ = (uint8_t*)std::calloc((size_t)n_slots_, v_row_);
+    if (!k_ || !v_)
+        return status_error("OUT_OF_MEMORY", "could not allocate a KV cache of " + std::to_string(n_slots_) +
+                                                 " tokens; use a smaller context size or a bounded kv policy");
+    const size_t tables = cfg.policy == KvPolicy::H2O ? (size_t)n_head_kv * n_slots_ : (size_t)n_slots_;
+    pos_.assign(tables, -1);
+    if (cfg.policy == KvPolicy::H2O) {
+        score_.assign(tables, 0.0);
+        h2o_held_.assign((size_t)n_head_kv, 0);
+    }
+    reset();
+    return status_ok();
+}
+
+void KvLayer::reset() {
+    n_seen_ = 0;
+    std::fill(pos_.begin(), pos_.end(), -1);
+    std::fill(score_.begin(), score_.end(), 0.0);
+    std::fill(h2o_held_.begin(), h2o_held_.end(), 0);
+}
+
+int64_t KvLayer::slot_of(int64_t p) const {
+    switch (cfg_.policy) {
+        case KvPolicy::Window: return p % cfg_.window;
+        case KvPolicy::Sinks: return p < cfg_.sinks ? p : cfg_.sinks + (p - cfg_.sinks) % cfg_.recent;
+        default: return p;
+    }
+}
+
+int64_t KvLayer::sink_query_pos(int64_t p) const {
+    if (cfg_.policy != KvPolicy::Sinks) return p;
+    return std::min<int64_t>(p, (int64_t)cfg_.sinks + cfg_.recent - 1);
+}
+
+// Appends the runs of positions [lo, hi] (inclusive; empty when lo > hi), splitting at p0 between
+// cache and staging and at the ring's wrap.
+static int add_range(const KvLayer& L, int64_t lo, int64_t hi, int64_t p0, uint8_t rot, KvRun* out, int n) {
+    if (lo > hi) return n;
+    const int64_t cache_hi = std::min(hi, p0 - 1);
+    int64_t u = lo;
+    while (u <= cache_hi) {  // cache part: contiguous slots until the ring wraps
+        const int64_t slot = L.slot_of(u);
+        const KvLayerConfig& c = L.config();
+        int64_t end_slot = L.n_slots();  // exclusive end of the contiguous slot range holding u
+        if (c.policy == KvPolicy::Sinks && u < c.sinks) end_slot = c.sinks;
+        const int64_t count = std::min(cache_hi - u + 1, end_slot - slot);
+        out[n++] = KvRun{slot, (int32_t)count, false, rot};
+        u += count;
+    }
+    const int64_t s_lo = std::max(lo, p0);
+    if (s_lo <= hi) out[n++] = KvRun{s_lo - p0, (int32_t)(hi - s_lo + 1), true, rot};
+    return n;
+}
+
+int KvLayer::runs(int64_t p, int64_t p0, KvRun* out) const {
+    switch (cfg_.policy) {
+        case KvPolicy::Full: {
+            const int64_t lo = cfg_.mask_window > 0 ? std::max<int64_t>(0, p - cfg_.mask_window + 1) : 0;
+            return add_range(*this, lo, p, p0, 0, out, 0);
+        }
+        case KvPolicy::Window:
+            return add_range(*this, std::max<int64_t>(0, p - cfg_.window + 1), p, p0, 0, out, 0);
+        case KvPolicy::Sinks: {
+            const int64_t S = cfg_.sinks;
+            int n = add_range(*this, 0, std::min(S - 1, p), p0, 1, out, 0);
+            return add_range(*this, std::max(S, p - cfg_.recent + 1), p, p0, 0, out, n);
+        }
+        case KvPolicy::H2O: break;  // per head, see h2o_held
+    }
+    return 0;
+}
+
+void KvLayer::commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0, int32_t m) {
+    for (int32_t t = 0; t < m; t++) {
+        const int64_t p = p0 + t, slot = slot_of(p);
+        std::memcpy(k_row(slot), stage_k + (size_t)t * k_row_, k_row_);
+        std::memcpy(v_row(slot), stage_v + (size_t)t * v_row_, v_row_);
+        pos_[(size_t)slot] = p;
+    }
+    n_seen_ = p0 + m;
+}
+
+void KvLayer::truncate(int64_t n) {
+    if (cfg_.policy != KvPolicy::Full || n >= n_seen_) return;
+    for (int64_t p = n; p < n_seen_; p++) pos_[(size_t)p] = -1;
+    n_seen_ = n;
+}
+
+int64_t KvLayer::held() const {
+    if (cfg_.policy == KvPolicy::H2O) return h2o_held_.empty() ? 0 : h2o_held_[0];
+    return std::min<int64_t>(n_seen_, n_slots_);
+}
+
+void KvLayer::slots(int32_t head, std::vector<int64_t>* pos, std::vector<double>* scores) const {
+    if (cfg_.policy == KvPolicy::H2O) {
+        const size_t off = (size_t)head * n_slots_;
+        pos->assign(pos_.begin() + off, pos_.begin() + off + n_slots_);
+        scores->assign(score_.begin() + off, score_.begin() + off + n_slots_);
+    } else {
+        pos->assign(pos_.begin(), pos_.end());
+        scores->clear();
+    }
+}
+
+int64_t KvLayer::h2o_insert(int32_t g, int64_t p, const uint8_t* k_head_row, const uint8_t* v_head_row) {
+    int64_t* pos = pos_.data() + (size_t)g * n_slots_;
+    int64_t slot = 0;
+    while (pos[slot] >= 0) slot++;  // a free slot exists: h2o_evict keeps one
+    pos[slot] = p;
+    score_[(size_t)g * n_slots_ + slot] = 0.0;
+    h2o_held_[(size_t)g]++;
+    std::memcpy(k_row(slot) + (size_t)g * k_head_, k_head_row, k_head_);
+    std::memcpy(v_row(slot) + (size_t)g * v_head_, v_head_row, v_head_);
+    return slot;
+}
+
+void KvLayer::h2o_evict(int32_t g, int64_t p) {
+    if (h2o_held_[(size_t)g] <= (int64_t)cfg_.heavy + cfg_.recent) return;
+    int64_t* pos = pos_.data() + (size_t)g * n_slots_;
+    double* score = score_.data() + (size_t)g * n_slots_;
+    // Among tokens outside the last `recent` positions (p included), the lowest score; ties go to
+    // the oldest.
+    const int64_t newest_evictable = p - cfg_.recent;
+    int64_t slot = -1;
+    for (int64_t s = 0; s < n_slots_; s++) {
+        if (pos[s] < 0 || pos[s] > newest_evictable) continue;
+        if (slot < 0 || score[s] < score[slot] || (score[s] == score[slot] && pos[s] < pos[slot])) slot = s;
+    }
+    pos[slot] = -1;
+    score[slot] = 0.0;  // an evicted token loses its score
+    h2o_held_[(size_t)g]--;
+}
+
+int64_t KvLayer::h2o_held(int32_t g, int64_t* out) const {
+    const int64_t* pos = pos_.data() + (size_t)g * n_slots_;
+    int64_t n = 0;
+    for (int64_t s = 0; s < n_slots_; s++)
+        if (pos[s] >= 0) out[n++] = s;
+    return n;
+}
+
+}  // namespace rl
