@@ -32,6 +32,7 @@ import os
 # One BLAS thread: torch's own intra-op threads (--threads) do the parallel work; two pools oversubscribe.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,7 @@ CONFIG = dict(
     rope_base=10000.0,
     rms_eps=1e-5,
     batch_size=16,
-    steps=800,
+    steps=1200,
     lr=2e-3,
     min_lr=2e-4,
     warmup=50,
@@ -326,7 +327,7 @@ def main():
         opt.step()
         if step % 50 == 0 or step == c["steps"] - 1:
             line = f"step {step:5d}  loss {loss.item():.4f}  lr {lr_at(step, c):.2e}  {time.time() - t0:.0f}s"
-            if step % 250 == 0 or step == c["steps"] - 1:
+            if step % 200 == 0 or step == c["steps"] - 1:
                 s, n = segment_nll(model, val, T)
                 line += f"  val {s / n:.4f}"
             print(line, flush=True)
@@ -403,6 +404,7 @@ def main():
 
     write_card(args, c, files, len(train_entries), len(val_entries), len(train), len(val), n_params, train_loss, val_loss,
                golden, samples, log, os.path.getsize(gguf_path), time.time() - t0)
+    shutil.rmtree(tmp)
     print(f"done in {time.time() - t0:.0f}s")
 
 

@@ -20,8 +20,9 @@ let model: Model;
 beforeAll(async () => { model = await loadModel(); });
 afterAll(async () => { await model?.close(); });
 
-async function perplexity(stream: number[], n: number): Promise<{ ppl: number; scored: number; segments: number }> {
+async function perplexity(stream: number[], n: number): Promise<{ ppl: number; scored: number; segments: number; capacity: number[] }> {
   const ctx = await model.createContext({ contextSize: n });
+  const capacity = ctx.stats().layers.map((l) => l.capacity);
   const vocab = model.vocab.size;
   let nll = 0, scored = 0, segments = 0;
   for (let s = 0; s + n <= stream.length; s += n) {
@@ -40,7 +41,7 @@ async function perplexity(stream: number[], n: number): Promise<{ ppl: number; s
     segments++;
   }
   await ctx.close();
-  return { ppl: Math.exp(nll / scored), scored, segments };
+  return { ppl: Math.exp(nll / scored), scored, segments, capacity };
 }
 
 test.each([
@@ -51,5 +52,7 @@ test.each([
   const ours = await perplexity(golden.ids, n);
   expect(ours.segments).toBe(ref.segments);
   expect(ours.scored).toBe(ref.scored);
+  // The default KV policy runs the trained window: a 64-slot ring per layer, even for 256 tokens.
+  expect(ours.capacity).toEqual([64, 64, 64, 64]);
   expect(Math.abs(ours.ppl / ref.perplexity - 1)).toBeLessThan(0.01);
 }, 120000);
