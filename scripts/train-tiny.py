@@ -7,7 +7,8 @@ causal mask, so the window is real. Tokenizer: SentencePiece BPE trained here. C
 non-offensive fortune cookie files Debian ships in `fortunes` and `fortunes-min`.
 
 Needs Debian's python3-torch, python3-sentencepiece and fortunes/fortunes-min (and, for speed,
-libopenblas0-pthread); CPU only. Run as `npm run train:tiny` (about 25 minutes on one core).
+libopenblas0-pthread: Debian's default reference BLAS is ~15x slower); CPU only, one thread by
+default. Run as `npm run train:tiny` (about 25 minutes on one free core).
 Writes, in models/:
   ringllm-tiny-fortunes.gguf   the model (F16 matrices, F32 norms), via scripts/export-tiny.ts
   tiny-validation.txt          a held-out slice in fortune format ("%" lines between entries)
