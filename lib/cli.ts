@@ -2,6 +2,7 @@
 // The `ringllm` command line.
 import { Command } from "commander";
 
+import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
@@ -116,9 +117,9 @@ export function buildProgram(): Command {
 
   program
     .command("generate")
-    .description("generate text after a prompt with a GGUF model")
+    .description("generate text after a prompt with a GGUF model (default: the embedded tiny model)")
     .argument("<prompt>", "text to continue")
-    .requiredOption("-m, --model <file>", "GGUF model file")
+    .option("-m, --model <file>", "GGUF model file (default: the embedded fortune-cookie model, models/README.md)")
     .option("-n, --max-tokens <n>", "tokens to generate at most", "200")
     .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
     .option("--top-k <k>", "top-k sampling (0 = off)", "40")
@@ -142,7 +143,7 @@ export function buildProgram(): Command {
         seed: num("seed", opts.seed), signal: ac.signal,
       };
       process.once("SIGINT", () => ac.abort());
-      const model = await loadModel(opts.model, { signal: ac.signal });
+      const model = await loadModel(opts.model ?? defaultModelPath(), { signal: ac.signal });
       const ctx = await model.createContext(contextOptions);
       try {
         process.stdout.write(prompt);

@@ -6,6 +6,7 @@
  * const model = await loadModel("model.gguf");
  * console.log(model.architecture, model.hparams);
  * await model.close();
+ * const tiny = await loadModel(); // the embedded default model, defaultModelPath()
  */
 export { RingllmError } from "./errors";
 export type { RingllmErrorCode } from "./errors";
@@ -19,6 +20,7 @@ export type {
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";
+export { defaultModelPath } from "./default-model";
 export type { DetokenizeOptions, LoadModelOptions, TokenizeOptions } from "./model";
 export { TokenDecoder, TokenType, Vocab } from "./vocab";
 export { systemInfo } from "./system";

@@ -1,5 +1,6 @@
 // loadModel and the Model class.
 import { Context, ContextOptions, NativeContextHandle } from "./context";
+import { defaultModelPath } from "./default-model";
 import { describe, fromNative, RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENGTH } from "./gguf";
 import { HyperParameters, readHyperParameters } from "./hparams";
@@ -319,16 +320,18 @@ function checkText(fn: string, text: unknown): void {
 
 /**
  * Loads a GGUF model off the main thread: maps the file, validates every header field and tensor
- * extent, and pre-faults the weights (reporting progress).
+ * extent, and pre-faults the weights (reporting progress). With no path (undefined) it loads the
+ * embedded default model, defaultModelPath().
  *
  * @example
  * const model = await loadModel("model.gguf", { onProgress: (f) => console.log(`${Math.round(f * 100)}%`) });
  * console.log(model.architecture, model.hparams.blockCount);
  * await model.close();
+ * const tiny = await loadModel(); // the embedded fortune-cookie model
  */
-export async function loadModel(path: string | URL, options?: LoadModelOptions): Promise<Model> {
+export async function loadModel(path?: string | URL, options?: LoadModelOptions): Promise<Model> {
   const callSite = new Error();
-  const file = checkPath("loadModel", path);
+  const file = path === undefined ? defaultModelPath() : checkPath("loadModel", path);
   checkOptions("loadModel", options, {
     vocabOnly: isBoolean,
     useMmap: isBoolean,

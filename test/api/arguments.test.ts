@@ -8,7 +8,7 @@ test.each([
   ["a number", 42],
   ["an empty string", ""],
   ["a string with NUL", "a\0b"],
-  ["undefined", undefined],
+  ["null", null],
   ["an http URL", new URL("http://example.invalid/model.gguf")],
 ])("loadModel rejects %s as the path", async (_label, path) => {
   await expect(loadModel(path as string)).rejects.toEqual(INVALID);

@@ -90,6 +90,17 @@ maybe(`packed tarball${ready ? "" : " [needs `npm run prebuildify` and `npm run 
     expect(r.stdout).toMatch(/architecture:\s+llama/);
   });
 
+  test("the installed package ships the embedded model and `ringllm generate` runs it without --model", () => {
+    const pkg = join(app, "node_modules", "ringllm");
+    expect(existsSync(join(pkg, "models", "ringllm-tiny-fortunes.gguf"))).toBe(true);
+    const cli = join(app, "node_modules", ".bin", "ringllm");
+    const r = spawnSync(process.execPath, [cli, "generate", "-t", "0", "-n", "20", "A man walks into a bar"], { cwd: app, env, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout.startsWith("A man walks into a bar")).toBe(true);
+    expect(r.stdout.trim().length).toBeGreaterThan("A man walks into a bar".length);
+  });
+
   test("TypeScript resolves typings for both import (node16 ESM) and require (CommonJS) consumers", () => {
     writeFileSync(join(app, "esm.mts"),
       "import { loadModel, type Model } from 'ringllm';\nconst p: Promise<Model> = loadModel('x.gguf');\nvoid p;\n");

@@ -1,0 +1,101 @@
+// The embedded default model (models/ringllm-tiny-fortunes.gguf): what loadModel() with no path
+// loads, its GQA + sliding-window shape, its tokenizer against SentencePiece, and reproducible
+// generation.
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+import { Context, defaultModelPath, loadModel, Model } from "../../lib";
+import { ROOT } from "../helpers";
+
+const MODELS = join(ROOT, "models");
+// Written by scripts/train-tiny.py: the ids SentencePiece (the tokenizer model stored in the GGUF)
+// gives tiny-validation.txt, as [1] + encode(entry) + [2] per entry (see its "about" field).
+const golden = JSON.parse(readFileSync(join(MODELS, "tiny-validation.json"), "utf8")) as { ids: number[] };
+const entries = readFileSync(join(MODELS, "tiny-validation.txt"), "utf8").split("\n%\n").slice(0, -1);
+
+let model: Model;
+beforeAll(async () => { model = await loadModel(); });
+afterAll(async () => { await model?.close(); });
+
+async function collect(ctx: Context, prompt: string | number[], opts: Parameters<Context["generate"]>[1]): Promise<number[]> {
+  const tokens: number[] = [];
+  for await (const c of ctx.generate(prompt, opts)) tokens.push(c.token);
+  return tokens;
+}
+
+test("defaultModelPath() is the committed models/ringllm-tiny-fortunes.gguf, at most 8 MB", () => {
+  expect(defaultModelPath()).toBe(join(MODELS, "ringllm-tiny-fortunes.gguf"));
+  expect(statSync(defaultModelPath()).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+});
+
+test("loadModel() with no path loads the embedded model", async () => {
+  expect(model.architecture).toBe("llama");
+  expect(model.metadata["general.name"]).toBe("ringllm-tiny-fortunes");
+  expect(model.metadata["general.license"]).toBe("BSD-3-Clause");
+  const again = await loadModel(undefined, { vocabOnly: true });
+  expect(again.metadata["general.name"]).toBe("ringllm-tiny-fortunes");
+  await again.close();
+});
+
+test("metadata says grouped-query attention (8 query heads, 2 KV heads) and a 64-token sliding window", () => {
+  const hp = model.hparams;
+  expect(hp.headCount).toBe(8);
+  expect(hp.headCountKv).toBe(2);
+  expect(hp.slidingWindow).toBe(64);
+  expect(hp.contextLength).toBe(256); // trained on sequences four windows long
+  expect(model.metadata["llama.attention.sliding_window"]).toBe(64);
+  const k = model.tensors.find((t) => t.name === "blk.0.attn_k.weight")!;
+  const q = model.tensors.find((t) => t.name === "blk.0.attn_q.weight")!;
+  expect(q.shape[1] / k.shape[1]).toBe(4); // K projects to a quarter of Q's width
+  expect(model.tensors.filter((t) => t.shape.length === 2).every((t) => t.type === "F16")).toBe(true);
+});
+
+test("the tokenizer gives SentencePiece's ids on the validation text", () => {
+  expect(entries.length).toBeGreaterThan(10);
+  const ids: number[] = [];
+  for (const e of entries) ids.push(model.vocab.bos!, ...model.tokenize(e), model.vocab.eos!);
+  expect(ids).toEqual(golden.ids);
+  expect(model.detokenize(model.tokenize(entries[0]))).toBe(entries[0]);
+});
+
+test("greedy generation is deterministic and each token is the argmax of the decoded logits", async () => {
+  const prompt = "A man walks into a bar";
+  const ctx = await model.createContext({ contextSize: 256 });
+  const first = await collect(ctx, prompt, { maxTokens: 40, temperature: 0 });
+  await ctx.reset();
+  const second = await collect(ctx, prompt, { maxTokens: 40, temperature: 0 });
+  await ctx.close();
+  const other = await model.createContext({ contextSize: 256, threads: 1 });
+  const third = await collect(other, prompt, { maxTokens: 40, temperature: 0 });
+  expect(first.length).toBeGreaterThan(5);
+  expect(second).toEqual(first);
+  expect(third).toEqual(first);
+
+  // Teacher-forced: the logits after prompt + generated[0..i) must put generated[i] on top.
+  await other.reset();
+  const promptIds = [...model.tokenize(prompt, { addSpecial: true })];
+  const seq = [...promptIds, ...first];
+  const logits = await other.decode(seq.slice(0, -1), { logits: "all" });
+  const n = model.vocab.size;
+  for (let i = 0; i < first.length; i++) {
+    const row = logits.subarray((promptIds.length - 1 + i) * n, (promptIds.length + i) * n);
+    let best = 0;
+    for (let j = 1; j < n; j++) if (row[j] > row[best]) best = j;
+    expect(best).toBe(first[i]);
+  }
+  await other.close();
+});
+
+test("sampling with a seed is reproducible, and another seed gives other text", async () => {
+  const opts = { maxTokens: 60, temperature: 1, topK: 0, topP: 1, minP: 0 };
+  const ctx = await model.createContext({ contextSize: 256 });
+  const a = await collect(ctx, "Life is", { ...opts, seed: 7 });
+  await ctx.reset();
+  const b = await collect(ctx, "Life is", { ...opts, seed: 7 });
+  await ctx.reset();
+  const c = await collect(ctx, "Life is", { ...opts, seed: 8 });
+  await ctx.close();
+  expect(a.length).toBeGreaterThan(5);
+  expect(b).toEqual(a);
+  expect(c).not.toEqual(a);
+});
