@@ -99,3 +99,28 @@ test("sampling with a seed is reproducible, and another seed gives other text", 
   expect(b).toEqual(a);
   expect(c).not.toEqual(a);
 });
+
+test("10,000 generated tokens run with constant KV memory: every layer is a 64-slot ring", async () => {
+  // The model's window makes the default ("auto") cache a ring on every layer, so the context never
+  // fills (contextSize Infinity is accepted) and its KV bytes never grow.
+  const ctx = await model.createContext({ contextSize: Infinity, seed: 7 });
+  const first = ctx.stats();
+  expect(ctx.contextSize).toBe(Infinity);
+  expect(first.layers.map((l) => [l.policy, l.capacity])).toEqual(first.layers.map(() => ["window", 64]));
+  const bytes = new Set<number>();
+  let n = 0;
+  // EOS ends a fortune; keep going with the next one in the same context.
+  while (n < 10_000) {
+    for await (const c of ctx.generate(n === 0 ? "Q:" : [model.vocab.bos!], { maxTokens: 10_000 - n, temperature: 1, seed: n })) {
+      void c;
+      n++;
+      if (n % 1000 === 0) bytes.add(ctx.stats().kvBytes);
+    }
+  }
+  const last = ctx.stats();
+  expect(last.tokensProcessed).toBeGreaterThanOrEqual(10_000);
+  expect([...bytes]).toEqual([first.kvBytes]);
+  expect(last.kvBytes).toBe(first.kvBytes);
+  expect(last.layers.every((l) => l.held === 64)).toBe(true);
+  await ctx.close();
+}, 120_000);
