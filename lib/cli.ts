@@ -7,6 +7,7 @@ import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
 import { loadModel } from "./model";
+import type { KvOptions } from "./context";
 import { systemInfo } from "./system";
 
 export function formatBytes(n: number): string {
@@ -126,7 +127,14 @@ export function buildProgram(): Command {
     .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
     .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
     .option("-s, --seed <n>", "sampler seed", "0")
-    .option("-c, --context-size <n>", "context size in tokens", "2048")
+    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048")
+    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o (README \"Long context\")")
+    .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
+    .option("--window <n>", "--kv window: tokens kept per layer")
+    .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
+    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
+    .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
+    .option("--stats", "print the context's KV statistics to stderr at the end")
     .option("--threads <n>", "worker threads (default: physical cores)")
     .action(async (prompt: string, opts: Record<string, string>) => {
       const num = (name: string, v: string | undefined) => {
@@ -136,7 +144,15 @@ export function buildProgram(): Command {
         return n;
       };
       const ac = new AbortController();
-      const contextOptions = { contextSize: num("context-size", opts.contextSize), threads: num("threads", opts.threads), seed: num("seed", opts.seed) };
+      const kv = {
+        policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
+        sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
+      };
+      const contextSize = /^(inf|infinity)$/i.test(opts.contextSize ?? "") ? Infinity : num("context-size", opts.contextSize);
+      const contextOptions = {
+        contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed),
+        kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
+      };
       const generateOptions = {
         maxTokens: num("max-tokens", opts.maxTokens), temperature: num("temperature", opts.temperature),
         topK: num("top-k", opts.topK), topP: num("top-p", opts.topP), minP: num("min-p", opts.minP),
@@ -151,6 +167,11 @@ export function buildProgram(): Command {
           process.stdout.write(chunk.text);
         }
         process.stdout.write("\n");
+        if (opts.stats) {
+          const st = ctx.stats();
+          const layers = st.layers.map((l) => `${l.policy} ${l.held}/${l.capacity}`).join(", ");
+          process.stderr.write(`tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}); layers: ${layers}\n`);
+        }
       } finally {
         await ctx.close();
         await model.close();

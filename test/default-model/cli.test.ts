@@ -45,3 +45,19 @@ test("generate --model <file> runs that file instead", async () => {
     dir.cleanup();
   }
 });
+
+test("generate --kv/--window/--kv-type/-c inf choose the cache, and --stats reports it on stderr", () => {
+  const r = run("generate", "-t", "0", "-n", "20", "-c", "inf", "--kv", "window", "--window", "16", "--kv-type", "f16", "--stats", "Hello");
+  expect(r.status).toBe(0);
+  expect(r.stdout.startsWith("Hello")).toBe(true);
+  // 4 layers, each a 16-slot ring holding min(tokens, 16)
+  expect(r.stderr).toMatch(/^tokens \d+, KV \d+ bytes \(f16\); layers: (window 16\/16, ){3}window 16\/16\n$/);
+  // the embedded model's heads are 24 wide: quantized KV is refused with the reason
+  const q8 = run("generate", "--kv-type", "q8_0", "x");
+  expect(q8.status).toBe(1);
+  expect(q8.stderr).toContain("24/24 dimensions");
+  const bad = run("generate", "--kv", "bogus", "x");
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain("[INVALID_ARGUMENT]");
+  expect(bad.stderr).toContain('"sinks"');
+});
