@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 import { Context, loadModel, Model } from "../../lib";
 import { LlamaModelOptions, writeLlamaModel } from "../../scripts/gguf/llama-model";
-import { rng } from "../helpers";
+import { rng, tempDir } from "../helpers";
 import { loadRefModel, RefModel } from "./reference";
 
 // Engine logits vs the reference, as max |diff| / max |logit| per row (logits reach ~14 here).
@@ -27,6 +27,25 @@ export async function makeModel(dir: string, name: string, opts: Partial<LlamaMo
   writeLlamaModel(path, { ...SMALL, ...opts });
   const [model, ref] = await Promise.all([loadModel(path), loadRefModel(path)]);
   return { path, model, ref };
+}
+
+/**
+ * Registers a temp folder for the calling test file and returns `fixture(name, opts)`, which writes
+ * and loads a model there; models are closed and the folder removed after the file's tests.
+ */
+export function fixtureSuite(prefix: string): (name: string, opts: Partial<LlamaModelOptions>) => Promise<Fixture> {
+  let dir: { path: string; cleanup(): void };
+  const models: Model[] = [];
+  beforeAll(() => { dir = tempDir(prefix); });
+  afterAll(async () => {
+    await Promise.all(models.map((m) => m.close()));
+    dir.cleanup();
+  });
+  return async (name, opts) => {
+    const f = await makeModel(dir.path, name, opts);
+    models.push(f.model);
+    return f;
+  };
 }
 
 /** n pseudo-random token ids in [3, vocab) (no BOS/EOS), the same for the same seed. */

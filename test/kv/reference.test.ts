@@ -1,23 +1,9 @@
 // The TypeScript reference forward pass (test/kv/reference.ts): its policies agree with each other
 // where LONG_CONTEXT.md says they must, and its full policy matches today's engine.
-import { Model } from "../../lib";
-import { tempDir } from "../helpers";
-import { decodeAll, Fixture, makeModel, randomTokens, TOL_F16KV, TOL_F64 } from "./fixtures";
+import { decodeAll, fixtureSuite, randomTokens, TOL_F16KV, TOL_F64 } from "./fixtures";
 import { f16round, maxRelError, referenceForward, RefModel } from "./reference";
 
-let dir: { path: string; cleanup(): void };
-const models: Model[] = [];
-beforeAll(() => { dir = tempDir("ringllm-kvref-"); });
-afterAll(async () => {
-  await Promise.all(models.map((m) => m.close()));
-  dir.cleanup();
-});
-
-async function fixture(name: string, opts: Parameters<typeof makeModel>[2]): Promise<Fixture> {
-  const f = await makeModel(dir.path, name, opts);
-  models.push(f.model);
-  return f;
-}
+const fixture = fixtureSuite("ringllm-kvref-");
 
 function same(a: Float64Array, b: Float64Array): number {
   return maxRelError(a, b, 1);

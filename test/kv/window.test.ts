@@ -1,27 +1,14 @@
 // Sliding-window attention and the rolling-buffer cache (LONG_CONTEXT.md section 2): the window ring
 // equals a full cache with a banded mask, equals the reference banded forward pass, and is
 // independent of how the tokens are chunked; slot p mod W holds position p.
-import { Model } from "../../lib";
-import { tempDir } from "../helpers";
-import { decodeAll, Fixture, makeModel, randomTokens, TOL_F16KV } from "./fixtures";
+import { decodeAll, Fixture, fixtureSuite, randomTokens, TOL_F16KV } from "./fixtures";
 import { layerPolicies, maxRelError, referenceForward } from "./reference";
 
 // Window ring vs full cache + mask, and chunkings of the same ring: same kernels, different key
 // order / chunk shapes, so only float reassociation separates them.
 const TIGHT = 2e-5;
 
-let dir: { path: string; cleanup(): void };
-const models: Model[] = [];
-beforeAll(() => { dir = tempDir("ringllm-kvwin-"); });
-afterAll(async () => {
-  await Promise.all(models.map((m) => m.close()));
-  dir.cleanup();
-});
-async function fixture(name: string, opts: Parameters<typeof makeModel>[2]): Promise<Fixture> {
-  const f = await makeModel(dir.path, name, opts);
-  models.push(f.model);
-  return f;
-}
+const fixture = fixtureSuite("ringllm-kvwin-");
 
 test("n <= W: the window ring gives logits bit-identical to the full cache", async () => {
   const f = await fixture("w16", { nLayer: 3, slidingWindow: 16, seed: 21 });
