@@ -21,7 +21,15 @@ void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_s
     pool->parallel_for_work(w.n_out, n_in * n_tok, [&](int64_t begin, int64_t end, int) {
         for (int64_t r = begin; r < end; r++) {
             const uint8_t* wr = w.data + (size_t)r * w.row_bytes;
-            for (int32_t t = 0; t < n_tok; t++) y[t * y_stride + r] = k->vec_dot(n_in, wr, a0 + t * a_stride);
+            int32_t t = 0;
+            if (k->vec_dot_x4) {  // prefill: each weight block unpacked once per 4 tokens
+                float out[4];
+                for (; t + 4 <= n_tok; t += 4) {
+                    k->vec_dot_x4(n_in, wr, a0 + t * a_stride, a_stride, out);
+                    for (int u = 0; u < 4; u++) y[(t + u) * y_stride + r] = out[u];
+                }
+            }
+            for (; t < n_tok; t++) y[t * y_stride + r] = k->vec_dot(n_in, wr, a0 + t * a_stride);
         }
     });
 }

@@ -9,23 +9,25 @@ namespace rl {
 
 // One row per computable type; the same table is instantiated for each namespace of kernels.
 #define RL_WEIGHT_TABLE(ns)                                                                                \
-    {GGML_TYPE_F32, ACT_F32, 1, nullptr, ns::vec_dot_f32_f32, ns::dequantize_row_f32},                     \
-    {GGML_TYPE_F16, ACT_F32, 1, nullptr, ns::vec_dot_f16_f32, ns::dequantize_row_f16},                     \
-    {GGML_TYPE_BF16, ACT_F32, 1, nullptr, ns::vec_dot_bf16_f32, ns::dequantize_row_bf16},                  \
-    {GGML_TYPE_Q8_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q8_0_q8_0, ns::dequantize_row_q8_0}, \
-    {GGML_TYPE_Q4_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_0_q8_0, ns::dequantize_row_q4_0}, \
-    {GGML_TYPE_Q4_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_1_q8_0, ns::dequantize_row_q4_1}, \
-    {GGML_TYPE_Q5_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_0_q8_0, ns::dequantize_row_q5_0}, \
-    {GGML_TYPE_Q5_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_1_q8_0, ns::dequantize_row_q5_1}, \
+    {GGML_TYPE_F32, ACT_F32, 1, nullptr, ns::vec_dot_f32_f32, ns::dequantize_row_f32, nullptr},                     \
+    {GGML_TYPE_F16, ACT_F32, 1, nullptr, ns::vec_dot_f16_f32, ns::dequantize_row_f16, nullptr},                     \
+    {GGML_TYPE_BF16, ACT_F32, 1, nullptr, ns::vec_dot_bf16_f32, ns::dequantize_row_bf16, nullptr},                  \
+    {GGML_TYPE_Q8_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q8_0_q8_0, ns::dequantize_row_q8_0,            \
+     ns::vec_dot_q8_0_q8_0_x4}, \
+    {GGML_TYPE_Q4_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_0_q8_0, ns::dequantize_row_q4_0,            \
+     ns::vec_dot_q4_0_q8_0_x4}, \
+    {GGML_TYPE_Q4_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_1_q8_0, ns::dequantize_row_q4_1, nullptr}, \
+    {GGML_TYPE_Q5_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_0_q8_0, ns::dequantize_row_q5_0, nullptr}, \
+    {GGML_TYPE_Q5_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_1_q8_0, ns::dequantize_row_q5_1, nullptr}, \
     {GGML_TYPE_IQ4_NL, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_iq4_nl_q8_0,                      \
-     ns::dequantize_row_iq4_nl},                                                                           \
-    {GGML_TYPE_Q2_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q2_K_q8_K, ns::dequantize_row_q2_K}, \
-    {GGML_TYPE_Q3_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q3_K_q8_K, ns::dequantize_row_q3_K}, \
-    {GGML_TYPE_Q4_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q4_K_q8_K, ns::dequantize_row_q4_K}, \
-    {GGML_TYPE_Q5_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q5_K_q8_K, ns::dequantize_row_q5_K}, \
-    {GGML_TYPE_Q6_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q6_K_q8_K, ns::dequantize_row_q6_K}, \
+     ns::dequantize_row_iq4_nl, nullptr},                                                                           \
+    {GGML_TYPE_Q2_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q2_K_q8_K, ns::dequantize_row_q2_K, nullptr}, \
+    {GGML_TYPE_Q3_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q3_K_q8_K, ns::dequantize_row_q3_K, nullptr}, \
+    {GGML_TYPE_Q4_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q4_K_q8_K, ns::dequantize_row_q4_K, nullptr}, \
+    {GGML_TYPE_Q5_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q5_K_q8_K, ns::dequantize_row_q5_K, nullptr}, \
+    {GGML_TYPE_Q6_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q6_K_q8_K, ns::dequantize_row_q6_K, nullptr}, \
     {GGML_TYPE_IQ4_XS, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_iq4_xs_q8_K,                     \
-     ns::dequantize_row_iq4_xs},
+     ns::dequantize_row_iq4_xs, nullptr},
 
 static const WeightKernels k_generic[] = {RL_WEIGHT_TABLE(generic)};
 static const WeightKernels k_avx2[] = {RL_WEIGHT_TABLE(avx2)};

@@ -25,6 +25,9 @@ struct WeightKernels {
     float (*vec_dot)(int64_t n, const void* w, const void* a);
     // one weight row -> f32
     void (*dequantize_row)(const void* x, float* y, int64_t n);
+    // optional: one weight row with 4 activation rows a + t * a_stride, bit-identical to 4 vec_dot
+    // calls (the weight is unpacked once); nullptr when the type has none
+    void (*vec_dot_x4)(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
 };
 
 // Kernels for `type` on `tier` (generic when tier is null or has no override); nullptr when the

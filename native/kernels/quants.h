@@ -4,6 +4,7 @@
 // signatures and are tested against it. n is the row length in elements (a multiple of the block).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace rl {
@@ -43,7 +44,11 @@ namespace rl {
     float vec_dot_q4_K_q8_K(int64_t n, const void* w, const void* a);                          \
     float vec_dot_q5_K_q8_K(int64_t n, const void* w, const void* a);                          \
     float vec_dot_q6_K_q8_K(int64_t n, const void* w, const void* a);                          \
-    float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a);
+    float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a);                          \
+    /* one weight row with 4 activation rows (a, a + a_stride, ...): out[t] bit-identical to   */ \
+    /* vec_dot(n, w, a + t * a_stride); the weight blocks are unpacked once for the 4 rows     */ \
+    void vec_dot_q8_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out); \
+    void vec_dot_q4_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
 
 namespace generic {
 RL_QUANT_DECLS

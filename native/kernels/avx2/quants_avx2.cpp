@@ -593,6 +593,57 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a) {
     });
 }
 
+// One weight row against 4 activation rows: each weight block is unpacked once; every row's block
+// terms and their double accumulation are exactly those of dot_blocks32, so each out[t] is
+// bit-identical to the single-row kernel (and so to generic::).
+template <typename WBlock>
+static inline void dot4_blocks32(int64_t nb, const uint8_t* a, size_t a_stride, WBlock wblock, float* out) {
+    const BlockQ8_0* y[4];
+    for (int t = 0; t < 4; t++) y[t] = (const BlockQ8_0*)(a + t * a_stride);
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        __m256i p[4][4];
+        float sc[4][4];
+        for (int k = 0; k < 4; k++) {
+            float wd;
+            const __m256i wq = wblock(i + k, &wd);
+            const __m256i wabs = _mm256_sign_epi8(wq, wq);
+            for (int t = 0; t < 4; t++) {
+                sc[t][k] = wd * h2f(y[t][i + k].d);
+                p[t][k] = dot_us8(wabs, _mm256_sign_epi8(load256(y[t][i + k].qs), wq));
+            }
+        }
+        for (int t = 0; t < 4; t++) acc[t] = _mm256_add_pd(acc[t], terms4(sc[t], p[t]));
+    }
+    for (int t = 0; t < 4; t++) {
+        alignas(32) double v[4];
+        _mm256_store_pd(v, acc[t]);
+        for (int64_t j = i; j < nb; j++) {
+            float wd;
+            const __m256i wq = wblock(j, &wd);
+            v[j & 3] += (double)(wd * h2f(y[t][j].d)) * hsum_epi32(dot_ss8(wq, load256(y[t][j].qs)));
+        }
+        out[t] = combine4(_mm256_load_pd(v));
+    }
+}
+
+void vec_dot_q8_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+    const BlockQ8_0* x = (const BlockQ8_0*)w;
+    dot4_blocks32(n / 32, (const uint8_t*)a, a_stride, [&](int64_t i, float* d) {
+        *d = h2f(x[i].d);
+        return load256(x[i].qs);
+    }, out);
+}
+
+void vec_dot_q4_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+    const BlockQ4_0* x = (const BlockQ4_0*)w;
+    dot4_blocks32(n / 32, (const uint8_t*)a, a_stride, [&](int64_t i, float* d) {
+        *d = h2f(x[i].d);
+        return _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8));
+    }, out);
+}
+
 // Affine blocks: d*da*sum(q*a) + m*da*sum(a); sum(a) from maddubs against ones.
 float vec_dot_q4_1_q8_0(int64_t n, const void* w, const void* a) {
     const BlockQ4_1* x = (const BlockQ4_1*)w;
@@ -809,6 +860,8 @@ float vec_dot_q4_K_q8_K(int64_t n, const void* w, const void* a) { return generi
 float vec_dot_q5_K_q8_K(int64_t n, const void* w, const void* a) { return generic::vec_dot_q5_K_q8_K(n, w, a); }
 float vec_dot_q6_K_q8_K(int64_t n, const void* w, const void* a) { return generic::vec_dot_q6_K_q8_K(n, w, a); }
 float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a) { return generic::vec_dot_iq4_xs_q8_K(n, w, a); }
+void vec_dot_q8_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t s, float* o) { generic::vec_dot_q8_0_q8_0_x4(n, w, a, s, o); }
+void vec_dot_q4_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t s, float* o) { generic::vec_dot_q4_0_q8_0_x4(n, w, a, s, o); }
 
 }  // namespace avx2
 }  // namespace rl

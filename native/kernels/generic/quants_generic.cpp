@@ -576,5 +576,13 @@ float vec_dot_iq4_xs_q8_K(int64_t n, const void* w, const void* a) {
     return (float)s;
 }
 
+void vec_dot_q8_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+    for (int t = 0; t < 4; t++) out[t] = vec_dot_q8_0_q8_0(n, w, (const uint8_t*)a + t * a_stride);
+}
+
+void vec_dot_q4_0_q8_0_x4(int64_t n, const void* w, const void* a, size_t a_stride, float* out) {
+    for (int t = 0; t < 4; t++) out[t] = vec_dot_q4_0_q8_0(n, w, (const uint8_t*)a + t * a_stride);
+}
+
 }  // namespace generic
 }  // namespace rl

@@ -410,6 +410,46 @@ static bool cpu_has_avx2_fma_f16c() {
 #endif
 }
 
+// vec_dot_*_x4 (one weight row, 4 activation rows) equals 4 single-row dots bit for bit, on both
+// tiers, for ragged block counts (tails of 1-3 blocks after the groups of 4).
+static void check_x4() {
+    for (int64_t nb : {1, 2, 3, 4, 5, 7, 8, 13, 129}) {
+        const int64_t n = nb * 32;
+        std::vector<float> x(n), acts(4 * n);
+        for (auto& v : x) v = rnd_uniform() * 2.0f - 1.0f;
+        for (auto& v : acts) v = rnd_uniform() * 2.0f - 1.0f;
+        std::vector<uint8_t> w8(nb * sizeof(BlockQ8_0)), w4(nb * 18), a(4 * nb * sizeof(BlockQ8_0));
+        generic::quantize_row_q8_0(x.data(), w8.data(), n);
+        for (int64_t b = 0; b < nb; b++) {  // Q4_0: scale from the Q8_0 block, random nibbles
+            std::memcpy(&w4[b * 18], &w8[b * sizeof(BlockQ8_0)], 2);
+            for (int j = 0; j < 16; j++) w4[b * 18 + 2 + j] = (uint8_t)rnd_u32();
+        }
+        const size_t stride = nb * sizeof(BlockQ8_0);
+        for (int t = 0; t < 4; t++) generic::quantize_row_q8_0(acts.data() + t * n, a.data() + t * stride, n);
+        struct Case {
+            const char* name;
+            const uint8_t* w;
+            float (*one)(int64_t, const void*, const void*);
+            void (*gx4)(int64_t, const void*, const void*, size_t, float*);
+            void (*ax4)(int64_t, const void*, const void*, size_t, float*);
+        } cases[] = {{"Q8_0", w8.data(), generic::vec_dot_q8_0_q8_0, generic::vec_dot_q8_0_q8_0_x4, avx2::vec_dot_q8_0_q8_0_x4},
+                     {"Q4_0", w4.data(), generic::vec_dot_q4_0_q8_0, generic::vec_dot_q4_0_q8_0_x4, avx2::vec_dot_q4_0_q8_0_x4}};
+        for (const Case& c : cases) {
+            float g[4], ax[4];
+            c.gx4(n, c.w, a.data(), stride, g);
+            if (g_have_avx2) c.ax4(n, c.w, a.data(), stride, ax);
+            for (int t = 0; t < 4; t++) {
+                const float ref = c.one(n, c.w, a.data() + t * stride);
+                if (fp32_to_bits(g[t]) != fp32_to_bits(ref) || (g_have_avx2 && fp32_to_bits(ax[t]) != fp32_to_bits(ref))) {
+                    std::printf("FAIL %s x4 n=%lld row %d: %.9g / %.9g vs single %.9g\n", c.name, (long long)n, t, g[t],
+                                g_have_avx2 ? ax[t] : 0.0f, ref);
+                    g_failures++;
+                }
+            }
+        }
+    }
+}
+
 int main(int argc, char** argv) {
     bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
     g_have_avx2 = cpu_has_avx2_fma_f16c();
@@ -419,6 +459,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < ntypes; i++) check_type(kTypes[i], &stats[i]);
     if (g_have_avx2) check_all_halves();
     check_q4_0_kv_tie();
+    check_x4();
     double q80 = 0, q8k = 0;
     check_act_quantizers(&q80, &q8k);
 
