@@ -84,6 +84,41 @@ function randomTokens(n, vocab, seed) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Feeds tokens up to each position (in calls of `chunk`, stopping when `budgetS` has passed since
+// the start), then times WARMUP + STEPS single-token calls there. feed(from, n) runs tokens
+// [from, from + n); extra() adds engine figures to a point.
+async function measurePositions(positions, budgetS, chunk, label, feed, extra = () => ({})) {
+  let fed = 0;
+  const points = [];
+  const t0 = performance.now();
+  let stopped = null;
+  outer: for (const p of positions) {
+    const tp = performance.now();
+    while (fed < p) {
+      if ((performance.now() - t0) / 1000 > budgetS) { stopped = { at: fed, target: p }; break outer; }
+      const n = Math.min(chunk, p - fed);
+      await feed(fed, n);
+      fed += n;
+    }
+    const prefillS = (performance.now() - tp) / 1000;
+    const load = loadavg();
+    const times = [];
+    for (let i = 0; i < WARMUP + STEPS; i++) {
+      const t = performance.now();
+      await feed(fed, 1);
+      const dt = performance.now() - t;
+      fed++;
+      if (i >= WARMUP) times.push(dt);
+    }
+    points.push({
+      position: p, medianMs: median(times), tokS: 1000 / median(times), minMs: Math.min(...times), maxMs: Math.max(...times),
+      prefillS, ...extra(), load1: load[0],
+    });
+    console.error(`  ${label} @${p}: ${(1000 / median(times)).toFixed(1)} tok/s (prefill ${prefillS.toFixed(1)} s, load ${load[0]})`);
+  }
+  return { points, stopped };
+}
+
 // child: ringllm decode speed at positions
 async function childRingllmFlat() {
   const require = createRequire(import.meta.url);
@@ -96,35 +131,13 @@ async function childRingllmFlat() {
   const contextSize = policy === "full" ? last + (positions.length * (STEPS + WARMUP)) + 64 : Infinity;
   const ctx = await model.createContext({ contextSize, batchSize: CHUNK, threads: THREADS, kv: { policy } });
   const seq = randomTokens(last + positions.length * (STEPS + WARMUP) + 8, vocab, 12345);
-  let fed = 0;
-  const points = [];
   const t0 = performance.now();
-  let stopped = null;
-  outer: for (const p of positions) {
-    const tp = performance.now();
-    while (fed < p) {
-      if ((performance.now() - t0) / 1000 > RINGLLM_BUDGET_S) { stopped = { at: fed, target: p }; break outer; }
-      const n = Math.min(CHUNK, p - fed);
-      await ctx.decode(seq.subarray(fed, fed + n), { logits: "last" });
-      fed += n;
-    }
-    const prefillS = (performance.now() - tp) / 1000;
-    const load = loadavg();
-    const times = [];
-    for (let i = 0; i < WARMUP + STEPS; i++) {
-      const t = performance.now();
-      await ctx.decode(seq.subarray(fed, fed + 1), { logits: "last" });
-      const dt = performance.now() - t;
-      fed++;
-      if (i >= WARMUP) times.push(dt);
-    }
-    const st = ctx.stats();
-    points.push({
-      position: p, medianMs: median(times), tokS: 1000 / median(times), minMs: Math.min(...times), maxMs: Math.max(...times),
-      prefillS, kvBytes: st.kvBytes, held: st.layers.map((l) => l.held), capacity: st.layers.map((l) => l.capacity), load1: load[0],
+  const { points, stopped } = await measurePositions(positions, RINGLLM_BUDGET_S, CHUNK, `ringllm ${policy}`,
+    (from, n) => ctx.decode(seq.subarray(from, from + n), { logits: "last" }),
+    () => {
+      const st = ctx.stats();
+      return { kvBytes: st.kvBytes, held: st.layers.map((l) => l.held), capacity: st.layers.map((l) => l.capacity) };
     });
-    console.error(`  ringllm ${policy} @${p}: ${(1000 / median(times)).toFixed(1)} tok/s (prefill ${prefillS.toFixed(1)} s, load ${load[0]})`);
-  }
   const layers = ctx.stats().layers.map((l) => ({ policy: l.policy, capacity: l.capacity, window: l.window }));
   await ctx.close();
   await model.close();
@@ -153,31 +166,9 @@ async function childLlamaFlat() {
   });
   const sequence = context.getSequence();
   const seq = Array.from(randomTokens(contextSize, vocab, 12345));
-  let fed = 0;
-  const points = [];
   const t0 = performance.now();
-  let stopped = null;
-  outer: for (const p of positions) {
-    const tp = performance.now();
-    while (fed < p) {
-      if ((performance.now() - t0) / 1000 > LLAMA_BUDGET_S) { stopped = { at: fed, target: p }; break outer; }
-      const n = Math.min(4096, p - fed);
-      await sequence.evaluateWithoutGeneratingNewTokens(seq.slice(fed, fed + n));
-      fed += n;
-    }
-    const prefillS = (performance.now() - tp) / 1000;
-    const load = loadavg();
-    const times = [];
-    for (let i = 0; i < WARMUP + STEPS; i++) {
-      const t = performance.now();
-      await sequence.evaluateWithoutGeneratingNewTokens([seq[fed]]);
-      const dt = performance.now() - t;
-      fed++;
-      if (i >= WARMUP) times.push(dt);
-    }
-    points.push({ position: p, medianMs: median(times), tokS: 1000 / median(times), minMs: Math.min(...times), maxMs: Math.max(...times), prefillS, load1: load[0] });
-    console.error(`  llama.cpp fa=${values.fa} @${p}: ${(1000 / median(times)).toFixed(1)} tok/s (prefill ${prefillS.toFixed(1)} s, load ${load[0]})`);
-  }
+  const { points, stopped } = await measurePositions(positions, LLAMA_BUDGET_S, 4096, `llama.cpp fa=${values.fa}`,
+    (from, n) => sequence.evaluateWithoutGeneratingNewTokens(seq.slice(from, from + n)));
   const info = { flashAttention: context.flashAttention, contextSize: context.contextSize, stateSize: context.stateSize, kvLog: logLines.filter((l) => /kv_cache|KV self|KV buffer/.test(l)).slice(0, 8) };
   // no dispose: node-llama-cpp is unreliable on dispose; the process exits instead
   return { engine: "llama.cpp", fa: values.fa, info, points, stopped, totalS: (performance.now() - t0) / 1000, maxRss: maxRssBytes() };
