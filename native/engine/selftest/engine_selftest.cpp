@@ -17,19 +17,10 @@
 #include "../../tokenizer/tokenizer.h"
 #include "../context.h"
 #include "../thread_pool.h"
+#include "../../util/selftest.h"
 
 using namespace rl;
 
-static int g_failures = 0;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            std::printf(__VA_ARGS__);                            \
-            std::printf("\n");                                   \
-            g_failures++;                                        \
-        }                                                        \
-    } while (0)
 
 static const std::vector<int32_t> k_prompt = {1, 403, 407, 261, 378};
 static const std::vector<int32_t> k_golden = {432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,
@@ -187,7 +178,7 @@ static void test_stories(const std::shared_ptr<Model>& model) {
     // cancel: ABORTED, position rolled back, context still usable
     std::atomic<bool> cancel{true};
     st = ctx->decode(nine.data(), 2, false, &logits, &cancel);
-    CHECK(st.code == "ABORTED" && ctx->position() == 5, "cancel: %s pos %d", st.code.c_str(), ctx->position());
+    CHECK(st.code == "ABORTED" && ctx->position() == 5, "cancel: %s pos %d", st.code.c_str(), (int)ctx->position());
     SamplerParams g;
     g.temperature = 0;
     st = ctx->sample(g, &tok);

@@ -20,21 +20,10 @@
 #include "../../kernels/kernels.h"
 #include "../attention.h"
 #include "../kv_cache.h"
+#include "../../util/selftest.h"
 
 using namespace rl;
 
-static int g_failures = 0;
-static int g_checks = 0;
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        g_checks++;                               \
-        if (!(cond)) {                            \
-            g_failures++;                         \
-            std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            std::printf(__VA_ARGS__);             \
-            std::printf("\n");                    \
-        }                                         \
-    } while (0)
 
 static std::mt19937 rng(1234);
 static std::vector<float> randn(size_t n, float scale = 1.0f) {

@@ -21,22 +21,11 @@
 #include "../regex.h"
 #include "../unicode.h"
 #include "../vocab.h"
+#include "../../util/selftest.h"
 
 using namespace rl;
 
-static int g_fail = 0, g_pass = 0;
 
-#define CHECK(cond, ...)                                     \
-    do {                                                     \
-        if (cond) {                                          \
-            g_pass++;                                        \
-        } else {                                             \
-            g_fail++;                                        \
-            std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            std::printf(__VA_ARGS__);                        \
-            std::printf("\n");                               \
-        }                                                    \
-    } while (0)
 
 static std::string join_spans(const std::vector<uint32_t>& cps, const std::vector<std::pair<uint32_t, uint32_t>>& m) {
     std::string s;
@@ -402,6 +391,6 @@ int main(int argc, char** argv) {
     CHECK(sp == "\xC4\xA0", "space maps to U+0120");
 
     if (!gpt2.v.tokens.empty() && !std::getenv("SELFTEST_NO_TIMING")) test_timing(gpt2.v);
-    std::printf("%d checks passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    std::printf("%d checks passed, %d failed\n", g_checks - g_failures, g_failures);
+    return g_failures ? 1 : 0;
 }

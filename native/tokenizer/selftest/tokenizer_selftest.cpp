@@ -18,22 +18,13 @@
 #include "../tokenizer.h"
 #include "../unicode.h"
 #include "../vocab.h"
+#include "../../util/selftest.h"
 
 using namespace rl;
 
 namespace {
 
-int g_failures = 0;
 
-#define CHECK(cond, ...)                                  \
-    do {                                                  \
-        if (!(cond)) {                                    \
-            g_failures++;                                 \
-            std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            std::printf(__VA_ARGS__);                     \
-            std::printf("\n");                            \
-        }                                                 \
-    } while (0)
 
 bool read_file(const std::string& path, std::string* out) {
     std::ifstream f(path, std::ios::binary);
