@@ -14,6 +14,7 @@
       "native/engine/matmul.cpp",
       "native/engine/model.cpp",
       "native/engine/ops.cpp",
+      "native/engine/repack.cpp",
       "native/engine/sampler.cpp",
       "native/engine/thread_pool.cpp",
       "native/engine/transformer.cpp",
@@ -24,6 +25,7 @@
       "native/gguf/gguf_types.cpp",
       "native/kernels/dispatch.cpp",
       "native/kernels/generic/kernels_generic.cpp",
+      "native/kernels/generic/packed_generic.cpp",
       "native/kernels/generic/quants_generic.cpp",
       "native/kv/attention.cpp",
       "native/kv/kv_cache.cpp",
@@ -41,15 +43,17 @@
     ],
     "ringllm_sources_avx2": [
       "native/kernels/avx2/kernels_avx2.cpp",
+      "native/kernels/avx2/packed_avx2.cpp",
       "native/kernels/avx2/quants_avx2.cpp"
     ],
     "ringllm_sources_avx512": [
-      "native/kernels/avx512/kernels_avx512.cpp"
+      "native/kernels/avx512/kernels_avx512.cpp",
+      "native/kernels/avx512/packed_avx512.cpp"
     ],
     "ringllm_sources_neon": [
       "native/kernels/neon/kernels_neon.cpp"
     ],
     "ringllm_flags_avx2": ["-mavx2", "-mfma", "-mf16c"],
-    "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]
+    "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
   }
 }

@@ -17,6 +17,11 @@ struct WeightMatrix {
     int64_t n_out = 0;              // ne[1]
     size_t row_bytes = 0;
     const WeightKernels* k = nullptr;
+    // Rows [0, packed_rows) also as groups of 8 in the packed layout (kernels/packed.h), group g at
+    // packed + g * packed_group_bytes; null when the type has no packed kernels (see repack.h).
+    const uint8_t* packed = nullptr;
+    int64_t packed_rows = 0;
+    size_t packed_group_bytes = 0;
 };
 
 // Bytes of act scratch matmul needs for n_tok rows of n_in elements.

@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include "../gguf/gguf_types.h"
+#include "repack.h"
 
 namespace rl {
 
@@ -8,6 +9,7 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
                   const std::atomic<bool>* cancel, std::unique_ptr<Model>* out) {
     auto model = std::make_unique<Model>();
     model->options = opts;
+    model->packed = packed_weights_create();
     Status st = opts.vocab_only ? model->file.open_header(path)
                                 : model->file.open_full(path, opts.use_mmap, progress, cancel);
     if (!st.ok()) return st;

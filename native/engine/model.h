@@ -15,12 +15,15 @@ struct ModelLoadOptions {
     bool use_mmap = true;     // map the file; false reads it into memory
 };
 
+struct PackedWeights;  // repack.h
+
 struct Model {
     GgufFile file;
     ModelLoadOptions options;
     std::string architecture;  // general.architecture, "" when absent
     std::unique_ptr<Vocab> vocab;  // null when the file has no usable tokenizer (see vocab_status)
     Status vocab_status;           // why vocab is null: TOKENIZER_MISSING / _UNSUPPORTED / _INVALID
+    std::shared_ptr<PackedWeights> packed;  // repacked weight copies shared by the model's contexts
 };
 
 Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../gguf/gguf_types.h"
+#include "repack.h"
 #include "transformer.h"
 
 namespace rl {
@@ -411,8 +412,10 @@ Status transformer_load(const Model& m, const KernelTable* kt, TransformerHparam
             if (!(st = load_matrix(m, p + "ffn_up.weight", E, F, kt, &L.w_up)).ok()) return st;
         }
         if (!(st = load_matrix(m, p + "ffn_down.weight", F, E, kt, &L.w_down)).ok()) return st;
+        for (WeightMatrix* mat : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+            if (!(st = repack_matrix(m, mat)).ok()) return st;
     }
-    return status_ok();
+    return repack_matrix(m, &w->output);
 }
 
 }  // namespace rl

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "../kernels/kernel_table.h"
+#include "../kernels/packed.h"
 
 namespace rl {
 
@@ -28,6 +29,10 @@ struct WeightKernels {
     // optional: one weight row with 4 activation rows a + t * a_stride, bit-identical to 4 vec_dot
     // calls (the weight is unpacked once); nullptr when the type has none
     void (*vec_dot_x4)(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
+    // optional packed 8-row form (kernels/packed.h): bytes per packed block, the packer, the kernel
+    uint32_t pack_block_bytes;
+    void (*pack)(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+    PackedGemmFn gemm_x8;
 };
 
 // Kernels for `type` on `tier` (generic when tier is null or has no override); nullptr when the

@@ -1,0 +1,97 @@
+#include "repack.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define RL_HAVE_MMAP 1
+#endif
+
+#include "model.h"
+
+namespace rl {
+
+// One anonymous mapping per packed matrix (huge pages where the kernel allows them: a decode step
+// streams every weight once, and 2 MiB pages spare the TLB).
+class PackedBuffer {
+public:
+    explicit PackedBuffer(size_t bytes) : bytes_(bytes) {
+#ifdef RL_HAVE_MMAP
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return;
+#ifdef MADV_HUGEPAGE
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+        data_ = (uint8_t*)p;
+#else
+        data_ = (uint8_t*)::operator new(bytes, std::align_val_t(64), std::nothrow);
+#endif
+    }
+    ~PackedBuffer() {
+        if (!data_) return;
+#ifdef RL_HAVE_MMAP
+        munmap(data_, bytes_);
+#else
+        ::operator delete(data_, std::align_val_t(64));
+#endif
+    }
+    PackedBuffer(const PackedBuffer&) = delete;
+    PackedBuffer& operator=(const PackedBuffer&) = delete;
+    uint8_t* data() const { return data_; }
+    size_t bytes() const { return bytes_; }
+
+private:
+    uint8_t* data_ = nullptr;
+    size_t bytes_;
+};
+
+struct PackedWeights {
+    std::mutex mutex;
+    std::unordered_map<const uint8_t*, std::unique_ptr<PackedBuffer>> by_source;  // keyed by first row
+};
+
+std::shared_ptr<PackedWeights> packed_weights_create() { return std::make_shared<PackedWeights>(); }
+
+static bool repack_enabled() {
+    const char* v = std::getenv("RINGLLM_REPACK");
+    return !(v && std::strcmp(v, "0") == 0);
+}
+
+Status repack_matrix(const Model& m, WeightMatrix* w) {
+    const WeightKernels* k = w->k;
+    const int64_t groups = w->n_out / kPackRows;
+    if (!k->pack || groups == 0 || !m.packed || !repack_enabled()) return status_ok();
+    const int64_t nb = w->n_in / (int64_t)k->act_block;
+    const size_t group_bytes = (size_t)nb * k->pack_block_bytes;
+    std::lock_guard<std::mutex> lock(m.packed->mutex);
+    std::unique_ptr<PackedBuffer>& buf = m.packed->by_source[w->data];
+    if (!buf) {
+        auto fresh = std::make_unique<PackedBuffer>(group_bytes * (size_t)groups);
+        if (!fresh->data()) {
+            m.packed->by_source.erase(w->data);
+            return status_error("OUT_OF_MEMORY", "could not allocate " + std::to_string(fresh->bytes() >> 20) +
+                                                     " MiB for repacked weights; free memory or set RINGLLM_REPACK=0");
+        }
+        for (int64_t g = 0; g < groups; g++)
+            k->pack(w->data + (size_t)g * kPackRows * w->row_bytes, w->row_bytes, nb, fresh->data() + g * group_bytes);
+        buf = std::move(fresh);
+    }
+    w->packed = buf->data();
+    w->packed_rows = groups * kPackRows;
+    w->packed_group_bytes = group_bytes;
+    return status_ok();
+}
+
+size_t packed_weights_bytes(const Model& m) {
+    if (!m.packed) return 0;
+    std::lock_guard<std::mutex> lock(m.packed->mutex);
+    size_t n = 0;
+    for (const auto& kv : m.packed->by_source) n += kv.second->bytes();
+    return n;
+}
+
+}  // namespace rl

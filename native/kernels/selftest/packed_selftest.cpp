@@ -1,0 +1,152 @@
+// Standalone check of the packed 8-row kernels (packed.h): the generic reference against "dequantize
+// the original rows, dot in double" (bound normalized by ||w|| ||a||), and every SIMD tier this CPU
+// runs (avx2; avx512 when it has VNNI) against generic bit for bit, on ragged block and token counts,
+// hostile weight bytes (Q8_0 -128) and scale regimes. Exit status 0 = pass.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "../../util/selftest.h"
+#include "../fp16.h"
+#include "../packed.h"
+
+using namespace rl;
+
+static uint64_t g_rng = 0x2545f4914f6cdd1dull;
+static uint32_t rnd_u32() {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_uniform() { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+
+struct Cpu {
+    bool avx2 = false, vnni = false;
+};
+static Cpu detect() {
+    Cpu c;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, cx, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &cx, &d)) {
+        c.avx2 = (b >> 5) & 1;
+        c.vnni = ((cx >> 11) & 1) && ((b >> 16) & 1) && ((b >> 31) & 1);  // VNNI, F, VL
+    }
+#endif
+    return c;
+}
+
+struct PackedType {
+    const char* name;
+    int block_bytes;  // original block
+    void (*pack)(const uint8_t*, size_t, int64_t, void*);
+    size_t packed_bytes;
+    PackedGemmFn gen, avx2, avx512;
+    void (*dequant)(const void*, float*, int64_t);
+};
+
+static const PackedType kTypes[] = {
+    {"Q4_0", 18, generic::pack_q4_0x8, sizeof(BlockQ4_0x8), generic::gemm_q4_0x8, avx2::gemm_q4_0x8,
+     avx512::gemm_q4_0x8, generic::dequantize_row_q4_0},
+    {"Q8_0", 34, generic::pack_q8_0x8, sizeof(BlockQ8_0x8), generic::gemm_q8_0x8, avx2::gemm_q8_0x8,
+     avx512::gemm_q8_0x8, generic::dequantize_row_q8_0},
+};
+
+// Scale regimes for the weight fp16 scales: normal, tiny (subnormal halves), zero, negative, large.
+static uint16_t weight_scale(int regime) {
+    float u = std::fabs(rnd_uniform()) + 0.01f;
+    switch (regime) {
+        case 1: return (uint16_t)(1 + rnd_u32() % 1023);  // subnormal half
+        case 2: return 0;
+        case 3: return fp32_to_fp16(-u * 0.05f);
+        case 4: return fp32_to_fp16(u * 6.0e4f);
+        default: return fp32_to_fp16(u * 0.05f);
+    }
+}
+
+static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok, int regime) {
+    const int64_t n = nb * 32;
+    const size_t row_bytes = (size_t)nb * ty.block_bytes;
+    std::vector<uint8_t> rows(8 * row_bytes);
+    for (uint8_t& b : rows) b = (uint8_t)rnd_u32();
+    if (regime == 5)  // Q8_0 extremes: every code -128 or 127
+        for (uint8_t& b : rows) b = (rnd_u32() & 1) ? 0x80 : 0x7f;
+    for (int r = 0; r < 8; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            uint16_t sc = weight_scale(regime == 5 ? 0 : regime);
+            std::memcpy(rows.data() + r * row_bytes + b * ty.block_bytes, &sc, 2);
+        }
+    std::vector<uint8_t> packed((size_t)nb * ty.packed_bytes);
+    ty.pack(rows.data(), row_bytes, nb, packed.data());
+
+    const size_t q_stride = (size_t)nb * sizeof(BlockQ8_0) + 6;  // odd stride: no alignment assumed
+    std::vector<uint8_t> q(q_stride * n_tok);
+    std::vector<float> x((size_t)n), d((size_t)nb * n_tok);
+    std::vector<int32_t> s((size_t)nb * n_tok);
+    for (int t = 0; t < n_tok; t++) {
+        for (float& v : x) v = rnd_uniform() * (t % 3 == 0 ? 100.0f : 1.0f);
+        generic::quantize_row_q8_0(x.data(), q.data() + t * q_stride, n);
+    }
+    generic::packed_act_sums((const BlockQ8_0*)q.data(), q_stride, nb, n_tok, d.data(), s.data());
+    const PackedAct a{(const BlockQ8_0*)q.data(), q_stride, d.data(), s.data(), nb};
+
+    const int64_t y_stride = 8 + 3;
+    std::vector<float> y_gen((size_t)y_stride * n_tok, -1.0f), y_simd(y_gen.size(), -1.0f);
+    ty.gen(packed.data(), a, n_tok, y_gen.data(), y_stride);
+
+    // generic vs the double dot of dequantized rows
+    std::vector<float> wr((size_t)n), ar((size_t)n);
+    double worst = 0;
+    for (int t = 0; t < n_tok; t++) {
+        generic::dequantize_row_q8_0(q.data() + t * q_stride, ar.data(), n);
+        for (int r = 0; r < 8; r++) {
+            ty.dequant(rows.data() + r * row_bytes, wr.data(), n);
+            double dot = 0, nw = 0, na = 0;
+            for (int64_t i = 0; i < n; i++) {
+                dot += (double)wr[i] * ar[i];
+                nw += (double)wr[i] * wr[i];
+                na += (double)ar[i] * ar[i];
+            }
+            const double scale = std::sqrt(nw * na);
+            const double err = std::fabs(y_gen[t * y_stride + r] - dot);
+            if (scale > 0) worst = std::fmax(worst, err / scale);
+            else CHECK(err == 0, "%s zero row gives %g", ty.name, err);
+        }
+    }
+    CHECK(worst <= 2e-6, "%s nb=%lld tok=%d regime=%d: generic vs double reference %.3g", ty.name, (long long)nb,
+          n_tok, regime, worst);
+
+    struct Tier {
+        const char* name;
+        bool on;
+        PackedGemmFn fn;
+    } tiers[] = {{"avx2", cpu.avx2, ty.avx2}, {"avx512", cpu.vnni, ty.avx512}};
+    for (const Tier& tier : tiers) {
+        if (!tier.on) continue;
+        std::fill(y_simd.begin(), y_simd.end(), -1.0f);
+        tier.fn(packed.data(), a, n_tok, y_simd.data(), y_stride);
+        CHECK(std::memcmp(y_gen.data(), y_simd.data(), y_gen.size() * sizeof(float)) == 0,
+              "%s %s nb=%lld tok=%d regime=%d differs from generic", tier.name, ty.name, (long long)nb, n_tok, regime);
+    }
+}
+
+int main() {
+    const Cpu cpu = detect();
+    std::printf("tiers checked against generic: %s%s\n", cpu.avx2 ? "avx2 " : "", cpu.vnni ? "avx512-vnni" : "");
+    const int64_t nbs[] = {1, 2, 3, 7, 64, 176};
+    const int toks[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 67};
+    for (const PackedType& ty : kTypes)
+        for (int64_t nb : nbs)
+            for (int n_tok : toks)
+                for (int regime = 0; regime < 6; regime++) {
+                    if (regime == 5 && std::strcmp(ty.name, "Q8_0") != 0) continue;
+                    if (nb == 176 && n_tok > 9) continue;
+                    run_case(ty, cpu, nb, n_tok, regime);
+                }
+    std::printf("packed kernels: %d checks, %d failures\n", g_checks, g_failures);
+    return g_failures != 0;
+}
