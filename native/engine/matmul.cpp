@@ -13,7 +13,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t matmul_act_bytes(const WeightMatrix& w, int32_t n_tok) {
     if (w.k->act == ACT_F32) return 0;
     size_t bytes = align64(act_row_bytes(w.k->act, w.n_in) * (size_t)n_tok);
-    if (w.packed) bytes += 2 * align64((size_t)(w.n_in / 32) * 4 * (size_t)n_tok);  // PackedAct d and s
+    if (w.packed && w.k->act == ACT_Q8_0) bytes += 2 * align64((size_t)(w.n_in / 32) * 4 * (size_t)n_tok);  // d, s
     return bytes;
 }
 
@@ -55,15 +55,19 @@ void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_s
     }
     // Packed groups of 8 rows: block scales and sums of the activations once, then each thread takes
     // a range of groups, tokens in chunks.
-    const int64_t nb = n_in / 32;
-    float* d = (float*)(act + align64(a_stride * (size_t)n_tok));
-    int32_t* s = (int32_t*)((uint8_t*)d + align64((size_t)nb * 4 * (size_t)n_tok));
-    generic::packed_act_sums((const BlockQ8_0*)a0, a_stride, nb, n_tok, d, s);
+    const int64_t nb = n_in / (int64_t)k->act_block;
+    float* d = nullptr;  // Q8_K blocks carry their f32 scale and sums
+    int32_t* s = nullptr;
+    if (k->act == ACT_Q8_0) {
+        d = (float*)(act + align64(a_stride * (size_t)n_tok));
+        s = (int32_t*)((uint8_t*)d + align64((size_t)nb * 4 * (size_t)n_tok));
+        generic::packed_act_sums((const BlockQ8_0*)a0, a_stride, nb, n_tok, d, s);
+    }
     const int64_t groups = w.packed_rows / kPackRows;
     pool->parallel_for_work(groups, kPackRows * n_in * n_tok, [&](int64_t begin, int64_t end, int) {
         for (int32_t t0 = 0; t0 < n_tok; t0 += k_token_chunk) {
             const int32_t nt = std::min(k_token_chunk, n_tok - t0);
-            const PackedAct pa{(const BlockQ8_0*)(a0 + (size_t)t0 * a_stride), a_stride, d + t0 * nb, s + t0 * nb, nb};
+            const PackedAct pa{a0 + (size_t)t0 * a_stride, a_stride, d ? d + t0 * nb : nullptr, s ? s + t0 * nb : nullptr, nb};
             for (int64_t g = begin; g < end; g++)
                 k->gemm_x8(w.packed + (size_t)g * w.packed_group_bytes, pa, nt, y + t0 * y_stride + g * kPackRows,
                            y_stride);

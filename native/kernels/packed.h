@@ -8,6 +8,12 @@
 //   BlockQ8_0x8: d[r] = row r's scale; qs chunk c (c < 8) holds row r's qs[4c..4c+3] at 4r..4r+3.
 //
 // Meaning (the scalar generic:: kernels are the reference; every tier is bit-identical to it):
+//   Q4_K (activations Q8_K, da = the activation block's f32 scale), per super-block:
+//       sumi = sum_sb sc[sb] * sum_i q[32sb+i] * a[32sb+i],  summ = sum_sb m[sb] * sum_i a[32sb+i]
+//       acc = fmaf((float)sumi, d_w * da, acc);  acc = fmaf((float)-summ, dmin_w * da, acc)
+//   Q6_K (activations Q8_K):  sumi = sum_g sc[g] * sum_i (q[16g+i] - 32) * a[16g+i]  (exact int)
+//       acc = fmaf((float)sumi, d_w * da, acc)
+//   Q4_0 / Q8_0 (activations Q8_0):
 //   for each row r and token t:  acc = 0.0f;  for b in blocks order:
 //       S = sum_j w[r][b][j] * a[t][b][j]   (exact, integer; Q4_0 weights as nibble - 8)
 //       acc = fmaf((float)S, d_w[r][b] * d_a[t][b], acc)     (d products of two halves are exact)
@@ -33,12 +39,36 @@ struct BlockQ8_0x8 {
     uint16_t d[8];
     int8_t qs[256];
 };
+// Q4_K super-blocks of 256 (8 sub-blocks of 32 with 6-bit scale and min, unpacked here to bytes):
+//   d[r], dmin[r]: row r's halves; sc[sb][r], m[sb][r]: sub-block sb's scale and min of row r;
+//   qs: 32-byte chunk (j, c) at 256j + 32c (j < 4, c < 8) holds row r's original qs[32j+4c..+3] at
+//   4r — low nibbles are elements 64j+4c..+3 (sub-block 2j), high nibbles 64j+32+4c..+3 (2j+1).
+struct BlockQ4_Kx8 {
+    uint16_t d[8], dmin[8];
+    uint8_t sc[8][8];
+    uint8_t m[8][8];
+    uint8_t qs[1024];
+};
+// Q6_K super-blocks of 256 (16 groups of 16 with an int8 scale; values q - 32, q in 0..63):
+//   d[r]: row r's half; sc[g][r]: group g's scale of row r; group g's 4-element runs G = 4g..4g+3
+//   (elements 4G..4G+3) in grp[g], one stream: ql (two 32-byte chunks, chunk (G & 2) / 2) holds
+//   row r's low 4 bits at 4r (low nibbles for even G, high for odd G); qh holds row r's top 2 bits
+//   at 4r, bits 2 * (G & 3) of each byte.
+struct BlockQ6_Kx8 {
+    uint16_t d[8];
+    int8_t sc[16][8];
+    struct {
+        uint8_t ql[64];
+        uint8_t qh[32];
+    } grp[16];
+};
 
-// Quantized activations as the packed kernels read them: token t's Q8_0 blocks at
-// (const uint8_t*)q + t * q_stride; its block scales (as f32) at d + t * nb and block sums
-// (sum of the 32 int8 values) at s + t * nb.
+// Quantized activations as the packed kernels read them: token t's blocks (BlockQ8_0, or BlockQ8K
+// for the K types) at (const uint8_t*)q + t * q_stride; for Q8_0 also its block scales (as f32) at
+// d + t * nb and block sums (sum of the 32 int8 values) at s + t * nb (null for Q8_K: its blocks
+// carry their f32 scale and sums).
 struct PackedAct {
-    const BlockQ8_0* q;
+    const void* q;
     size_t q_stride;
     const float* d;
     const int32_t* s;
@@ -51,13 +81,21 @@ typedef void (*PackedGemmFn)(const void* w, const PackedAct& a, int n_tok, float
 
 #define RL_PACKED_DECLS                                                                              \
     void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
-    void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
+    void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
+    void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
+    void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
 
 namespace generic {
 RL_PACKED_DECLS
 // Packs 8 rows (row r at rows + r * row_bytes, nb blocks each) into nb packed blocks at out.
 void pack_q4_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q8_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+void pack_q6_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+// The 256 values (q - 32) of a Q6_K block (quants_generic.cpp).
+void q6k_values(const void* block, int* q);
+// Q4_K/Q5_K 6-bit scale and min of sub-block j of a block's 12 scale bytes (quants_generic.cpp).
+void k4_scale_min(const uint8_t* scales, int j, int* sc, int* m);
 // Block scales as f32 and block sums of n_tok activation rows (the PackedAct d and s arrays).
 void packed_act_sums(const BlockQ8_0* q, size_t q_stride, int64_t nb, int n_tok, float* d, int32_t* s);
 }  // namespace generic

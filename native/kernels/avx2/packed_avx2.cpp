@@ -83,6 +83,115 @@ static void q8_0_tile(const BlockQ8_0x8* wb, const PackedAct& a, int t0, float* 
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
 }
 
+// Q4_K: per sub-block, 8 maddubs of unsigned nibbles (int16 lanes hold 8 pair sums, as in Q4_0), then
+// one madd against the rows' scales doubled into int16 pairs gives scale * dot in int32. The mins
+// term pairs sub-blocks: madd of (m[2k], m[2k+1]) with the activation's (sum[2k], sum[2k+1]).
+template <int NT>
+static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const BlockQ8K* q[NT];
+    __m256 acc[NT];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < a.nb; b++) {
+        const BlockQ4_Kx8& w = wb[b];
+        __m256i isum[NT];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb++) {
+            const uint8_t* chunk = w.qs + 256 * (sb >> 1);
+            __m256i s16[NT];
+            for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+            for (int c = 0; c < 8; c++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
+                const __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                for (int t = 0; t < NT; t++)
+                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(v, bcast4(q[t][b].qs + 32 * sb + 4 * c)));
+            }
+            __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[sb]));
+            sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+            for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+        }
+        __m256i mp[4];
+        for (int k = 0; k < 4; k++)
+            mp[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)w.m[2 * k])),
+                                    _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)w.m[2 * k + 1])), 16));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)w.d));
+        const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)w.dmin));
+        for (int t = 0; t < NT; t++) {
+            const int16_t* bs = q[t][b].bsums;
+            __m256i summ = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const uint32_t lo = (uint16_t)(bs[4 * k] + bs[4 * k + 1]), hi = (uint16_t)(bs[4 * k + 2] + bs[4 * k + 3]);
+                summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mp[k], _mm256_set1_epi32((int)(lo | hi << 16))));
+            }
+            const __m256 da = _mm256_set1_ps(q[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), summ)),
+                                     _mm256_mul_ps(dm, da), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+}
+
+// Q6_K: the 6-bit values are rebuilt from a low-nibble and a top-bits register (shared by the tokens),
+// maddubs pairs (at most 2 * 63 * 127) are added two at a time in int16, then madd with the group's
+// scale doubled into int16 pairs. The - 32 becomes - 32 * sum_g sc[g] * (activation sum of group g).
+template <int NT>
+static void q6_K_tile(const BlockQ6_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    const BlockQ8K* q[NT];
+    __m256 acc[NT];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < a.nb; b++) {
+        const BlockQ6_Kx8& w = wb[b];
+        __m256i isum[NT];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        for (int g = 0; g < 16; g++) {
+            const __m256i L1 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql));
+            const __m256i L2 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql + 32));
+            const __m256i H = _mm256_loadu_si256((const __m256i*)(w.grp[g].qh));
+            const __m256i v0 = _mm256_or_si256(_mm256_and_si256(L1, m4), _mm256_and_si256(_mm256_slli_epi16(H, 4), m30));
+            const __m256i v1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4),
+                                               _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
+            const __m256i v2 = _mm256_or_si256(_mm256_and_si256(L2, m4), _mm256_and_si256(H, m30));
+            const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L2, 4), m4),
+                                               _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
+            __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[g]));
+            sc = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
+            for (int t = 0; t < NT; t++) {
+                const int8_t* aq = q[t][b].qs + 16 * g;
+                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(v0, bcast4(aq)), _mm256_maddubs_epi16(v1, bcast4(aq + 4)));
+                const __m256i p2 =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(v2, bcast4(aq + 8)), _mm256_maddubs_epi16(v3, bcast4(aq + 12)));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(p, sc), _mm256_madd_epi16(p2, sc)));
+            }
+        }
+        // 32 * sum_g sc[g] * (activation sum of group g), scale pairs against activation sum pairs
+        __m256i scp[8];
+        for (int k = 0; k < 8; k++)
+            scp[k] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k])), _mm256_set1_epi32(0xffff)),
+                _mm256_slli_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k + 1])), 16));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)w.d));
+        for (int t = 0; t < NT; t++) {
+            __m256i bias = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                int32_t pair;
+                std::memcpy(&pair, q[t][b].bsums + 2 * k, 4);
+                bias = _mm256_add_epi32(bias, _mm256_madd_epi16(scp[k], _mm256_set1_epi32(pair)));
+            }
+            const __m256i s = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(bias, 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(q[t][b].d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+}
+
 template <typename Block, template <int> class Tile>
 static void gemm_tiles(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     const Block* wb = (const Block*)w;
@@ -105,6 +214,24 @@ struct Q8Tile {
     static void run(const BlockQ8_0x8* w, const PackedAct& a, int t0, float* y, int64_t s) { q8_0_tile<NT>(w, a, t0, y, s); }
 };
 
+template <int NT>
+struct Q4KTile {
+    static void run(const BlockQ4_Kx8* w, const PackedAct& a, int t0, float* y, int64_t s) { q4_K_tile<NT>(w, a, t0, y, s); }
+};
+
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_tiles<BlockQ4_Kx8, Q4KTile>(w, a, n_tok, y, y_stride);
+}
+
+template <int NT>
+struct Q6KTile {
+    static void run(const BlockQ6_Kx8* w, const PackedAct& a, int t0, float* y, int64_t s) { q6_K_tile<NT>(w, a, t0, y, s); }
+};
+
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_tiles<BlockQ6_Kx8, Q6KTile>(w, a, n_tok, y, y_stride);
+}
+
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     gemm_tiles<BlockQ4_0x8, Q4Tile>(w, a, n_tok, y, y_stride);
 }
@@ -122,6 +249,8 @@ namespace rl {
 namespace avx2 {
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_0x8(w, a, n_tok, y, s); }
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q8_0x8(w, a, n_tok, y, s); }
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
 }  // namespace avx2
 }  // namespace rl
 

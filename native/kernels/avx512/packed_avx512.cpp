@@ -62,28 +62,153 @@ static void tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
 }
 
-template <bool Q4>
-static void gemm_tiles(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
-    int t = 0;
-    for (; t + 8 <= n_tok; t += 8) tile<8, Q4>(w, a, t, y, y_stride);
-    if (t + 4 <= n_tok) {
-        tile<4, Q4>(w, a, t, y, y_stride);
-        t += 4;
+// Q4_K: dpbusd per sub-block, times the rows' scales (mullo), summed over the super-block; the mins
+// term as in avx2 (madd of min pairs with activation sum pairs).
+template <int NT>
+static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const BlockQ8K* q[NT];
+    __m256 acc[NT];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
+        acc[t] = _mm256_setzero_ps();
     }
-    switch (n_tok - t) {
-        case 3: tile<3, Q4>(w, a, t, y, y_stride); break;
-        case 2: tile<2, Q4>(w, a, t, y, y_stride); break;
-        case 1: tile<1, Q4>(w, a, t, y, y_stride); break;
-        default: break;
+    for (int64_t b = 0; b < a.nb; b++) {
+        const BlockQ4_Kx8& wb = ((const BlockQ4_Kx8*)w)[b];
+        __m256i isum[NT];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb++) {
+            const uint8_t* chunk = wb.qs + 256 * (sb >> 1);
+            __m256i isub[NT];
+            for (int t = 0; t < NT; t++) isub[t] = _mm256_setzero_si256();
+            for (int c = 0; c < 8; c++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
+                const __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                for (int t = 0; t < NT; t++) isub[t] = _mm256_dpbusd_epi32(isub[t], v, bcast4(q[t][b].qs + 32 * sb + 4 * c));
+            }
+            const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.sc[sb]));
+            for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(isub[t], sc));
+        }
+        __m256i mp[4];
+        for (int k = 0; k < 4; k++)
+            mp[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.m[2 * k])),
+                                    _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.m[2 * k + 1])), 16));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb.d));
+        const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb.dmin));
+        for (int t = 0; t < NT; t++) {
+            const int16_t* bs = q[t][b].bsums;
+            __m256i summ = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const uint32_t lo = (uint16_t)(bs[4 * k] + bs[4 * k + 1]), hi = (uint16_t)(bs[4 * k + 2] + bs[4 * k + 3]);
+                summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mp[k], _mm256_set1_epi32((int)(lo | hi << 16))));
+            }
+            const __m256 da = _mm256_set1_ps(q[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), summ)),
+                                     _mm256_mul_ps(dm, da), acc[t]);
+        }
     }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
 }
 
+// Q6_K: values rebuilt as in avx2; 4 dpbusd per group and token, times the group's scales (mullo);
+// the - 32 taken back as - 32 * sum_g sc[g] * (activation sum of group g).
+template <int NT>
+static void tile_q6_K(const void* wv, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const BlockQ6_Kx8* wb = (const BlockQ6_Kx8*)wv;
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    const BlockQ8K* q[NT];
+    __m256 acc[NT];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < a.nb; b++) {
+        const BlockQ6_Kx8& w = wb[b];
+        __m256i isum[NT];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        for (int g = 0; g < 16; g++) {
+            const __m256i L1 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql));
+            const __m256i L2 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql + 32));
+            const __m256i H = _mm256_loadu_si256((const __m256i*)(w.grp[g].qh));
+            const __m256i v0 = _mm256_or_si256(_mm256_and_si256(L1, m4), _mm256_and_si256(_mm256_slli_epi16(H, 4), m30));
+            const __m256i v1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4),
+                                               _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
+            const __m256i v2 = _mm256_or_si256(_mm256_and_si256(L2, m4), _mm256_and_si256(H, m30));
+            const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L2, 4), m4),
+                                               _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
+            const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[g]));
+            for (int t = 0; t < NT; t++) {
+                const int8_t* aq = q[t][b].qs + 16 * g;
+                __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), v0, bcast4(aq));
+                d = _mm256_dpbusd_epi32(d, v1, bcast4(aq + 4));
+                d = _mm256_dpbusd_epi32(d, v2, bcast4(aq + 8));
+                d = _mm256_dpbusd_epi32(d, v3, bcast4(aq + 12));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d, sc));
+            }
+        }
+        // 32 * sum_g sc[g] * (activation sum of group g), scale pairs against activation sum pairs
+        __m256i scp[8];
+        for (int k = 0; k < 8; k++)
+            scp[k] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k])), _mm256_set1_epi32(0xffff)),
+                _mm256_slli_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k + 1])), 16));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)w.d));
+        for (int t = 0; t < NT; t++) {
+            __m256i bias = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                int32_t pair;
+                std::memcpy(&pair, q[t][b].bsums + 2 * k, 4);
+                bias = _mm256_add_epi32(bias, _mm256_madd_epi16(scp[k], _mm256_set1_epi32(pair)));
+            }
+            const __m256i s = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(bias, 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(q[t][b].d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+}
+
+template <int NT>
+static void tile_q4_0(const void* w, const PackedAct& a, int t0, float* y, int64_t s) { tile<NT, true>(w, a, t0, y, s); }
+template <int NT>
+static void tile_q8_0(const void* w, const PackedAct& a, int t0, float* y, int64_t s) { tile<NT, false>(w, a, t0, y, s); }
+
+// Tiles of 8 tokens, then 4, then the rest one size at a time.
+#define RL_TILES(name, fn)                                                                          \
+    static void name(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {   \
+        int t = 0;                                                                                  \
+        for (; t + 8 <= n_tok; t += 8) fn<8>(w, a, t, y, y_stride);                                 \
+        if (t + 4 <= n_tok) {                                                                       \
+            fn<4>(w, a, t, y, y_stride);                                                            \
+            t += 4;                                                                                 \
+        }                                                                                           \
+        switch (n_tok - t) {                                                                        \
+            case 3: fn<3>(w, a, t, y, y_stride); break;                                             \
+            case 2: fn<2>(w, a, t, y, y_stride); break;                                             \
+            case 1: fn<1>(w, a, t, y, y_stride); break;                                             \
+            default: break;                                                                         \
+        }                                                                                           \
+    }
+RL_TILES(tiles_q4_0, tile_q4_0)
+RL_TILES(tiles_q8_0, tile_q8_0)
+RL_TILES(tiles_q4_K, tile_q4_K)
+RL_TILES(tiles_q6_K, tile_q6_K)
+#undef RL_TILES
+
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
-    gemm_tiles<true>(w, a, n_tok, y, y_stride);
+    tiles_q4_0(w, a, n_tok, y, y_stride);
 }
 
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
-    gemm_tiles<false>(w, a, n_tok, y, y_stride);
+    tiles_q8_0(w, a, n_tok, y, y_stride);
+}
+
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    tiles_q4_K(w, a, n_tok, y, y_stride);
+}
+
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    tiles_q6_K(w, a, n_tok, y, y_stride);
 }
 
 }  // namespace avx512
@@ -95,6 +220,8 @@ namespace rl {
 namespace avx512 {
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_0x8(w, a, n_tok, y, s); }
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q8_0x8(w, a, n_tok, y, s); }
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
 }  // namespace avx512
 }  // namespace rl
 

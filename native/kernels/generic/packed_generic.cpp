@@ -9,7 +9,9 @@
 namespace rl {
 namespace generic {
 
-static_assert(sizeof(BlockQ4_0x8) == 144 && sizeof(BlockQ8_0x8) == 272, "packed block sizes");
+static_assert(sizeof(BlockQ4_0x8) == 144 && sizeof(BlockQ8_0x8) == 272 && sizeof(BlockQ4_Kx8) == 1184 &&
+                  sizeof(BlockQ6_Kx8) == 1680,
+              "packed block sizes");
 
 void pack_q4_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
     BlockQ4_0x8* o = (BlockQ4_0x8*)out;
@@ -29,6 +31,46 @@ void pack_q8_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
             const uint8_t* blk = rows + r * row_bytes + b * 34;  // Q8_0: f16 d, 32 int8
             std::memcpy(&o[b].d[r], blk, 2);
             for (int c = 0; c < 8; c++) std::memcpy(&o[b].qs[32 * c + 4 * r], blk + 2 + 4 * c, 4);
+        }
+    }
+}
+
+void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    BlockQ4_Kx8* o = (BlockQ4_Kx8*)out;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int r = 0; r < 8; r++) {
+            const uint8_t* blk = rows + r * row_bytes + b * 144;  // Q4_K: d, dmin, scales[12], qs[128]
+            std::memcpy(&o[b].d[r], blk, 2);
+            std::memcpy(&o[b].dmin[r], blk + 2, 2);
+            for (int sb = 0; sb < 8; sb++) {
+                int sc, m;
+                k4_scale_min(blk + 4, sb, &sc, &m);
+                o[b].sc[sb][r] = (uint8_t)sc;
+                o[b].m[sb][r] = (uint8_t)m;
+            }
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 8; c++) std::memcpy(&o[b].qs[256 * j + 32 * c + 4 * r], blk + 16 + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+// Element e of row r: run G = e / 4 of group G / 4, byte 4r + e % 4 of its ql chunk (G & 2) / 2
+// (nibble G & 1) and of its qh (bits 2 * (G & 3)).
+void pack_q6_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    BlockQ6_Kx8* o = (BlockQ6_Kx8*)out;
+    int q[256];
+    for (int64_t b = 0; b < nb; b++) {
+        std::memset(&o[b], 0, sizeof o[b]);
+        for (int r = 0; r < 8; r++) {
+            const uint8_t* blk = rows + r * row_bytes + b * 210;  // Q6_K: ql[128], qh[64], scales[16], d
+            q6k_values(blk, q);
+            std::memcpy(&o[b].d[r], blk + 208, 2);
+            for (int g = 0; g < 16; g++) o[b].sc[g][r] = (int8_t)blk[192 + g];
+            for (int e = 0; e < 256; e++) {
+                const int v = q[e] + 32, G = e / 4, at = 4 * r + e % 4;
+                o[b].grp[G / 4].ql[32 * ((G & 2) / 2) + at] |= (uint8_t)((v & 15) << (4 * (G & 1)));
+                o[b].grp[G / 4].qh[at] |= (uint8_t)((v >> 4) << (2 * (G & 3)));
+            }
         }
     }
 }
@@ -75,6 +117,60 @@ void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
 
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     gemm_x8<BlockQ8_0x8>(w, a, n_tok, y, y_stride, q8_0x8_value);
+}
+
+// Q8_K activation block (quants.h BlockQ8K): f32 scale, 256 int8, sums of each 16.
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    const BlockQ4_Kx8* wb = (const BlockQ4_Kx8*)w;
+    for (int t = 0; t < n_tok; t++) {
+        const BlockQ8K* q = (const BlockQ8K*)((const uint8_t*)a.q + t * a.q_stride);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < a.nb; b++) {
+                int32_t sumi = 0, summ = 0;
+                for (int sb = 0; sb < 8; sb++) {
+                    const int j = sb / 2, high = sb % 2;
+                    int32_t dot = 0, asum = 0;
+                    for (int i = 0; i < 32; i++) {
+                        const uint8_t byte = wb[b].qs[256 * j + 32 * (i / 4) + 4 * r + i % 4];
+                        const int v = high ? byte >> 4 : byte & 15;
+                        dot += v * q[b].qs[32 * sb + i];
+                        asum += q[b].qs[32 * sb + i];
+                    }
+                    sumi += wb[b].sc[sb][r] * dot;
+                    summ += wb[b].m[sb][r] * asum;
+                }
+                acc = std::fmaf((float)sumi, fp16_to_fp32(wb[b].d[r]) * q[b].d, acc);
+                acc = std::fmaf((float)-summ, fp16_to_fp32(wb[b].dmin[r]) * q[b].d, acc);
+            }
+            y[t * y_stride + r] = acc;
+        }
+    }
+}
+
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    const BlockQ6_Kx8* wb = (const BlockQ6_Kx8*)w;
+    for (int t = 0; t < n_tok; t++) {
+        const BlockQ8K* q = (const BlockQ8K*)((const uint8_t*)a.q + t * a.q_stride);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < a.nb; b++) {
+                int32_t sumi = 0;
+                for (int g = 0; g < 16; g++) {
+                    int32_t dot = 0;
+                    for (int i = 0; i < 16; i++) {
+                        const int e = 16 * g + i, G = e / 4, at = 4 * r + e % 4;
+                        const int lo = (wb[b].grp[g].ql[32 * ((G & 2) / 2) + at] >> (4 * (G & 1))) & 15;
+                        const int hi = (wb[b].grp[g].qh[at] >> (2 * (G & 3))) & 3;
+                        dot += ((lo | hi << 4) - 32) * q[b].qs[e];
+                    }
+                    sumi += wb[b].sc[g][r] * dot;
+                }
+                acc = std::fmaf((float)sumi, fp16_to_fp32(wb[b].d[r]) * q[b].d, acc);
+            }
+            y[t * y_stride + r] = acc;
+        }
+    }
 }
 
 }  // namespace generic

@@ -85,8 +85,8 @@ static inline int q3k_scale(const uint8_t* s, int i) {
     return (low | (high << 4)) - 32;
 }
 
-// Q4_K/Q5_K scale and min of sub-block j (0..7).
-static inline void k4_scale_min(const uint8_t* s, int j, int* sc, int* m) {
+// Q4_K/Q5_K scale and min of sub-block j (0..7) (also used by the packer, packed.h).
+void k4_scale_min(const uint8_t* s, int j, int* sc, int* m) {
     if (j < 4) {
         *sc = s[j] & 63;
         *m = s[j + 4] & 63;
@@ -125,7 +125,8 @@ static inline void q45k_values(const uint8_t* qs, const uint8_t* qh, int* q) {
         if (qh) q[e] |= ((qh[e & 31] >> (e >> 5)) & 1) << 4;
     }
 }
-static inline void q6k_values(const BlockQ6K* b, int* q) {
+void q6k_values(const void* block, int* q) {
+    const BlockQ6K* b = (const BlockQ6K*)block;
     for (int e = 0; e < 256; e++) {
         int n = e >> 7, k = (e >> 5) & 3, i = e & 31;
         int lo = (b->ql[64 * n + i + 32 * (k & 1)] >> (k >= 2 ? 4 : 0)) & 0xf;

@@ -2,6 +2,7 @@
 // the original rows, dot in double" (bound normalized by ||w|| ||a||), and every SIMD tier this CPU
 // runs (avx2; avx512 when it has VNNI) against generic bit for bit, on ragged block and token counts,
 // hostile weight bytes (Q8_0 -128) and scale regimes. Exit status 0 = pass.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -42,7 +43,10 @@ static Cpu detect() {
 
 struct PackedType {
     const char* name;
+    int block;        // elements per block: 32 (Q8_0 activations) or 256 (Q8_K activations)
     int block_bytes;  // original block
+    int n_scales;     // fp16 scale fields at the start of each original block (d, or d and dmin);
+                      // 0: one at the end (Q6_K)
     void (*pack)(const uint8_t*, size_t, int64_t, void*);
     size_t packed_bytes;
     PackedGemmFn gen, avx2, avx512;
@@ -50,10 +54,14 @@ struct PackedType {
 };
 
 static const PackedType kTypes[] = {
-    {"Q4_0", 18, generic::pack_q4_0x8, sizeof(BlockQ4_0x8), generic::gemm_q4_0x8, avx2::gemm_q4_0x8,
+    {"Q4_0", 32, 18, 1, generic::pack_q4_0x8, sizeof(BlockQ4_0x8), generic::gemm_q4_0x8, avx2::gemm_q4_0x8,
      avx512::gemm_q4_0x8, generic::dequantize_row_q4_0},
-    {"Q8_0", 34, generic::pack_q8_0x8, sizeof(BlockQ8_0x8), generic::gemm_q8_0x8, avx2::gemm_q8_0x8,
+    {"Q8_0", 32, 34, 1, generic::pack_q8_0x8, sizeof(BlockQ8_0x8), generic::gemm_q8_0x8, avx2::gemm_q8_0x8,
      avx512::gemm_q8_0x8, generic::dequantize_row_q8_0},
+    {"Q4_K", 256, 144, 2, generic::pack_q4_Kx8, sizeof(BlockQ4_Kx8), generic::gemm_q4_Kx8, avx2::gemm_q4_Kx8,
+     avx512::gemm_q4_Kx8, generic::dequantize_row_q4_K},
+    {"Q6_K", 256, 210, 0, generic::pack_q6_Kx8, sizeof(BlockQ6_Kx8), generic::gemm_q6_Kx8, avx2::gemm_q6_Kx8,
+     avx512::gemm_q6_Kx8, generic::dequantize_row_q6_K},
 };
 
 // Scale regimes for the weight fp16 scales: normal, tiny (subnormal halves), zero, negative, large.
@@ -69,30 +77,34 @@ static uint16_t weight_scale(int regime) {
 }
 
 static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok, int regime) {
-    const int64_t n = nb * 32;
+    const int64_t n = nb * ty.block;
+    const bool qk = ty.block == 256;
     const size_t row_bytes = (size_t)nb * ty.block_bytes;
     std::vector<uint8_t> rows(8 * row_bytes);
     for (uint8_t& b : rows) b = (uint8_t)rnd_u32();
     if (regime == 5)  // Q8_0 extremes: every code -128 or 127
         for (uint8_t& b : rows) b = (rnd_u32() & 1) ? 0x80 : 0x7f;
     for (int r = 0; r < 8; r++)
-        for (int64_t b = 0; b < nb; b++) {
-            uint16_t sc = weight_scale(regime == 5 ? 0 : regime);
-            std::memcpy(rows.data() + r * row_bytes + b * ty.block_bytes, &sc, 2);
-        }
+        for (int64_t b = 0; b < nb; b++)
+            for (int k = 0; k < std::max(ty.n_scales, 1); k++) {
+                uint16_t sc = weight_scale(regime == 5 ? 0 : regime);
+                const int at = ty.n_scales == 0 ? ty.block_bytes - 2 : 2 * k;
+                std::memcpy(rows.data() + r * row_bytes + b * ty.block_bytes + at, &sc, 2);
+            }
     std::vector<uint8_t> packed((size_t)nb * ty.packed_bytes);
     ty.pack(rows.data(), row_bytes, nb, packed.data());
 
-    const size_t q_stride = (size_t)nb * sizeof(BlockQ8_0) + 6;  // odd stride: no alignment assumed
+    const size_t q_stride = (size_t)nb * (qk ? sizeof(BlockQ8K) : sizeof(BlockQ8_0)) + 4;  // odd stride
     std::vector<uint8_t> q(q_stride * n_tok);
     std::vector<float> x((size_t)n), d((size_t)nb * n_tok);
     std::vector<int32_t> s((size_t)nb * n_tok);
     for (int t = 0; t < n_tok; t++) {
         for (float& v : x) v = rnd_uniform() * (t % 3 == 0 ? 100.0f : 1.0f);
-        generic::quantize_row_q8_0(x.data(), q.data() + t * q_stride, n);
+        if (qk) generic::quantize_row_q8_K(x.data(), q.data() + t * q_stride, n);
+        else generic::quantize_row_q8_0(x.data(), q.data() + t * q_stride, n);
     }
-    generic::packed_act_sums((const BlockQ8_0*)q.data(), q_stride, nb, n_tok, d.data(), s.data());
-    const PackedAct a{(const BlockQ8_0*)q.data(), q_stride, d.data(), s.data(), nb};
+    if (!qk) generic::packed_act_sums((const BlockQ8_0*)q.data(), q_stride, nb, n_tok, d.data(), s.data());
+    const PackedAct a{q.data(), q_stride, qk ? nullptr : d.data(), qk ? nullptr : s.data(), nb};
 
     const int64_t y_stride = 8 + 3;
     std::vector<float> y_gen((size_t)y_stride * n_tok, -1.0f), y_simd(y_gen.size(), -1.0f);
@@ -102,7 +114,15 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
     std::vector<float> wr((size_t)n), ar((size_t)n);
     double worst = 0;
     for (int t = 0; t < n_tok; t++) {
-        generic::dequantize_row_q8_0(q.data() + t * q_stride, ar.data(), n);
+        if (qk) {
+            BlockQ8K blk;
+            for (int64_t b = 0; b < nb; b++) {
+                std::memcpy(&blk, q.data() + t * q_stride + b * sizeof(BlockQ8K), sizeof blk);
+                for (int i = 0; i < 256; i++) ar[b * 256 + i] = blk.d * blk.qs[i];
+            }
+        } else {
+            generic::dequantize_row_q8_0(q.data() + t * q_stride, ar.data(), n);
+        }
         for (int r = 0; r < 8; r++) {
             ty.dequant(rows.data() + r * row_bytes, wr.data(), n);
             double dot = 0, nw = 0, na = 0;
@@ -137,7 +157,7 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
 int main() {
     const Cpu cpu = detect();
     std::printf("tiers checked against generic: %s%s\n", cpu.avx2 ? "avx2 " : "", cpu.vnni ? "avx512-vnni" : "");
-    const int64_t nbs[] = {1, 2, 3, 7, 64, 176};
+    const int64_t nbs[] = {1, 2, 3, 7, 22, 64, 176};
     const int toks[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 67};
     for (const PackedType& ty : kTypes)
         for (int64_t nb : nbs)
@@ -145,6 +165,7 @@ int main() {
                 for (int regime = 0; regime < 6; regime++) {
                     if (regime == 5 && std::strcmp(ty.name, "Q8_0") != 0) continue;
                     if (nb == 176 && n_tok > 9) continue;
+                    if (ty.block == 256 && nb > 22) continue;  // same row lengths: 256 .. 5632
                     run_case(ty, cpu, nb, n_tok, regime);
                 }
     std::printf("packed kernels: %d checks, %d failures\n", g_checks, g_failures);
