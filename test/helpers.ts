@@ -1,4 +1,5 @@
 // Shared test helpers: locating ../shared data (a failure in CI, a skip elsewhere) and temp dirs.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -43,5 +44,37 @@ export function rng(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Logits (positions x vocab) of `tokens` for each model file, computed in a child process under
+ * `env` (the kernel tier and RINGLLM_REPACK are read once per process).
+ */
+export function logitsIn(
+  env: Record<string, string>,
+  paths: string[],
+  tokens: number[],
+): { kernels: string; logits: Float32Array[]; repackedBytes: number[] } {
+  const script = `const r = require(${JSON.stringify(join(ROOT, "dist", "cjs", "index.js"))});
+    (async () => {
+      const out = [], repacked = [];
+      for (const p of ${JSON.stringify(paths)}) {
+        const m = await r.loadModel(p);
+        const ctx = await m.createContext({ contextSize: 64, threads: 1 });
+        const l = await ctx.decode(${JSON.stringify(tokens)}, { logits: "all" });
+        out.push(Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString("base64"));
+        repacked.push(ctx.stats().repackedBytes);
+        await m.close();
+      }
+      console.log(JSON.stringify({ kernels: r.systemInfo().kernels, logits: out, repacked }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
+  const res = JSON.parse(r.stdout) as { kernels: string; logits: string[]; repacked: number[] };
+  return {
+    kernels: res.kernels,
+    repackedBytes: res.repacked,
+    logits: res.logits.map((b) => { const buf = Buffer.from(b, "base64"); return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); }),
   };
 }

@@ -311,7 +311,7 @@ Napi::Value ContextHandle::info(const Napi::CallbackInfo& info) {
     return o;
 }
 
-// stats() -> { tokensProcessed, kvBytes, kvType, layers: [{ policy, capacity, held, window?, sinks?,
+// stats() -> { tokensProcessed, kvBytes, kvType, repackedBytes, layers: [{ policy, capacity, held, window?, sinks?,
 // recent?, heavy? }] } (a snapshot taken after the last decode: safe while one runs)
 Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -320,6 +320,7 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("tokensProcessed", Napi::Number::New(env, (double)s.tokens));
     o.Set("kvBytes", Napi::Number::New(env, (double)s.kv_bytes));
     o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
+    o.Set("repackedBytes", Napi::Number::New(env, (double)s.repacked_bytes));
     Napi::Array layers = Napi::Array::New(env, s.layers.size());
     for (size_t i = 0; i < s.layers.size(); i++) {
         const KvLayerStats& l = s.layers[i];

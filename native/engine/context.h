@@ -45,6 +45,7 @@ struct KvLayerStats {
 struct ContextStats {
     int64_t tokens = 0;    // tokens processed since the last reset
     int64_t kv_bytes = 0;  // KV storage allocated, all layers
+    int64_t repacked_bytes = 0;  // weight copies in the packed 8-row layout (the model's, shared)
     KvType type = KvType::F16;
     std::vector<KvLayerStats> layers;
 };

@@ -8,6 +8,7 @@
 
 #if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
+#include <unistd.h>
 #define RL_HAVE_MMAP 1
 #endif
 
@@ -56,6 +57,18 @@ struct PackedWeights {
 
 std::shared_ptr<PackedWeights> packed_weights_create() { return std::make_shared<PackedWeights>(); }
 
+// The mapped file's pages of a packed range are not read again (except by an embedding lookup of a
+// tied output matrix, which faults them back in from the file): give them back to the page cache.
+static void release_mapped(const Model& m, const uint8_t* data, size_t bytes) {
+#ifdef RL_HAVE_MMAP
+    if (!m.file.mapped()) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), b = ((uintptr_t)data + page - 1) & ~(page - 1), e = ((uintptr_t)data + bytes) & ~(page - 1);
+    if (e > b) madvise((void*)b, e - b, MADV_DONTNEED);
+#else
+    (void)m, (void)data, (void)bytes;
+#endif
+}
+
 static bool repack_enabled() {
     const char* v = std::getenv("RINGLLM_REPACK");
     return !(v && std::strcmp(v, "0") == 0);
@@ -79,6 +92,7 @@ Status repack_matrix(const Model& m, WeightMatrix* w) {
         for (int64_t g = 0; g < groups; g++)
             k->pack(w->data + (size_t)g * kPackRows * w->row_bytes, w->row_bytes, nb, fresh->data() + g * group_bytes);
         buf = std::move(fresh);
+        release_mapped(m, w->data, (size_t)groups * kPackRows * w->row_bytes);
     }
     w->packed = buf->data();
     w->packed_rows = groups * kPackRows;

@@ -7,6 +7,8 @@
 // architectures were added. Buffers are sized at create so decode allocates nothing per token.
 #include "transformer.h"
 
+#include "repack.h"
+
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -281,6 +283,7 @@ void TransformerContext::snapshot() {
     ContextStats s;
     s.tokens = pos_;
     s.type = attn_.type;
+    s.repacked_bytes = (int64_t)packed_weights_bytes(*model_);
     for (const auto& kv : kv_) {
         s.kv_bytes += (int64_t)kv->bytes();
         s.layers.push_back(KvLayerStats{kv->config(), kv->n_slots(), kv->held()});

@@ -1,13 +1,12 @@
 // Optimized kernels against the generic reference, end to end: for every weight type the GGUF writer
 // produces, the logits of a small random llama under the active tier equal those under
 // RINGLLM_KERNELS=generic (a child process per tier: the tier is chosen once per process).
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 import { systemInfo } from "../../lib";
 import { QuantType } from "../../scripts/gguf/quants";
 import { writeLlamaModel } from "../../scripts/gguf/llama-model";
-import { ROOT, tempDir } from "../helpers";
+import { logitsIn, tempDir } from "../helpers";
 
 const TYPES: QuantType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"];
 // Same shapes and seed as bench/check-types.mjs and bench/parity.mjs (make-model.ts --dim 256 --ffn 512 --layers 2 --seed 1).
@@ -30,34 +29,11 @@ beforeAll(() => {
 });
 afterAll(() => dir.cleanup());
 
-/** Logits (positions x vocab) of TOKENS for each file, computed in a child process under `env`. */
-function logitsIn(env: Record<string, string>, paths: string[]): { kernels: string; logits: Float32Array[] } {
-  const script = `const r = require(${JSON.stringify(join(ROOT, "dist", "cjs", "index.js"))});
-    (async () => {
-      const out = [];
-      for (const p of ${JSON.stringify(paths)}) {
-        const m = await r.loadModel(p);
-        const ctx = await m.createContext({ contextSize: 64, threads: 1 });
-        const l = await ctx.decode(${JSON.stringify(TOKENS)}, { logits: "all" });
-        out.push(Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString("base64"));
-        await m.close();
-      }
-      console.log(JSON.stringify({ kernels: r.systemInfo().kernels, logits: out }));
-    })().catch((e) => { console.error(e); process.exit(1); });`;
-  const r = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
-  const res = JSON.parse(r.stdout) as { kernels: string; logits: string[] };
-  return {
-    kernels: res.kernels,
-    logits: res.logits.map((b) => { const buf = Buffer.from(b, "base64"); return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); }),
-  };
-}
-
 test(`every writer weight type: active-tier logits equal the generic reference within ${BOUND} (normalized)`, () => {
   const paths = TYPES.map((t) => files.get(t) as string);
   // the child inherits RINGLLM_KERNELS, if set, so "active" means this process's tier
-  const opt = logitsIn({}, paths);
-  const ref = logitsIn({ RINGLLM_KERNELS: "generic" }, paths);
+  const opt = logitsIn({}, paths, TOKENS);
+  const ref = logitsIn({ RINGLLM_KERNELS: "generic" }, paths, TOKENS);
   expect(opt.kernels).toBe(systemInfo().kernels);
   expect(ref.kernels).toBe("generic");
   const errors: Record<string, number> = {};
@@ -91,7 +67,7 @@ test("every writer weight type: probabilities agree with llama.cpp's within the 
   expect(golden.tokens).toEqual(TOKENS);
   const types = TYPES.filter((t) => golden.types[t]);
   expect(types.length).toBeGreaterThanOrEqual(7);
-  const { logits } = logitsIn({}, types.map((t) => files.get(t) as string));
+  const { logits } = logitsIn({}, types.map((t) => files.get(t) as string), TOKENS);
   const failures: string[] = [];
   types.forEach((t, i) => {
     const bound = LLAMACPP_BOUND[t] ?? QUANT_BOUND;
