@@ -260,8 +260,7 @@ export class Context {
     }
   }
 
-  async #run<T>(name: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    const callSite = new Error();
+  async #run<T>(name: string, signal: AbortSignal | undefined, fn: () => Promise<T>, callSite = new Error()): Promise<T> {
     const onAbort = () => this.#handle.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -387,12 +386,13 @@ export class Context {
         this.#pending = -1;
       }
       const decoder = this.#model.createTokenDecoder();
+      const callSite = new Error(); // one stack capture per generate call, not per token
       let held = ""; // text that may be the start of a stop string
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortedError("generate", signal);
         const feed = this.#pending;
         if (feed >= 0) this.#checkRoom("generate", 1);
-        const token = await this.#run("generate", signal, () => this.#handle.step(params, feed));
+        const token = await this.#run("generate", signal, () => this.#handle.step(params, feed), callSite);
         this.#pending = token;
         if (endIds.has(token) || stopIds.has(token)) break;
         held += decoder.push(token);
