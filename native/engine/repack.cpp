@@ -1,10 +1,13 @@
 #include "repack.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
@@ -69,6 +72,27 @@ static void release_mapped(const Model& m, const uint8_t* data, size_t bytes) {
 #endif
 }
 
+// Packs the groups on up to 4 threads (a 1B model's matrices take seconds on one): each thread a
+// contiguous range. Falls back to the calling thread if threads cannot be started.
+static void pack_groups(const WeightMatrix& w, int64_t nb, size_t group_bytes, int64_t groups, uint8_t* out) {
+    auto run = [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; g++)
+            w.k->pack(w.data + (size_t)g * kPackRows * w.row_bytes, w.row_bytes, nb, out + g * group_bytes);
+    };
+    const int64_t per_thread_min = 256;  // groups: below this a thread costs more than it saves
+    const int64_t n = std::min<int64_t>({4, (int64_t)std::max(1u, std::thread::hardware_concurrency()),
+                                         std::max<int64_t>(1, groups / per_thread_min)});
+    std::vector<std::thread> threads;
+    int64_t started = 1;  // ranges 1..n-1 go to threads, range 0 (and any not started) to the caller
+    try {
+        for (; started < n; started++) threads.emplace_back(run, groups * started / n, groups * (started + 1) / n);
+    } catch (...) {
+    }
+    run(0, groups / n);
+    run(groups * started / n, groups);  // ranges whose thread did not start (empty when all did)
+    for (std::thread& t : threads) t.join();
+}
+
 static bool repack_enabled() {
     const char* v = std::getenv("RINGLLM_REPACK");
     return !(v && std::strcmp(v, "0") == 0);
@@ -89,8 +113,7 @@ Status repack_matrix(const Model& m, WeightMatrix* w) {
             return status_error("OUT_OF_MEMORY", "could not allocate " + std::to_string(fresh->bytes() >> 20) +
                                                      " MiB for repacked weights; free memory or set RINGLLM_REPACK=0");
         }
-        for (int64_t g = 0; g < groups; g++)
-            k->pack(w->data + (size_t)g * kPackRows * w->row_bytes, w->row_bytes, nb, fresh->data() + g * group_bytes);
+        pack_groups(*w, nb, group_bytes, groups, fresh->data());
         buf = std::move(fresh);
         release_mapped(m, w->data, (size_t)groups * kPackRows * w->row_bytes);
     }
