@@ -27,6 +27,14 @@ struct KernelTable {
     void (*axpy_f32)(float* y, float a, const float* x, int64_t n);
     // y[i] *= a
     void (*scale_f32)(float* y, float a, int64_t n);
+    // out[i * out_stride + j] = dot_f32(a + i * a_stride, b + j * b_stride, n) for i < m, j < nb,
+    // bit for bit (attention scores of a group's heads against a tile of keys)
+    void (*dot_rows_f32)(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
+                         int64_t n, float* out, int64_t out_stride);
+    // for i < m, j < nx in order, w = w[i * w_stride + j] != 0: axpy_f32(y + i * y_stride, w, x + j * x_stride, n),
+    // bit for bit (a tile of value rows into a group's heads)
+    void (*axpy_rows_f32)(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
+                          int64_t x_stride, int32_t nx, int64_t n);
 };
 
 // Tier tables; a tier compiled out of this binary (e.g. NEON on x86) returns nullptr.
@@ -40,11 +48,15 @@ namespace generic {
 float exp_shift(float* x, int64_t n, float m);
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 void scale_f32(float* y, float a, int64_t n);
+void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
+                   int64_t x_stride, int32_t nx, int64_t n);
 }  // namespace generic
 namespace avx2 {
 float exp_shift(float* x, int64_t n, float m);
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 void scale_f32(float* y, float a, int64_t n);
+void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
+                   int64_t x_stride, int32_t nx, int64_t n);
 }  // namespace avx2
 
 }  // namespace rl

@@ -19,9 +19,9 @@ void attn_partial(const AttnShape& s, const float* const q[2], const AttnRun* ru
         l[i] = 0.0f;
     }
     for (int64_t i = 0; i < (int64_t)G * dv; i++) o[i] = 0.0f;
-    float* krow = scratch;
-    float* vrow = scratch + dk;
-    float* sc = vrow + dv;  // (G, kAttnTile) scores, then weights
+    float* ktile = scratch;                           // (kAttnTile, dk) the tile's keys as f32
+    float* vtile = ktile + (size_t)kAttnTile * dk;    // (kAttnTile, dv) its values
+    float* sc = vtile + (size_t)kAttnTile * dv;       // (G, kAttnTile) scores, then weights
 
     // Tiles follow the key sequence, not the runs, so the same keys in the same order give the
     // same bits however they are split into runs (a ring's wrap, sinks + recent, staging).
@@ -37,25 +37,32 @@ void attn_partial(const AttnShape& s, const float* const q[2], const AttnRun* ru
             const AttnRun& run = runs[r];
             tile_run[t] = &run;
             tile_row[t] = j;
-            kv_load_row(s.type, kt, run.k + (size_t)j * run.k_stride, krow, dk);
-            const float* qr = q[run.rot];
-            for (int32_t h = 0; h < G; h++) {
-                float v = kt->dot_f32(qr + (int64_t)h * dk, krow, dk) * s.scale;
-                if (s.softcap > 0) v = s.softcap * std::tanh(v / s.softcap);
-                sc[h * kAttnTile + t] = v == v ? v : ninf;  // NaN weighs nothing
-            }
+            kv_load_row(s.type, kt, run.k + (size_t)j * run.k_stride, ktile + (size_t)t * dk, dk);
             if (++j >= run.n) {
                 j = 0;
                 r++;
             }
         }
         const int32_t n = t;
-        // per head: new running max, one rescale, the tile's weights
+        // scores of all heads, one call per stretch of keys seen through the same query rotation
+        for (int32_t t0 = 0; t0 < n;) {
+            const int rot = tile_run[t0]->rot;
+            int32_t t1 = t0 + 1;
+            while (t1 < n && tile_run[t1]->rot == rot) t1++;
+            kt->dot_rows_f32(q[rot], dk, G, ktile + (size_t)t0 * dk, dk, t1 - t0, dk, sc + t0, kAttnTile);
+            t0 = t1;
+        }
+        // per head: scale (and cap), new running max, one rescale, the tile's weights
         bool any = false;
         for (int32_t h = 0; h < G; h++) {
             float* sh = sc + h * kAttnTile;
             float tmax = ninf;
-            for (int32_t i = 0; i < n; i++) tmax = std::max(tmax, sh[i]);
+            for (int32_t i = 0; i < n; i++) {
+                float v = sh[i] * s.scale;
+                if (s.softcap > 0) v = s.softcap * std::tanh(v / s.softcap);
+                sh[i] = v == v ? v : ninf;  // NaN weighs nothing
+                tmax = std::max(tmax, sh[i]);
+            }
             if (!(tmax > ninf)) {  // fully masked for this head
                 for (int32_t i = 0; i < n; i++) sh[i] = 0.0f;
                 continue;
@@ -70,14 +77,14 @@ void attn_partial(const AttnShape& s, const float* const q[2], const AttnRun* ru
             any = true;
         }
         if (!any) continue;
+        // value rows some head weighs (axpy_rows skips zero weights, so the others are never read)
         for (int32_t i = 0; i < n; i++) {
-            const AttnRun& run = *tile_run[i];
-            kv_load_row(s.type, kt, run.v + (size_t)tile_row[i] * run.v_stride, vrow, dv);
-            for (int32_t h = 0; h < G; h++) {
-                const float w = sc[h * kAttnTile + i];
-                if (w != 0.0f) kt->axpy_f32(o + (int64_t)h * dv, w, vrow, dv);
-            }
+            bool used = false;
+            for (int32_t h = 0; h < G && !used; h++) used = sc[h * kAttnTile + i] != 0.0f;
+            if (used) kv_load_row(s.type, kt, tile_run[i]->v + (size_t)tile_row[i] * tile_run[i]->v_stride,
+                                  vtile + (size_t)i * dv, dv);
         }
+        kt->axpy_rows_f32(o, dv, G, sc, kAttnTile, vtile, dv, n, dv);
     }
 }
 

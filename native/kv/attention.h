@@ -41,7 +41,7 @@ static inline size_t attn_partial_floats(const AttnShape& s) { return (size_t)s.
 constexpr int32_t kAttnTile = 32;
 // Floats of scratch attn_partial needs: one K row and one V row in f32, a tile of scores per head.
 static inline size_t attn_scratch_floats(const AttnShape& s) {
-    return (size_t)s.head_dim_k + s.head_dim_v + (size_t)s.group * kAttnTile;
+    return (size_t)kAttnTile * ((size_t)s.head_dim_k + s.head_dim_v) + (size_t)s.group * kAttnTile;
 }
 
 // q[rot]: the group's query heads, (group, head_dim_k) contiguous, for each rotation in use.

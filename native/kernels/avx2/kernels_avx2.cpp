@@ -17,7 +17,7 @@ static inline float hsum_256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
+static inline float dot_inline(const float* a, const float* b, int64_t n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -31,6 +31,14 @@ float dot_f32(const float* a, const float* b, int64_t n) {
     float s = hsum_256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) { return dot_inline(a, b, n); }
+
+static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
+                         int64_t n, float* out, int64_t out_stride) {
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_inline(a + i * a_stride, b + j * b_stride, n);
 }
 
 void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
@@ -111,6 +119,43 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+// Each y row stays in registers (32 floats at a time) over the whole tile of x rows; every element
+// sees the same fused multiply-adds in the same order as axpy_f32 per nonzero weight.
+void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
+                   int64_t x_stride, int32_t nx, int64_t n) {
+    for (int32_t i = 0; i < m; i++) {
+        float* yi = y + i * y_stride;
+        const float* wi = w + i * w_stride;
+        int64_t c = 0;
+        for (; c + 32 <= n; c += 32) {
+            __m256 y0 = _mm256_loadu_ps(yi + c), y1 = _mm256_loadu_ps(yi + c + 8);
+            __m256 y2 = _mm256_loadu_ps(yi + c + 16), y3 = _mm256_loadu_ps(yi + c + 24);
+            for (int32_t j = 0; j < nx; j++) {
+                if (wi[j] == 0.0f) continue;
+                const __m256 va = _mm256_set1_ps(wi[j]);
+                const float* xj = x + j * x_stride + c;
+                y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj), y0);
+                y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 8), y1);
+                y2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 16), y2);
+                y3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 24), y3);
+            }
+            _mm256_storeu_ps(yi + c, y0);
+            _mm256_storeu_ps(yi + c + 8, y1);
+            _mm256_storeu_ps(yi + c + 16, y2);
+            _mm256_storeu_ps(yi + c + 24, y3);
+        }
+        for (; c + 8 <= n; c += 8) {
+            __m256 y0 = _mm256_loadu_ps(yi + c);
+            for (int32_t j = 0; j < nx; j++)
+                if (wi[j] != 0.0f) y0 = _mm256_fmadd_ps(_mm256_set1_ps(wi[j]), _mm256_loadu_ps(x + j * x_stride + c), y0);
+            _mm256_storeu_ps(yi + c, y0);
+        }
+        for (; c < n; c++)
+            for (int32_t j = 0; j < nx; j++)
+                if (wi[j] != 0.0f) yi[c] += wi[j] * x[j * x_stride + c];
+    }
+}
+
 void scale_f32(float* y, float a, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
@@ -123,7 +168,7 @@ void scale_f32(float* y, float a, int64_t n) {
 const KernelTable* kernels_avx2() {
     static const KernelTable table = {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
-        avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32,
+        avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx2::dot_rows_f32, avx2::axpy_rows_f32,
     };
     return &table;
 }

@@ -9,7 +9,7 @@
 namespace rl {
 namespace neon {
 
-float dot_f32(const float* a, const float* b, int64_t n) {
+static inline float dot_inline(const float* a, const float* b, int64_t n) {
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc2 = vdupq_n_f32(0), acc3 = vdupq_n_f32(0);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -22,6 +22,14 @@ float dot_f32(const float* a, const float* b, int64_t n) {
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3)));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) { return dot_inline(a, b, n); }
+
+static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
+                         int64_t n, float* out, int64_t out_stride) {
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_inline(a + i * a_stride, b + j * b_stride, n);
 }
 
 void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
@@ -53,7 +61,7 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
 const KernelTable* kernels_neon() {
     static const KernelTable table = {
         "neon", neon::dot_f32, neon::fp16_to_f32_row, neon::f32_to_fp16_row, neon::bf16_to_f32_row,
-        generic::exp_shift, generic::axpy_f32, generic::scale_f32,
+        generic::exp_shift, generic::axpy_f32, generic::scale_f32, neon::dot_rows_f32, generic::axpy_rows_f32,
     };
     return &table;
 }
