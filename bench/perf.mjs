@@ -34,9 +34,10 @@
 //          [--budget 240] [--no-llama] [--no-bandwidth] [--cache DIR] [--json FILE]
 // Needs `npm run build:ts` and an addon (RINGLLM_NATIVE, build-cmake/Release or build/Release) in
 // the repository root; the llama.cpp rows need `npm ci` in bench/.
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { cpus, homedir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,6 +121,15 @@ function machine() {
   };
 }
 
+// Identifies the addon file, so that a rebuild during a run (children load it afresh) shows.
+function addonId(path) {
+  try {
+    return { sha256: createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16), mtime: statSync(path).mtime.toISOString() };
+  } catch {
+    return null;
+  }
+}
+
 function ringllmInfo() {
   const require = createRequire(import.meta.url);
   const ringllm = require(join(root, "dist", "cjs", "index.js"));
@@ -176,12 +186,13 @@ async function child(args, timeoutS) {
 
 const env = { date: new Date().toISOString(), machine: machine(), loadAtStart: loadavg() };
 const rl = ringllmInfo();
-env.ringllm = { version: rl.version, kernels: rl.kernels, kernelTiers: rl.kernelTiers, addonPath: rl.addonPath };
+env.ringllm = { version: rl.version, kernels: rl.kernels, kernelTiers: rl.kernelTiers, addonPath: rl.addonPath, addon: addonId(rl.addonPath) };
 env.nodeLlamaCpp = WANT_LLAMA ? JSON.parse(readFileSync(join(here, "node_modules", "node-llama-cpp", "package.json"), "utf8")).version : null;
 const m = env.machine;
 const yes = (b) => (b ? "yes" : "no");
 console.log(`machine: ${m.cpu}, ${m.cores} cores, avx2 ${yes(m.flags.avx2)}, avx512f ${yes(m.flags.avx512f)}, fma ${yes(m.flags.fma)}, ${m.memGiB} GiB, ${m.platform}`);
-console.log(`node ${m.node}; ringllm ${rl.version}, kernels ${rl.kernels} (tiers ${rl.kernelTiers.join(", ")}), addon ${rl.addonPath}`);
+console.log(`node ${m.node}; ringllm ${rl.version}, kernels ${rl.kernels} (tiers ${rl.kernelTiers.join(", ")}), addon ${rl.addonPath} ` +
+  `(sha256 ${env.ringllm.addon?.sha256 ?? "?"}, ${env.ringllm.addon?.mtime ?? "?"})`);
 console.log(`llama.cpp: ${env.nodeLlamaCpp ? `node-llama-cpp ${env.nodeLlamaCpp}` : values["no-llama"] ? "off (--no-llama)" : "bench/node_modules/node-llama-cpp not installed (cd bench && npm ci)"}`);
 console.log(`load average at start: ${env.loadAtStart.join(" ")}`);
 
@@ -244,6 +255,8 @@ const ratios = ratioRows(rows, PROMPTS);
 const llamaRelease = [...rows, ...latency].find((r) => r.info?.llamaCppRelease)?.info.llamaCppRelease;
 if (llamaRelease) env.llamaCppRelease = llamaRelease;
 env.loadAtEnd = loadavg();
+env.ringllm.addonAtEnd = addonId(rl.addonPath);
+const addonChanged = env.ringllm.addonAtEnd?.sha256 !== env.ringllm.addon?.sha256;
 
 console.log("");
 console.log(`machine: ${m.cpu}, ${m.cores} cores (avx2 ${yes(m.flags.avx2)}, avx512f ${yes(m.flags.avx512f)}, fma ${yes(m.flags.fma)}); node ${m.node}; ringllm kernels ${rl.kernels}` +
@@ -275,6 +288,7 @@ if (latency.length) {
   }
 }
 console.log(`\nload average at start ${env.loadAtStart.join(" ")}, at end ${env.loadAtEnd.join(" ")}`);
+if (addonChanged) console.log(`WARNING: ${rl.addonPath} changed during the run (rebuilt?): rows may come from different builds; copy it elsewhere and set RINGLLM_NATIVE`);
 
 const options = { quick: QUICK, models: MODELS, types: TYPES, threads: THREADS, prompts: PROMPTS, decodePrompt: DECODE_PROMPT, steps: STEPS, runs: RUNS,
   genTokens: Number(values["gen-tokens"]), budgetS: Number(values.budget), cache: values.cache };
