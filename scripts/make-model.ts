@@ -2,14 +2,17 @@
 // Usage: npx tsx scripts/make-model.ts --out file.gguf [--preset tinyllama] [--type Q4_0]
 //        [--layers 2] [--dim 64] [--heads 4] [--kv-heads 2] [--ffn 128] [--vocab 512] [--ctx 256]
 //        [--seed 1] [--sliding-window N] [--rope-base F] [--rms-eps F] [--tied] [--std F] [--name S]
+//        [--mix q4_k_m]
 
 import { parseArgs } from "node:util";
-import { LLAMA_PRESETS, LlamaModelOptions, writeLlamaModel } from "./gguf/llama-model";
+import { LLAMA_PRESETS, LlamaModelOptions, q4KMMix, writeLlamaModel } from "./gguf/llama-model";
 import { QUANTIZABLE_TYPES, isQuantizable } from "./gguf/quants";
 
 const USAGE = `usage: npx tsx scripts/make-model.ts --out FILE.gguf [options]
   --preset NAME        ${Object.keys(LLAMA_PRESETS).join(" | ")} (flags below override it; default tiny)
   --type T             weight type: ${QUANTIZABLE_TYPES.join(", ")}
+  --mix q4_k_m         llama.cpp's Q4_K_M mix: Q4_K, with Q6_K for output.weight and for attn_v and
+                       ffn_down in about half of the layers (instead of --type)
   --layers N --dim N --heads N --kv-heads N --ffn N --vocab N --ctx N
   --seed N             PRNG seed (default 1)
   --sliding-window N   write llama.attention.sliding_window
@@ -25,6 +28,7 @@ function main(argv: string[]): void {
       out: { type: "string", short: "o" },
       preset: { type: "string" },
       type: { type: "string" },
+      mix: { type: "string" },
       layers: { type: "string" },
       dim: { type: "string" },
       heads: { type: "string" },
@@ -69,6 +73,8 @@ function main(argv: string[]): void {
   if (values.type !== undefined && !isQuantizable(values.type)) {
     throw new Error(`--type must be one of ${QUANTIZABLE_TYPES.join(", ")}; got ${JSON.stringify(values.type)}`);
   }
+  if (values.mix !== undefined && values.mix !== "q4_k_m") throw new Error(`--mix must be q4_k_m; got ${JSON.stringify(values.mix)}`);
+  if (values.mix !== undefined && values.type !== undefined) throw new Error("--mix and --type exclude each other");
   const sim = values["simulate-type"];
   if (sim !== undefined && !isQuantizable(sim)) {
     throw new Error(`--simulate-type must be one of ${QUANTIZABLE_TYPES.join(", ")}; got ${JSON.stringify(sim)}`);
@@ -102,6 +108,7 @@ function main(argv: string[]): void {
   };
   // --heads without --kv-heads means no GQA rather than the preset's ratio.
   if (values.heads !== undefined && values["kv-heads"] === undefined) opts.nHeadKv = opts.nHead;
+  if (values.mix === "q4_k_m") Object.assign(opts, q4KMMix(opts.nLayer, opts.tiedEmbeddings));
 
   const t0 = Date.now();
   const res = writeLlamaModel(values.out, opts);
@@ -109,7 +116,7 @@ function main(argv: string[]): void {
   console.log(
     `wrote ${values.out}: ${mb} MB, ${res.tensorOffsets.length} tensors, ${opts.nLayer} layers, dim ${opts.nEmbd}, ` +
       `heads ${opts.nHead}/${opts.nHeadKv ?? opts.nHead}, ffn ${opts.nFf}, vocab ${opts.nVocab}, ` +
-      `${opts.simulateType ? `F32 (through ${opts.simulateType})` : opts.weightType ?? "F32"}, seed ${opts.seed} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `${opts.simulateType ? `F32 (through ${opts.simulateType})` : values.mix ? "Q4_K_M mix" : opts.weightType ?? "F32"}, seed ${opts.seed} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
 }
 

@@ -22,6 +22,8 @@ export interface LlamaModelOptions {
   weightType?: QuantType;
   /** Per-tensor overrides by full name or by the part after "blk.N." (e.g. "ffn_down.weight"). */
   tensorTypes?: Record<string, QuantType>;
+  /** general.file_type to write (default: LLAMA_FILE_TYPE of weightType), e.g. 15 for a Q4_K_M mix. */
+  fileType?: number;
   slidingWindow?: number;
   /**
    * llama.attention.sliding_window_pattern: a period n (layer il slides when il % n < n - 1) or a
@@ -69,6 +71,34 @@ export const LLAMA_FILE_TYPE: Record<QuantType, number | undefined> = {
   Q8_1: undefined,
   Q8_K: undefined,
 };
+
+/** llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_K_M. */
+export const LLAMA_FILE_TYPE_Q4_K_M = 15;
+
+/**
+ * Whether llama.cpp's k-quant "_M" mixes give layer i of n more bits: the first and last eighth of
+ * the layers and every third layer in between (10 of TinyLlama's 22 layers: 0 1 4 7 10 13 16 19 20 21).
+ */
+export function kQuantUsesMoreBits(i: number, n: number): boolean {
+  const eighth = Math.floor(n / 8);
+  return i < eighth || i >= Math.floor((7 * n) / 8) || (i - eighth) % 3 === 2;
+}
+
+/**
+ * Options for a Q4_K_M-like mix, as llama.cpp's quantizer chooses it for a llama model (our own
+ * statement of its rules, not its code): every matrix Q4_K (token_embd included), except
+ * output.weight (Q6_K) and attn_v.weight and ffn_down.weight in the layers kQuantUsesMoreBits picks
+ * (Q6_K); with tied embeddings token_embd serves as the output and takes Q6_K. Norms stay F32.
+ */
+export function q4KMMix(nLayer: number, tied = false): Pick<LlamaModelOptions, "weightType" | "tensorTypes" | "fileType"> {
+  const tensorTypes: Record<string, QuantType> = { [tied ? "token_embd.weight" : "output.weight"]: "Q6_K" };
+  for (let l = 0; l < nLayer; l++) {
+    if (!kQuantUsesMoreBits(l, nLayer)) continue;
+    tensorTypes[`blk.${l}.attn_v.weight`] = "Q6_K";
+    tensorTypes[`blk.${l}.ffn_down.weight`] = "Q6_K";
+  }
+  return { weightType: "Q4_K", tensorTypes, fileType: LLAMA_FILE_TYPE_Q4_K_M };
+}
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
@@ -197,7 +227,7 @@ export function buildLlamaModel(opts: LlamaModelOptions): GgufWriter {
   const w = new GgufWriter({ version: opts.version, alignment: opts.alignment });
   w.addString("general.architecture", "llama");
   w.addString("general.name", opts.name ?? `ringllm-random-llama-${opts.nLayer}x${opts.nEmbd}-${weightType}-seed${seed}`);
-  const fileType = LLAMA_FILE_TYPE[weightType];
+  const fileType = opts.simulateType !== undefined ? LLAMA_FILE_TYPE.F32 : opts.fileType ?? LLAMA_FILE_TYPE[weightType];
   if (fileType !== undefined) w.addU32("general.file_type", fileType);
   w.addU32("general.quantization_version", 2);
   w.addU32("llama.context_length", opts.contextLength);
