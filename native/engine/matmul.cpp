@@ -55,7 +55,7 @@ void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_s
     }
     // Packed groups of 8 rows: block scales and sums of the activations once, then each thread takes
     // a range of groups, tokens in chunks.
-    const int64_t nb = n_in / (int64_t)k->act_block;
+    const int64_t nb = n_in / (int64_t)k->pack_elems;
     float* d = nullptr;  // Q8_K blocks carry their f32 scale and sums
     int32_t* s = nullptr;
     if (k->act == ACT_Q8_0) {

@@ -101,8 +101,8 @@ static bool repack_enabled() {
 Status repack_matrix(const Model& m, WeightMatrix* w) {
     const WeightKernels* k = w->k;
     const int64_t groups = w->n_out / kPackRows;
-    if (!k->pack || groups == 0 || !m.packed || !repack_enabled()) return status_ok();
-    const int64_t nb = w->n_in / (int64_t)k->act_block;
+    if (!k->pack || groups == 0 || w->n_in % k->pack_elems != 0 || !m.packed || !repack_enabled()) return status_ok();
+    const int64_t nb = w->n_in / (int64_t)k->pack_elems;
     const size_t group_bytes = (size_t)nb * k->pack_block_bytes;
     std::lock_guard<std::mutex> lock(m.packed->mutex);
     std::unique_ptr<PackedBuffer>& buf = m.packed->by_source[w->data];

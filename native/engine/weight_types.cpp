@@ -10,15 +10,17 @@
 namespace rl {
 
 // One row per computable type; the same table is instantiated for each namespace of kernels.
-#define RL_NO_PACK 0, nullptr, nullptr
+#define RL_NO_PACK 0, 0, nullptr, nullptr
 #define RL_WEIGHT_TABLE(ns, pns)                                                                                \
-    {GGML_TYPE_F32, ACT_F32, 1, nullptr, ns::vec_dot_f32_f32, ns::dequantize_row_f32, nullptr, RL_NO_PACK},                     \
-    {GGML_TYPE_F16, ACT_F32, 1, nullptr, ns::vec_dot_f16_f32, ns::dequantize_row_f16, nullptr, RL_NO_PACK},                     \
+    {GGML_TYPE_F32, ACT_F32, 1, nullptr, ns::vec_dot_f32_f32, ns::dequantize_row_f32, nullptr, 8,                  \
+     sizeof(BlockF32x8), generic::pack_f32x8, pns::gemm_f32x8},                     \
+    {GGML_TYPE_F16, ACT_F32, 1, nullptr, ns::vec_dot_f16_f32, ns::dequantize_row_f16, nullptr, 8,                  \
+     sizeof(BlockF16x8), generic::pack_f16x8, pns::gemm_f16x8},                     \
     {GGML_TYPE_BF16, ACT_F32, 1, nullptr, ns::vec_dot_bf16_f32, ns::dequantize_row_bf16, nullptr, RL_NO_PACK},                  \
     {GGML_TYPE_Q8_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q8_0_q8_0, ns::dequantize_row_q8_0,            \
-     ns::vec_dot_q8_0_q8_0_x4, sizeof(BlockQ8_0x8), generic::pack_q8_0x8, pns::gemm_q8_0x8}, \
+     ns::vec_dot_q8_0_q8_0_x4, 32, sizeof(BlockQ8_0x8), generic::pack_q8_0x8, pns::gemm_q8_0x8}, \
     {GGML_TYPE_Q4_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_0_q8_0, ns::dequantize_row_q4_0,            \
-     ns::vec_dot_q4_0_q8_0_x4, sizeof(BlockQ4_0x8), generic::pack_q4_0x8, pns::gemm_q4_0x8}, \
+     ns::vec_dot_q4_0_q8_0_x4, 32, sizeof(BlockQ4_0x8), generic::pack_q4_0x8, pns::gemm_q4_0x8}, \
     {GGML_TYPE_Q4_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_1_q8_0, ns::dequantize_row_q4_1, nullptr, RL_NO_PACK}, \
     {GGML_TYPE_Q5_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_0_q8_0, ns::dequantize_row_q5_0, nullptr, RL_NO_PACK}, \
     {GGML_TYPE_Q5_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q5_1_q8_0, ns::dequantize_row_q5_1, nullptr, RL_NO_PACK}, \
@@ -26,9 +28,9 @@ namespace rl {
      ns::dequantize_row_iq4_nl, nullptr, RL_NO_PACK},                                                                           \
     {GGML_TYPE_Q2_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q2_K_q8_K, ns::dequantize_row_q2_K, nullptr, RL_NO_PACK}, \
     {GGML_TYPE_Q3_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q3_K_q8_K, ns::dequantize_row_q3_K, nullptr, RL_NO_PACK}, \
-    {GGML_TYPE_Q4_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q4_K_q8_K, ns::dequantize_row_q4_K, nullptr, sizeof(BlockQ4_Kx8), generic::pack_q4_Kx8, pns::gemm_q4_Kx8}, \
+    {GGML_TYPE_Q4_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q4_K_q8_K, ns::dequantize_row_q4_K, nullptr, 256, sizeof(BlockQ4_Kx8), generic::pack_q4_Kx8, pns::gemm_q4_Kx8}, \
     {GGML_TYPE_Q5_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q5_K_q8_K, ns::dequantize_row_q5_K, nullptr, RL_NO_PACK}, \
-    {GGML_TYPE_Q6_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q6_K_q8_K, ns::dequantize_row_q6_K, nullptr, sizeof(BlockQ6_Kx8), generic::pack_q6_Kx8, pns::gemm_q6_Kx8}, \
+    {GGML_TYPE_Q6_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q6_K_q8_K, ns::dequantize_row_q6_K, nullptr, 256, sizeof(BlockQ6_Kx8), generic::pack_q6_Kx8, pns::gemm_q6_Kx8}, \
     {GGML_TYPE_IQ4_XS, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_iq4_xs_q8_K,                     \
      ns::dequantize_row_iq4_xs, nullptr, RL_NO_PACK},
 

@@ -29,7 +29,9 @@ struct WeightKernels {
     // optional: one weight row with 4 activation rows a + t * a_stride, bit-identical to 4 vec_dot
     // calls (the weight is unpacked once); nullptr when the type has none
     void (*vec_dot_x4)(int64_t n, const void* w, const void* a, size_t a_stride, float* out);
-    // optional packed 8-row form (kernels/packed.h): bytes per packed block, the packer, the kernel
+    // optional packed 8-row form (kernels/packed.h): elements and bytes per packed block (rows whose
+    // length is not a multiple of pack_elems stay unpacked), the packer, the kernel
+    uint32_t pack_elems;
     uint32_t pack_block_bytes;
     void (*pack)(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
     PackedGemmFn gemm_x8;

@@ -13,6 +13,8 @@
 //       acc = fmaf((float)sumi, d_w * da, acc);  acc = fmaf((float)-summ, dmin_w * da, acc)
 //   Q6_K (activations Q8_K):  sumi = sum_g sc[g] * sum_i (q[16g+i] - 32) * a[16g+i]  (exact int)
 //       acc = fmaf((float)sumi, d_w * da, acc)
+//   F16 / F32 (activations f32 rows): four partial sums by element index mod 4, each one fmaf per
+//       element in order: p[i % 4] = fmaf(w[i], x[i], p[i % 4]); y = (p0 + p1) + (p2 + p3)
 //   Q4_0 / Q8_0 (activations Q8_0):
 //   for each row r and token t:  acc = 0.0f;  for b in blocks order:
 //       S = sum_j w[r][b][j] * a[t][b][j]   (exact, integer; Q4_0 weights as nibble - 8)
@@ -31,6 +33,14 @@ namespace rl {
 
 constexpr int kPackRows = 8;
 
+// Fully unrolls the small fixed loops of the kernels (tokens of a tile, chunks of a block): their
+// accumulators must live in registers, and GCC -O2 alone keeps such arrays in memory.
+#if defined(__GNUC__)
+#define RL_UNROLL _Pragma("GCC unroll 16")
+#else
+#define RL_UNROLL
+#endif
+
 struct BlockQ4_0x8 {
     uint16_t d[8];
     uint8_t qs[128];
@@ -38,6 +48,13 @@ struct BlockQ4_0x8 {
 struct BlockQ8_0x8 {
     uint16_t d[8];
     int8_t qs[256];
+};
+// Float rows in blocks of 8 elements: w[e][r] = row r's element e of the block (f16 or f32).
+struct BlockF16x8 {
+    uint16_t w[8][8];
+};
+struct BlockF32x8 {
+    float w[8][8];
 };
 // Q4_K super-blocks of 256 (8 sub-blocks of 32 with 6-bit scale and min, unpacked here to bytes):
 //   d[r], dmin[r]: row r's halves; sc[sb][r], m[sb][r]: sub-block sb's scale and min of row r;
@@ -63,8 +80,8 @@ struct BlockQ6_Kx8 {
     } grp[16];
 };
 
-// Quantized activations as the packed kernels read them: token t's blocks (BlockQ8_0, or BlockQ8K
-// for the K types) at (const uint8_t*)q + t * q_stride; for Q8_0 also its block scales (as f32) at
+// Activations as the packed kernels read them: token t's blocks (BlockQ8_0, BlockQ8K for the K
+// types, the f32 row itself for F16/F32) at (const uint8_t*)q + t * q_stride; for Q8_0 also its block scales (as f32) at
 // d + t * nb and block sums (sum of the 32 int8 values) at s + t * nb (null for Q8_K: its blocks
 // carry their f32 scale and sums).
 struct PackedAct {
@@ -83,7 +100,9 @@ typedef void (*PackedGemmFn)(const void* w, const PackedAct& a, int n_tok, float
     void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
-    void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
+    void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
+    void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);      \
+    void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
 
 namespace generic {
 RL_PACKED_DECLS
@@ -92,6 +111,8 @@ void pack_q4_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q8_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q6_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+void pack_f16x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+void pack_f32x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 // The 256 values (q - 32) of a Q6_K block (quants_generic.cpp).
 void q6k_values(const void* block, int* q);
 // Q4_K/Q5_K 6-bit scale and min of sub-block j of a block's 12 scale bytes (quants_generic.cpp).

@@ -25,21 +25,21 @@ static void tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_
     const int64_t nb = a.nb;
     const BlockQ8_0* q[NT];
     __m256 acc[NT];
-    for (int t = 0; t < NT; t++) {
+    RL_UNROLL for (int t = 0; t < NT; t++) {
         q[t] = (const BlockQ8_0*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
         __m256i s32[NT];
-        for (int t = 0; t < NT; t++) s32[t] = _mm256_setzero_si256();
+        RL_UNROLL for (int t = 0; t < NT; t++) s32[t] = _mm256_setzero_si256();
         const uint16_t* d;
         if (Q4) {
             const BlockQ4_0x8& blk = ((const BlockQ4_0x8*)w)[b];
             d = blk.d;
-            for (int c = 0; c < 4; c++) {
+            RL_UNROLL for (int c = 0; c < 4; c++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c));
                 const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                for (int t = 0; t < NT; t++) {
+                RL_UNROLL for (int t = 0; t < NT; t++) {
                     s32[t] = _mm256_dpbusd_epi32(s32[t], lo, bcast4(q[t][b].qs + 4 * c));
                     s32[t] = _mm256_dpbusd_epi32(s32[t], hi, bcast4(q[t][b].qs + 16 + 4 * c));
                 }
@@ -47,19 +47,19 @@ static void tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_
         } else {
             const BlockQ8_0x8& blk = ((const BlockQ8_0x8*)w)[b];
             d = blk.d;
-            for (int c = 0; c < 8; c++) {
+            RL_UNROLL for (int c = 0; c < 8; c++) {
                 const __m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c)), flip);
-                for (int t = 0; t < NT; t++) s32[t] = _mm256_dpbusd_epi32(s32[t], wu, bcast4(q[t][b].qs + 4 * c));
+                RL_UNROLL for (int t = 0; t < NT; t++) s32[t] = _mm256_dpbusd_epi32(s32[t], wu, bcast4(q[t][b].qs + 4 * c));
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)d));
-        for (int t = 0; t < NT; t++) {
+        RL_UNROLL for (int t = 0; t < NT; t++) {
             const int64_t k = (int64_t)(t0 + t) * nb + b;
             const __m256i s = _mm256_sub_epi32(s32[t], _mm256_set1_epi32((Q4 ? 8 : 128) * a.s[k]));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a.d[k])), acc[t]);
         }
     }
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+    RL_UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
 }
 
 // Q4_K: dpbusd per sub-block, times the rows' scales (mullo), summed over the super-block; the mins
@@ -69,36 +69,36 @@ static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64
     const __m256i m4 = _mm256_set1_epi8(15);
     const BlockQ8K* q[NT];
     __m256 acc[NT];
-    for (int t = 0; t < NT; t++) {
+    RL_UNROLL for (int t = 0; t < NT; t++) {
         q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < a.nb; b++) {
         const BlockQ4_Kx8& wb = ((const BlockQ4_Kx8*)w)[b];
         __m256i isum[NT];
-        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
             const uint8_t* chunk = wb.qs + 256 * (sb >> 1);
             __m256i isub[NT];
-            for (int t = 0; t < NT; t++) isub[t] = _mm256_setzero_si256();
-            for (int c = 0; c < 8; c++) {
+            RL_UNROLL for (int t = 0; t < NT; t++) isub[t] = _mm256_setzero_si256();
+            RL_UNROLL for (int c = 0; c < 8; c++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
                 const __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
-                for (int t = 0; t < NT; t++) isub[t] = _mm256_dpbusd_epi32(isub[t], v, bcast4(q[t][b].qs + 32 * sb + 4 * c));
+                RL_UNROLL for (int t = 0; t < NT; t++) isub[t] = _mm256_dpbusd_epi32(isub[t], v, bcast4(q[t][b].qs + 32 * sb + 4 * c));
             }
             const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.sc[sb]));
-            for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(isub[t], sc));
+            RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(isub[t], sc));
         }
         __m256i mp[4];
-        for (int k = 0; k < 4; k++)
+        RL_UNROLL for (int k = 0; k < 4; k++)
             mp[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.m[2 * k])),
                                     _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.m[2 * k + 1])), 16));
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb.d));
         const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb.dmin));
-        for (int t = 0; t < NT; t++) {
+        RL_UNROLL for (int t = 0; t < NT; t++) {
             const int16_t* bs = q[t][b].bsums;
             __m256i summ = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++) {
+            RL_UNROLL for (int k = 0; k < 4; k++) {
                 const uint32_t lo = (uint16_t)(bs[4 * k] + bs[4 * k + 1]), hi = (uint16_t)(bs[4 * k + 2] + bs[4 * k + 3]);
                 summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mp[k], _mm256_set1_epi32((int)(lo | hi << 16))));
             }
@@ -108,7 +108,7 @@ static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64
                                      _mm256_mul_ps(dm, da), acc[t]);
         }
     }
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+    RL_UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
 }
 
 // Q6_K: values rebuilt as in avx2; 4 dpbusd per group and token, times the group's scales (mullo);
@@ -119,14 +119,14 @@ static void tile_q6_K(const void* wv, const PackedAct& a, int t0, float* y, int6
     const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     const BlockQ8K* q[NT];
     __m256 acc[NT];
-    for (int t = 0; t < NT; t++) {
+    RL_UNROLL for (int t = 0; t < NT; t++) {
         q[t] = (const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < a.nb; b++) {
         const BlockQ6_Kx8& w = wb[b];
         __m256i isum[NT];
-        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int g = 0; g < 16; g++) {
             const __m256i L1 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql));
             const __m256i L2 = _mm256_loadu_si256((const __m256i*)(w.grp[g].ql + 32));
@@ -138,7 +138,7 @@ static void tile_q6_K(const void* wv, const PackedAct& a, int t0, float* y, int6
             const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L2, 4), m4),
                                                _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
             const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[g]));
-            for (int t = 0; t < NT; t++) {
+            RL_UNROLL for (int t = 0; t < NT; t++) {
                 const int8_t* aq = q[t][b].qs + 16 * g;
                 __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), v0, bcast4(aq));
                 d = _mm256_dpbusd_epi32(d, v1, bcast4(aq + 4));
@@ -154,7 +154,7 @@ static void tile_q6_K(const void* wv, const PackedAct& a, int t0, float* y, int6
                 _mm256_and_si256(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k])), _mm256_set1_epi32(0xffff)),
                 _mm256_slli_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[2 * k + 1])), 16));
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)w.d));
-        for (int t = 0; t < NT; t++) {
+        RL_UNROLL for (int t = 0; t < NT; t++) {
             __m256i bias = _mm256_setzero_si256();
             for (int k = 0; k < 8; k++) {
                 int32_t pair;
@@ -165,7 +165,51 @@ static void tile_q6_K(const void* wv, const PackedAct& a, int t0, float* y, int6
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(q[t][b].d)), acc[t]);
         }
     }
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+    RL_UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (t0 + t) * y_stride, acc[t]);
+}
+
+// F16 / F32 as in avx2, with 32 registers: up to 6 tokens x 4 accumulators.
+template <int NT, bool F16>
+static void float_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const float* x[NT];
+    __m256 acc[NT][4];
+    RL_UNROLL for (int t = 0; t < NT; t++) {
+        x[t] = (const float*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride);
+        RL_UNROLL for (int k = 0; k < 4; k++) acc[t][k] = _mm256_setzero_ps();
+    }
+    const int64_t n = a.nb * 8;
+    for (int64_t i = 0; i < n; i += 4) {  // n is a multiple of 8; k = element index mod 4
+        RL_UNROLL for (int k = 0; k < 4; k++) {
+            const __m256 wv = F16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)w + (i + k) * 8)))
+                                  : _mm256_loadu_ps((const float*)w + (i + k) * 8);
+            RL_UNROLL for (int t = 0; t < NT; t++) acc[t][k] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(x[t] + i + k), acc[t][k]);
+        }
+    }
+    RL_UNROLL for (int t = 0; t < NT; t++)
+        _mm256_storeu_ps(y + (t0 + t) * y_stride,
+                         _mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
+}
+
+template <bool F16>
+static void gemm_float(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    int t = 0;
+    for (; t + 6 <= n_tok; t += 6) float_tile<6, F16>(w, a, t, y, y_stride);
+    switch (n_tok - t) {
+        case 5: float_tile<5, F16>(w, a, t, y, y_stride); break;
+        case 4: float_tile<4, F16>(w, a, t, y, y_stride); break;
+        case 3: float_tile<3, F16>(w, a, t, y, y_stride); break;
+        case 2: float_tile<2, F16>(w, a, t, y, y_stride); break;
+        case 1: float_tile<1, F16>(w, a, t, y, y_stride); break;
+        default: break;
+    }
+}
+
+void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_float<true>(w, a, n_tok, y, y_stride);
+}
+
+void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_float<false>(w, a, n_tok, y, y_stride);
 }
 
 template <int NT>
@@ -222,6 +266,8 @@ void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q8_0x8(w, a, n_tok, y, s); }
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
+void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f16x8(w, a, n_tok, y, s); }
+void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f32x8(w, a, n_tok, y, s); }
 }  // namespace avx512
 }  // namespace rl
 

@@ -92,7 +92,7 @@ static std::vector<uint8_t> pack(WeightMatrix* m, bool enabled) {
     std::vector<uint8_t> out;
     const WeightKernels* k = m->k;
     if (!enabled || !k->pack) return out;
-    const int64_t nb = m->n_in / (int64_t)k->act_block, groups = m->n_out / kPackRows;
+    const int64_t nb = m->n_in / (int64_t)k->pack_elems, groups = m->n_out / kPackRows;
     m->packed_group_bytes = (size_t)nb * k->pack_block_bytes;
     out.resize(m->packed_group_bytes * (size_t)groups);
     for (int64_t g = 0; g < groups; g++)

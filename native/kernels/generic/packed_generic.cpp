@@ -10,7 +10,7 @@ namespace rl {
 namespace generic {
 
 static_assert(sizeof(BlockQ4_0x8) == 144 && sizeof(BlockQ8_0x8) == 272 && sizeof(BlockQ4_Kx8) == 1184 &&
-                  sizeof(BlockQ6_Kx8) == 1680,
+                  sizeof(BlockQ6_Kx8) == 1680 && sizeof(BlockF16x8) == 128 && sizeof(BlockF32x8) == 256,
               "packed block sizes");
 
 void pack_q4_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
@@ -75,6 +75,17 @@ void pack_q6_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
     }
 }
 
+template <typename T>
+static void pack_float_x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    T* o = (T*)out;  // [block][element][row]
+    for (int64_t b = 0; b < nb; b++)
+        for (int e = 0; e < 8; e++)
+            for (int r = 0; r < 8; r++) std::memcpy(&o[(b * 8 + e) * 8 + r], rows + r * row_bytes + (b * 8 + e) * sizeof(T), sizeof(T));
+}
+
+void pack_f16x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) { pack_float_x8<uint16_t>(rows, row_bytes, nb, out); }
+void pack_f32x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) { pack_float_x8<float>(rows, row_bytes, nb, out); }
+
 void packed_act_sums(const BlockQ8_0* q, size_t q_stride, int64_t nb, int n_tok, float* d, int32_t* s) {
     for (int t = 0; t < n_tok; t++) {
         const BlockQ8_0* row = (const BlockQ8_0*)((const uint8_t*)q + t * q_stride);
@@ -117,6 +128,27 @@ void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
 
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     gemm_x8<BlockQ8_0x8>(w, a, n_tok, y, y_stride, q8_0x8_value);
+}
+
+template <typename T, typename ToFloat>
+static void gemm_float_x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride, ToFloat to_float) {
+    const T* wb = (const T*)w;  // [block][element][row]
+    for (int t = 0; t < n_tok; t++) {
+        const float* x = (const float*)((const uint8_t*)a.q + t * a.q_stride);
+        for (int r = 0; r < 8; r++) {
+            float p[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int64_t i = 0; i < a.nb * 8; i++) p[i % 4] = std::fmaf(to_float(wb[i * 8 + r]), x[i], p[i % 4]);
+            y[t * y_stride + r] = (p[0] + p[1]) + (p[2] + p[3]);
+        }
+    }
+}
+
+void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_float_x8<uint16_t>(w, a, n_tok, y, y_stride, fp16_to_fp32);
+}
+
+void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_float_x8<float>(w, a, n_tok, y, y_stride, [](float v) { return v; });
 }
 
 // Q8_K activation block (quants.h BlockQ8K): f32 scale, 256 int8, sums of each 16.

@@ -46,7 +46,7 @@ struct PackedType {
     int block;        // elements per block: 32 (Q8_0 activations) or 256 (Q8_K activations)
     int block_bytes;  // original block
     int n_scales;     // fp16 scale fields at the start of each original block (d, or d and dmin);
-                      // 0: one at the end (Q6_K)
+                      // 0: one at the end (Q6_K); -1: a float type (F16/F32, f32 activations)
     void (*pack)(const uint8_t*, size_t, int64_t, void*);
     size_t packed_bytes;
     PackedGemmFn gen, avx2, avx512;
@@ -60,6 +60,10 @@ static const PackedType kTypes[] = {
      avx512::gemm_q8_0x8, generic::dequantize_row_q8_0},
     {"Q4_K", 256, 144, 2, generic::pack_q4_Kx8, sizeof(BlockQ4_Kx8), generic::gemm_q4_Kx8, avx2::gemm_q4_Kx8,
      avx512::gemm_q4_Kx8, generic::dequantize_row_q4_K},
+    {"F16", 8, 16, -1, generic::pack_f16x8, sizeof(BlockF16x8), generic::gemm_f16x8, avx2::gemm_f16x8,
+     avx512::gemm_f16x8, generic::dequantize_row_f16},
+    {"F32", 8, 32, -1, generic::pack_f32x8, sizeof(BlockF32x8), generic::gemm_f32x8, avx2::gemm_f32x8,
+     avx512::gemm_f32x8, generic::dequantize_row_f32},
     {"Q6_K", 256, 210, 0, generic::pack_q6_Kx8, sizeof(BlockQ6_Kx8), generic::gemm_q6_Kx8, avx2::gemm_q6_Kx8,
      avx512::gemm_q6_Kx8, generic::dequantize_row_q6_K},
 };
@@ -78,13 +82,25 @@ static uint16_t weight_scale(int regime) {
 
 static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok, int regime) {
     const int64_t n = nb * ty.block;
-    const bool qk = ty.block == 256;
+    const bool qk = ty.block == 256, fl = ty.n_scales < 0;
     const size_t row_bytes = (size_t)nb * ty.block_bytes;
     std::vector<uint8_t> rows(8 * row_bytes);
     for (uint8_t& b : rows) b = (uint8_t)rnd_u32();
+    if (fl) {  // finite values, scaled by regime: normal, tiny (f16 subnormals), zero, negative, large
+        const float mul[] = {1.0f, 1e-6f, 0.0f, -1.0f, 3e3f, 1.0f};
+        for (size_t i = 0; i < rows.size() / ty.block_bytes * 8; i++) {
+            const float v = rnd_uniform() * mul[regime];
+            if (ty.block_bytes == 16) {
+                const uint16_t h = fp32_to_fp16(v);
+                std::memcpy(rows.data() + 2 * i, &h, 2);
+            } else {
+                std::memcpy(rows.data() + 4 * i, &v, 4);
+            }
+        }
+    }
     if (regime == 5)  // Q8_0 extremes: every code -128 or 127
         for (uint8_t& b : rows) b = (rnd_u32() & 1) ? 0x80 : 0x7f;
-    for (int r = 0; r < 8; r++)
+    for (int r = 0; r < 8 && !fl; r++)
         for (int64_t b = 0; b < nb; b++)
             for (int k = 0; k < std::max(ty.n_scales, 1); k++) {
                 uint16_t sc = weight_scale(regime == 5 ? 0 : regime);
@@ -94,17 +110,19 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
     std::vector<uint8_t> packed((size_t)nb * ty.packed_bytes);
     ty.pack(rows.data(), row_bytes, nb, packed.data());
 
-    const size_t q_stride = (size_t)nb * (qk ? sizeof(BlockQ8K) : sizeof(BlockQ8_0)) + 4;  // odd stride
+    const size_t q_stride = fl ? (size_t)n * 4 + 4 : (size_t)nb * (qk ? sizeof(BlockQ8K) : sizeof(BlockQ8_0)) + 4;
     std::vector<uint8_t> q(q_stride * n_tok);
     std::vector<float> x((size_t)n), d((size_t)nb * n_tok);
     std::vector<int32_t> s((size_t)nb * n_tok);
     for (int t = 0; t < n_tok; t++) {
         for (float& v : x) v = rnd_uniform() * (t % 3 == 0 ? 100.0f : 1.0f);
-        if (qk) generic::quantize_row_q8_K(x.data(), q.data() + t * q_stride, n);
+        if (fl) std::memcpy(q.data() + t * q_stride, x.data(), (size_t)n * 4);
+        else if (qk) generic::quantize_row_q8_K(x.data(), q.data() + t * q_stride, n);
         else generic::quantize_row_q8_0(x.data(), q.data() + t * q_stride, n);
     }
-    if (!qk) generic::packed_act_sums((const BlockQ8_0*)q.data(), q_stride, nb, n_tok, d.data(), s.data());
-    const PackedAct a{q.data(), q_stride, qk ? nullptr : d.data(), qk ? nullptr : s.data(), nb};
+    if (!qk && !fl) generic::packed_act_sums((const BlockQ8_0*)q.data(), q_stride, nb, n_tok, d.data(), s.data());
+    const bool sums = !qk && !fl;
+    const PackedAct a{q.data(), q_stride, sums ? d.data() : nullptr, sums ? s.data() : nullptr, nb};
 
     const int64_t y_stride = 8 + 3;
     std::vector<float> y_gen((size_t)y_stride * n_tok, -1.0f), y_simd(y_gen.size(), -1.0f);
@@ -114,7 +132,9 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
     std::vector<float> wr((size_t)n), ar((size_t)n);
     double worst = 0;
     for (int t = 0; t < n_tok; t++) {
-        if (qk) {
+        if (fl) {
+            std::memcpy(ar.data(), q.data() + t * q_stride, (size_t)n * 4);
+        } else if (qk) {
             BlockQ8K blk;
             for (int64_t b = 0; b < nb; b++) {
                 std::memcpy(&blk, q.data() + t * q_stride + b * sizeof(BlockQ8K), sizeof blk);
@@ -157,7 +177,7 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
 int main() {
     const Cpu cpu = detect();
     std::printf("tiers checked against generic: %s%s\n", cpu.avx2 ? "avx2 " : "", cpu.vnni ? "avx512-vnni" : "");
-    const int64_t nbs[] = {1, 2, 3, 7, 22, 64, 176};
+    const int64_t nbs[] = {1, 2, 3, 7, 22, 64, 88, 176};
     const int toks[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 67};
     for (const PackedType& ty : kTypes)
         for (int64_t nb : nbs)
@@ -166,6 +186,7 @@ int main() {
                     if (regime == 5 && std::strcmp(ty.name, "Q8_0") != 0) continue;
                     if (nb == 176 && n_tok > 9) continue;
                     if (ty.block == 256 && nb > 22) continue;  // same row lengths: 256 .. 5632
+                    if (ty.block == 8 && nb > 88) continue;
                     run_case(ty, cpu, nb, n_tok, regime);
                 }
     std::printf("packed kernels: %d checks, %d failures\n", g_checks, g_failures);
