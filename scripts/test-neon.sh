@@ -28,16 +28,20 @@ for job in $(jobs -p); do wait "$job"; done
 "${CXX[@]}" -c native/kernels/generic/quants_generic.cpp -o "$OUT/quants_generic.o" &
 "${CXX[@]}" -c native/kernels/neon/quants_neon.cpp -o "$OUT/quants_neon.o" &
 for job in $(jobs -p); do wait "$job"; done
-# The row kernels choose SDOT at compile time: quants_neon.cpp built once more with dotprod covers it.
+# The row kernels and the packed K-quant kernels choose SDOT at compile time (the packed Q4_0/Q8_0
+# ones at run time): the NEON files built once more with dotprod cover those paths.
 "${CXX[@]}" -march=armv8.2-a+dotprod -c native/kernels/neon/quants_neon.cpp -o "$OUT/quants_neon_dotprod.o" &
+"${CXX[@]}" -march=armv8.2-a+dotprod -c native/kernels/neon/packed_neon.cpp -o "$OUT/packed_neon_dotprod.o" &
+for job in $(jobs -p); do wait "$job"; done
 "${CXX[@]}" "${PSRC[@]}" -o "$OUT/packed_selftest" &
+"${CXX[@]}" "${PSRC[@]/native\/kernels\/neon\/packed_neon.cpp/$OUT/packed_neon_dotprod.o}" -o "$OUT/packed_selftest_dotprod" &
 for job in $(jobs -p); do wait "$job"; done
 QOBJ=("$OUT/quants_selftest.o" "$OUT/quants_generic.o" native/kernels/avx2/quants_avx2.cpp)
 "${CXX[@]}" "${QOBJ[@]}" "$OUT/quants_neon.o" -o "$OUT/quants_selftest"
 "${CXX[@]}" "${QOBJ[@]}" "$OUT/quants_neon_dotprod.o" -o "$OUT/quants_selftest_dotprod"
 # Each build must contain the path it is meant to test (and the baseline build no SDOT at all).
 sdot_count() { aarch64-linux-gnu-objdump -d "$OUT/$1" | grep -cw sdot || true; }
-for want in quants_selftest:0 quants_selftest_dotprod:1 packed_selftest:1; do
+for want in quants_selftest:0 quants_selftest_dotprod:1 packed_selftest:1 packed_selftest_dotprod:1; do
   bin=${want%:*}
   n=$(sdot_count "$bin")
   if { [ "${want#*:}" = 1 ] && [ "$n" = 0 ]; } || { [ "${want#*:}" = 0 ] && [ "$n" != 0 ]; }; then
@@ -64,6 +68,7 @@ run kernel_selftest default kernel_selftest
 run quants_selftest default quants_selftest --quick
 run quants_selftest_dotprod default quants_selftest_dotprod --quick
 run packed_selftest default packed_selftest
+run packed_selftest_dotprod default packed_selftest_dotprod
 run kernel_selftest "$NO_DOTPROD_CPU" kernel_selftest
 run quants_selftest "$NO_DOTPROD_CPU" quants_selftest --quick
 run packed_selftest "$NO_DOTPROD_CPU" packed_selftest

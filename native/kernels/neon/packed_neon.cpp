@@ -265,9 +265,168 @@ void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
     q8_0_gemm_plain((const BlockQ8_0x8*)w, a, n_tok, y, y_stride);
 }
 
-// The packed K-quant kernels have no NEON version yet.
-void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
-void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
+// ---------------------------------------------------------------- K-quants (Q8_K activations)
+// SDOT here is chosen at compile time (as in quants_neon.cpp): a build for dotprod CPUs uses it.
+
+// Dots of 4 rows (one 16-byte half of a chunk) with 4-element runs of the activations.
+struct RowDot4 {
+    int32x4_t p01, p23;  // SDOT: p01 = the 4 row sums; otherwise pair sums of rows 0-1 and 2-3
+};
+static inline RowDot4 rowdot_zero() { return RowDot4{vdupq_n_s32(0), vdupq_n_s32(0)}; }
+// d += w (4 bytes per row) . run L of a (bytes 4L..4L+3).
+template <int L>
+static inline void rowdot_add(RowDot4* d, int8x16_t w, int8x16_t a) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    d->p01 = vdotq_laneq_s32(d->p01, w, a, L);
+#else
+    mla_pairs(&d->p01, &d->p23, w, bcast4<L>(a));
+#endif
+}
+static inline int32x4_t rowdot_sum(const RowDot4& d) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return d.p01;
+#else
+    return vpaddq_s32(d.p01, d.p23);
+#endif
+}
+
+// 8 bytes (one per row) widened to int32: rows 0-3 in lo, 4-7 in hi.
+static inline void widen_u8(const uint8_t* p, int32x4_t* lo, int32x4_t* hi) {
+    const uint16x8_t v = vmovl_u8(vld1_u8(p));
+    *lo = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(v)));
+    *hi = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(v)));
+}
+static inline void widen_s8(const int8_t* p, int32x4_t* lo, int32x4_t* hi) {
+    const int16x8_t v = vmovl_s8(vld1_s8(p));
+    *lo = vmovl_s16(vget_low_s16(v));
+    *hi = vmovl_s16(vget_high_s16(v));
+}
+
+// Q4_K chunk (j, C) of rows 4h..4h+3: low nibbles feed sub-block 2j (activations lo), high 2j+1 (hi).
+template <int C>
+static inline void q4_K_chunk(const uint8_t* qs, int8x16_t alo, int8x16_t ahi, RowDot4* dlo, RowDot4* dhi) {
+    const uint8x16_t raw = vld1q_u8(qs + 32 * C);
+    rowdot_add<C % 4>(dlo, vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), alo);
+    rowdot_add<C % 4>(dhi, vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), ahi);
+}
+
+// Super-block b of the group times one token: sumi and summ of rows 0-3 ([0]) and 4-7 ([1]).
+static inline void q4_K_block(const BlockQ4_Kx8& w, const BlockQ8K& q, int32x4_t* sumi, int32x4_t* summ) {
+    for (int h = 0; h < 2; h++) sumi[h] = summ[h] = vdupq_n_s32(0);
+    for (int j = 0; j < 4; j++) {
+        const int8_t* a = q.qs + 64 * j;
+        const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16), a2 = vld1q_s8(a + 32), a3 = vld1q_s8(a + 48);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t* qs = w.qs + 256 * j + 16 * h;
+            RowDot4 dlo = rowdot_zero(), dhi = rowdot_zero();
+            q4_K_chunk<0>(qs, a0, a2, &dlo, &dhi);
+            q4_K_chunk<1>(qs, a0, a2, &dlo, &dhi);
+            q4_K_chunk<2>(qs, a0, a2, &dlo, &dhi);
+            q4_K_chunk<3>(qs, a0, a2, &dlo, &dhi);
+            q4_K_chunk<4>(qs, a1, a3, &dlo, &dhi);
+            q4_K_chunk<5>(qs, a1, a3, &dlo, &dhi);
+            q4_K_chunk<6>(qs, a1, a3, &dlo, &dhi);
+            q4_K_chunk<7>(qs, a1, a3, &dlo, &dhi);
+            int32x4_t sc[2][2], m[2][2];  // [sub-block 2j / 2j+1][rows 0-3 / 4-7]
+            widen_u8(w.sc[2 * j], &sc[0][0], &sc[0][1]);
+            widen_u8(w.sc[2 * j + 1], &sc[1][0], &sc[1][1]);
+            widen_u8(w.m[2 * j], &m[0][0], &m[0][1]);
+            widen_u8(w.m[2 * j + 1], &m[1][0], &m[1][1]);
+            sumi[h] = vmlaq_s32(vmlaq_s32(sumi[h], rowdot_sum(dlo), sc[0][h]), rowdot_sum(dhi), sc[1][h]);
+            summ[h] = vmlaq_n_s32(summ[h], m[0][h], q.bsums[4 * j] + q.bsums[4 * j + 1]);
+            summ[h] = vmlaq_n_s32(summ[h], m[1][h], q.bsums[4 * j + 2] + q.bsums[4 * j + 3]);
+        }
+    }
+}
+
+// Q6_K group g of rows 4h..4h+3 against activations a (16 bytes): runs 4g..4g+3.
+static inline int32x4_t q6_K_group(const uint8_t* ql, const uint8_t* qh, int8x16_t a) {
+    const uint8x16_t l0 = vld1q_u8(ql), l1 = vld1q_u8(ql + 32), hb = vld1q_u8(qh);
+    const uint8x16_t m4 = vdupq_n_u8(15), m3 = vdupq_n_u8(3);
+    const int8x16_t k32 = vdupq_n_s8(32);
+    const uint8x16_t v0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(hb, m3), 4));
+    const uint8x16_t v1 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4));
+    const uint8x16_t v2 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4));
+    const uint8x16_t v3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));
+    RowDot4 d = rowdot_zero();
+    rowdot_add<0>(&d, vsubq_s8(vreinterpretq_s8_u8(v0), k32), a);
+    rowdot_add<1>(&d, vsubq_s8(vreinterpretq_s8_u8(v1), k32), a);
+    rowdot_add<2>(&d, vsubq_s8(vreinterpretq_s8_u8(v2), k32), a);
+    rowdot_add<3>(&d, vsubq_s8(vreinterpretq_s8_u8(v3), k32), a);
+    return rowdot_sum(d);
+}
+
+static inline void q6_K_block(const BlockQ6_Kx8& w, const BlockQ8K& q, int32x4_t* sumi) {
+    sumi[0] = sumi[1] = vdupq_n_s32(0);
+    for (int g = 0; g < 16; g++) {
+        const int8x16_t a = vld1q_s8(q.qs + 16 * g);
+        int32x4_t sc[2];
+        widen_s8(w.sc[g], &sc[0], &sc[1]);
+        for (int h = 0; h < 2; h++)
+            sumi[h] = vmlaq_s32(sumi[h], q6_K_group(w.grp[g].ql + 16 * h, w.grp[g].qh + 16 * h, a), sc[h]);
+    }
+}
+
+// NT tokens against one group; the group's super-block stays in L1 while the NT tokens read it.
+template <int NT>
+static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    float32x4_t acc[NT][2];
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < a.nb; b++) {
+        const float32x4_t dw[2] = {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].d))),
+                                   vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].d + 4)))};
+        const float32x4_t dm[2] = {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].dmin))),
+                                   vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].dmin + 4)))};
+        for (int t = 0; t < NT; t++) {
+            const BlockQ8K& q = ((const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride))[b];
+            int32x4_t sumi[2], summ[2];
+            q4_K_block(wb[b], q, sumi, summ);
+            for (int h = 0; h < 2; h++) {
+                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sumi[h]), vmulq_n_f32(dw[h], q.d));
+                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(vnegq_s32(summ[h])), vmulq_n_f32(dm[h], q.d));
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
+        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
+    }
+}
+
+template <int NT>
+static void q6_K_tile(const BlockQ6_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    float32x4_t acc[NT][2];
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < a.nb; b++) {
+        const float32x4_t dw[2] = {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].d))),
+                                   vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wb[b].d + 4)))};
+        for (int t = 0; t < NT; t++) {
+            const BlockQ8K& q = ((const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride))[b];
+            int32x4_t sumi[2];
+            q6_K_block(wb[b], q, sumi);
+            for (int h = 0; h < 2; h++)
+                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sumi[h]), vmulq_n_f32(dw[h], q.d));
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
+        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
+    }
+}
+
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
+    const BlockQ4_Kx8* wb = (const BlockQ4_Kx8*)w;
+    int t = 0;
+    for (; t + 4 <= n_tok; t += 4) q4_K_tile<4>(wb, a, t, y, s);
+    for (; t < n_tok; t++) q4_K_tile<1>(wb, a, t, y, s);
+}
+
+void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
+    const BlockQ6_Kx8* wb = (const BlockQ6_Kx8*)w;
+    int t = 0;
+    for (; t + 4 <= n_tok; t += 4) q6_K_tile<4>(wb, a, t, y, s);
+    for (; t < n_tok; t++) q6_K_tile<1>(wb, a, t, y, s);
+}
 
 bool packed_uses_sdot() { return use_sdot(); }
 
