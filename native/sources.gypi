@@ -51,7 +51,9 @@
       "native/kernels/avx512/packed_avx512.cpp"
     ],
     "ringllm_sources_neon": [
-      "native/kernels/neon/kernels_neon.cpp"
+      "native/kernels/neon/kernels_neon.cpp",
+      "native/kernels/neon/packed_neon.cpp",
+      "native/kernels/neon/quants_neon.cpp"
     ],
     "ringllm_flags_avx2": ["-mavx2", "-mfma", "-mf16c"],
     "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]

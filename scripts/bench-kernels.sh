@@ -11,7 +11,7 @@ FLAGS=(-std=c++17 -O2 -DNDEBUG -pthread)
 SRC=(native/kernels/bench/kernel_bench.cpp native/engine/matmul.cpp native/engine/thread_pool.cpp
      native/engine/weight_types.cpp native/gguf/gguf_types.cpp native/kernels/dispatch.cpp
      native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp native/kernels/generic/packed_generic.cpp
-     native/kernels/neon/kernels_neon.cpp native/util/cpu_features.cpp)
+     native/kernels/neon/kernels_neon.cpp native/kernels/neon/packed_neon.cpp native/kernels/neon/quants_neon.cpp native/util/cpu_features.cpp)
 STAMP="$OUT/kernel_bench.stamp"
 if [ ! -x "$OUT/kernel_bench" ] || [ -n "$(find native/kernels native/engine -newer "$STAMP" -name '*.[ch]*' 2>/dev/null | head -1)" ]; then
   g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/quants_avx2.cpp -o "$OUT/quants_avx2.o" &

@@ -38,6 +38,8 @@ static const WeightKernels k_generic[] = {RL_WEIGHT_TABLE(generic, generic)};
 static const WeightKernels k_avx2[] = {RL_WEIGHT_TABLE(avx2, avx2)};
 // AVX-512 with VNNI: the avx2 row kernels, VNNI packed kernels.
 static const WeightKernels k_avx512_vnni[] = {RL_WEIGHT_TABLE(avx2, avx512)};
+// aarch64: NEON row kernels; the packed kernels pick SDOT at run time when the CPU has dotprod.
+static const WeightKernels k_neon[] = {RL_WEIGHT_TABLE(neon, neon)};
 
 #undef RL_WEIGHT_TABLE
 #undef RL_NO_PACK
@@ -54,6 +56,7 @@ const WeightKernels* weight_kernels(uint32_t type, const KernelTable* tier) {
     if (tier && tier->name && std::strcmp(tier->name, "avx512") == 0)
         return find_type(cpu_features_get().avx512vnni ? k_avx512_vnni : k_avx2, type);
     if (tier && tier->name && std::strcmp(tier->name, "avx2") == 0) return find_type(k_avx2, type);
+    if (tier && tier->name && std::strcmp(tier->name, "neon") == 0) return find_type(k_neon, type);
     return find_type(k_generic, type);
 }
 

@@ -126,6 +126,10 @@ RL_PACKED_DECLS
 namespace avx512 {  // AVX-512 VNNI (256-bit registers)
 RL_PACKED_DECLS
 }
+namespace neon {  // SDOT when the CPU has dotprod (chosen at run time), else vmull_s8 + vpadalq_s16
+RL_PACKED_DECLS
+bool packed_uses_sdot();  // which of the two paths the kernels take on this CPU
+}
 
 #undef RL_PACKED_DECLS
 

@@ -56,6 +56,9 @@ RL_QUANT_DECLS
 namespace avx2 {
 RL_QUANT_DECLS
 }
+namespace neon {
+RL_QUANT_DECLS
+}
 
 #undef RL_QUANT_DECLS
 

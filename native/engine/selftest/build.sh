@@ -20,7 +20,7 @@ g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/engine/weight_types.cpp native/engine/model.cpp \
   native/gguf/gguf.cpp native/gguf/gguf_file.cpp native/gguf/gguf_types.cpp \
   native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \
-  native/kernels/neon/kernels_neon.cpp \
+  native/kernels/neon/kernels_neon.cpp native/kernels/neon/packed_neon.cpp native/kernels/neon/quants_neon.cpp \
   native/tokenizer/bpe.cpp native/tokenizer/pretokenizer.cpp native/tokenizer/regex.cpp native/tokenizer/spm.cpp \
   native/tokenizer/tokenizer.cpp native/tokenizer/unicode.cpp native/tokenizer/unicode_data.cpp \
   native/tokenizer/vocab.cpp native/tokenizer/wpm.cpp \

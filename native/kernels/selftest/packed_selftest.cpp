@@ -1,6 +1,6 @@
 // Standalone check of the packed 8-row kernels (packed.h): the generic reference against "dequantize
 // the original rows, dot in double" (bound normalized by ||w|| ||a||), and every SIMD tier this CPU
-// runs (avx2; avx512 when it has VNNI) against generic bit for bit, on ragged block and token counts,
+// runs (avx2; avx512 when it has VNNI; neon on aarch64) against generic bit for bit, on ragged block and token counts,
 // hostile weight bytes (Q8_0 -128) and scale regimes. Exit status 0 = pass.
 #include <algorithm>
 #include <cmath>
@@ -28,6 +28,9 @@ static float rnd_uniform() { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0
 
 struct Cpu {
     bool avx2 = false, vnni = false;
+#if defined(__aarch64__)
+    bool neon = true;  // mandatory on aarch64
+#endif
 };
 static Cpu detect() {
     Cpu c;
@@ -67,6 +70,16 @@ static const PackedType kTypes[] = {
     {"Q6_K", 256, 210, 0, generic::pack_q6_Kx8, sizeof(BlockQ6_Kx8), generic::gemm_q6_Kx8, avx2::gemm_q6_Kx8,
      avx512::gemm_q6_Kx8, generic::dequantize_row_q6_K},
 };
+
+#if defined(__aarch64__)
+static PackedGemmFn neon_gemm(const PackedType& ty) {
+    if (std::strcmp(ty.name, "Q4_0") == 0) return neon::gemm_q4_0x8;
+    if (std::strcmp(ty.name, "Q8_0") == 0) return neon::gemm_q8_0x8;
+    if (std::strcmp(ty.name, "F16") == 0) return neon::gemm_f16x8;
+    if (std::strcmp(ty.name, "F32") == 0) return neon::gemm_f32x8;
+    return std::strcmp(ty.name, "Q4_K") == 0 ? neon::gemm_q4_Kx8 : neon::gemm_q6_Kx8;
+}
+#endif
 
 // Scale regimes for the weight fp16 scales: normal, tiny (subnormal halves), zero, negative, large.
 static uint16_t weight_scale(int regime) {
@@ -164,7 +177,11 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
         const char* name;
         bool on;
         PackedGemmFn fn;
+#if defined(__aarch64__)
+    } tiers[] = {{"neon", cpu.neon, neon_gemm(ty)}};
+#else
     } tiers[] = {{"avx2", cpu.avx2, ty.avx2}, {"avx512", cpu.vnni, ty.avx512}};
+#endif
     for (const Tier& tier : tiers) {
         if (!tier.on) continue;
         std::fill(y_simd.begin(), y_simd.end(), -1.0f);
@@ -176,7 +193,11 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
 
 int main() {
     const Cpu cpu = detect();
+#if defined(__aarch64__)
+    std::printf("tiers checked against generic: neon (%s path)\n", neon::packed_uses_sdot() ? "sdot" : "vmull/vpadal");
+#else
     std::printf("tiers checked against generic: %s%s\n", cpu.avx2 ? "avx2 " : "", cpu.vnni ? "avx512-vnni" : "");
+#endif
     const int64_t nbs[] = {1, 2, 3, 7, 22, 64, 88, 176};
     const int toks[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 67};
     for (const PackedType& ty : kTypes)

@@ -18,6 +18,15 @@
 
 using namespace rl;
 
+// The SIMD tier under test ("avx2" in the messages below): avx2:: on x86, neon:: on aarch64.
+#if defined(__aarch64__)
+namespace tier = rl::neon;
+static const char* const kTierName = "neon";
+#else
+namespace tier = rl::avx2;
+static const char* const kTierName = "avx2";
+#endif
+
 // Bounds, normalized by ||w||_2 * ||a||_2 (the Cauchy-Schwarz bound on the dot's magnitude):
 // the generic reference differs from the double dot of dequantized rows only by float rounding of
 // the scale products. avx2 must equal generic bit for bit on quantized rows (same integer block sums,
@@ -52,7 +61,7 @@ struct QuantType {
 };
 
 #define RL_TYPE(name, blk, bytes, s0, s1, act, deq, dot) \
-    {name, blk, bytes, {s0, s1}, act, generic::deq, avx2::deq, generic::dot, avx2::dot}
+    {name, blk, bytes, {s0, s1}, act, generic::deq, tier::deq, generic::dot, tier::dot}
 static const QuantType kTypes[] = {
     RL_TYPE("F32", 1, 4, -1, -1, ACT_F32, dequantize_row_f32, vec_dot_f32_f32),
     RL_TYPE("F16", 1, 2, -1, -1, ACT_F32, dequantize_row_f16, vec_dot_f16_f32),
@@ -250,7 +259,7 @@ static void check_q4_0_kv_tie() {
         g_failures++;
     }
     if (!g_have_avx2) return;
-    float v = avx2::vec_dot_q4_0_q8_0(256, w, a);
+    float v = tier::vec_dot_q4_0_q8_0(256, w, a);
     if (fp32_to_bits(v) != fp32_to_bits(g)) {
         std::printf("FAIL Q4_0 KV-tie case: avx2 %.9g (0x%08x) != generic (0x%08x)\n", v, fp32_to_bits(v),
                     fp32_to_bits(g));
@@ -263,8 +272,8 @@ static void check_all_halves() {
     std::vector<uint16_t> h(65536);
     std::vector<float> a(65536), b(65536);
     for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
-    const DequantFn pairs[2][2] = {{generic::dequantize_row_f16, avx2::dequantize_row_f16},
-                                   {generic::dequantize_row_bf16, avx2::dequantize_row_bf16}};
+    const DequantFn pairs[2][2] = {{generic::dequantize_row_f16, tier::dequantize_row_f16},
+                                   {generic::dequantize_row_bf16, tier::dequantize_row_bf16}};
     for (int p = 0; p < 2; p++) {
         pairs[p][0](h.data(), a.data(), 65536);
         pairs[p][1](h.data(), b.data(), 65536);
@@ -355,8 +364,8 @@ static void check_act_quantizers(double* q80_err, double* q8k_err) {
                 }
             }
             if (!g_have_avx2) continue;
-            avx2::quantize_row_q8_0(xs, b0.data(), n);
-            avx2::quantize_row_q8_K(xs, bk.data(), n);
+            tier::quantize_row_q8_0(xs, b0.data(), n);
+            tier::quantize_row_q8_K(xs, bk.data(), n);
             if (std::memcmp(a0.data(), b0.data(), a0.size() * sizeof(BlockQ8_0)) != 0) {
                 std::printf("FAIL quantize_row_q8_0 avx2 != generic (%s)\n", kQInputNames[kind]);
                 g_failures++;
@@ -366,6 +375,31 @@ static void check_act_quantizers(double* q80_err, double* q8k_err) {
                 g_failures++;
             }
         }
+    }
+}
+
+// Exact .5 ties after scaling (max 127 makes id = 1): Q8_0 rounds them away from zero, Q8_K to even;
+// random inputs almost never hit a tie, so a tier rounding the other way would go unnoticed.
+static void check_quantizer_ties() {
+    const int64_t n = 256;
+    std::vector<float> x(n);
+    for (int64_t i = 0; i < n; i++) x[i] = i % 32 == 0 ? 127.0f : (float)((int)(i % 7) - 3) + 0.5f;
+    std::vector<BlockQ8_0> a0(n / 32), b0(n / 32);
+    std::vector<BlockQ8K> ak(n / 256), bk(n / 256);
+    generic::quantize_row_q8_0(x.data(), a0.data(), n);
+    generic::quantize_row_q8_K(x.data(), ak.data(), n);
+    if (a0[0].qs[1] != -2 || a0[0].qs[3] != 1 || ak[0].qs[1] != 2 || ak[0].qs[3] != 0) {  // -1.5, 0.5 (Q8_K negated)
+        std::printf("FAIL quantizer ties: generic q8_0 %d %d, q8_K %d %d\n", a0[0].qs[1], a0[0].qs[3], ak[0].qs[1],
+                    ak[0].qs[3]);
+        g_failures++;
+    }
+    if (!g_have_avx2) return;
+    tier::quantize_row_q8_0(x.data(), b0.data(), n);
+    tier::quantize_row_q8_K(x.data(), bk.data(), n);
+    if (std::memcmp(a0.data(), b0.data(), a0.size() * sizeof(BlockQ8_0)) != 0 ||
+        std::memcmp(ak.data(), bk.data(), ak.size() * sizeof(BlockQ8K)) != 0) {
+        std::printf("FAIL quantizer ties: %s differs from generic\n", kTierName);
+        g_failures++;
     }
 }
 
@@ -405,6 +439,8 @@ static bool cpu_has_avx2_fma_f16c() {
     if ((lo & 6) != 6) return false;  // XMM and YMM state enabled by the OS
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5);
+#elif defined(__aarch64__)
+    return true;  // NEON is mandatory on aarch64
 #else
     return false;
 #endif
@@ -432,8 +468,8 @@ static void check_x4() {
             float (*one)(int64_t, const void*, const void*);
             void (*gx4)(int64_t, const void*, const void*, size_t, float*);
             void (*ax4)(int64_t, const void*, const void*, size_t, float*);
-        } cases[] = {{"Q8_0", w8.data(), generic::vec_dot_q8_0_q8_0, generic::vec_dot_q8_0_q8_0_x4, avx2::vec_dot_q8_0_q8_0_x4},
-                     {"Q4_0", w4.data(), generic::vec_dot_q4_0_q8_0, generic::vec_dot_q4_0_q8_0_x4, avx2::vec_dot_q4_0_q8_0_x4}};
+        } cases[] = {{"Q8_0", w8.data(), generic::vec_dot_q8_0_q8_0, generic::vec_dot_q8_0_q8_0_x4, tier::vec_dot_q8_0_q8_0_x4},
+                     {"Q4_0", w4.data(), generic::vec_dot_q4_0_q8_0, generic::vec_dot_q4_0_q8_0_x4, tier::vec_dot_q4_0_q8_0_x4}};
         for (const Case& c : cases) {
             float g[4], ax[4];
             c.gx4(n, c.w, a.data(), stride, g);
@@ -453,7 +489,7 @@ static void check_x4() {
 int main(int argc, char** argv) {
     bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
     g_have_avx2 = cpu_has_avx2_fma_f16c();
-    std::printf("avx2 tier: %s\n", g_have_avx2 ? "tested" : "skipped (CPU lacks AVX2/FMA/F16C)");
+    std::printf("%s tier: %s\n", kTierName, g_have_avx2 ? "tested" : "skipped (CPU lacks AVX2/FMA/F16C)");
     const int ntypes = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
     TypeStats stats[ntypes];
     for (int i = 0; i < ntypes; i++) check_type(kTypes[i], &stats[i]);
@@ -462,6 +498,7 @@ int main(int argc, char** argv) {
     check_x4();
     double q80 = 0, q8k = 0;
     check_act_quantizers(&q80, &q8k);
+    check_quantizer_ties();
 
     std::printf("\nnormalized error |dot - ref| / (||w|| ||a||); bounds: generic %.0e, avx2 0 (quantized rows) or %.1e\n",
                 kRefBound, kAvx2FloatBound);
