@@ -32,6 +32,18 @@ size_t matmul_act_bytes(const WeightMatrix& w, int32_t n_tok);
 void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_stride, int32_t n_tok, float* y,
             int64_t y_stride, uint8_t* act);
 
+// Several matrices applied to the same activation rows (Q, K and V; gate and up): when they take
+// the same activation format and are all packed, the rows are quantized once and every matrix's
+// row groups share one parallel pass (one wake-up of the pool instead of one per matrix); otherwise
+// one matmul() each. Results equal separate matmul() calls bit for bit.
+struct MatmulOut {
+    const WeightMatrix* w;
+    float* y;
+    int64_t y_stride;
+};
+void matmul_many(ThreadPool* pool, const MatmulOut* outs, int n, const float* x, int64_t x_stride, int32_t n_tok,
+                 uint8_t* act);
+
 // One row of W as f32 (embedding lookup).
 void matrix_get_row(const WeightMatrix& w, int64_t row, float* y);
 

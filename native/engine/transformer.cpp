@@ -432,9 +432,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         KvLayer& kv = *kv_[(size_t)il];
         const KvPolicy policy = kv.config().policy;
         norm_rows(opt, x_.data(), L.attn_norm, h_.data(), m, E, hp_.rms_eps);
-        matmul(&pool_, L.wq, h_.data(), E, m, q_.data(), q_dim_, act);
-        matmul(&pool_, L.wk, h_.data(), E, m, k_.data(), k_dim_, act);
-        matmul(&pool_, L.wv, h_.data(), E, m, v_.data(), v_dim_, act);
+        const MatmulOut qkv[3] = {{&L.wq, q_.data(), q_dim_}, {&L.wk, k_.data(), k_dim_}, {&L.wv, v_.data(), v_dim_}};
+        matmul_many(&pool_, qkv, 3, h_.data(), E, m, act);
         add_bias(q_.data(), L.bq, m, q_dim_);
         add_bias(k_.data(), L.bk, m, k_dim_);
         add_bias(v_.data(), L.bv, m, v_dim_);
@@ -482,8 +481,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
 
         // parallel blocks (cohere2) feed the FFN the attention's normed input, still in h_
         if (!opt.parallel_ffn) norm_rows(opt, x_.data(), L.ffn_norm, h_.data(), m, E, hp_.rms_eps);
-        matmul(&pool_, L.w_gate, h_.data(), E, m, gate_.data(), F, act);
-        matmul(&pool_, L.w_up, h_.data(), E, m, up_.data(), F, act);
+        const MatmulOut gate_up[2] = {{&L.w_gate, gate_.data(), F}, {&L.w_up, up_.data(), F}};
+        matmul_many(&pool_, gate_up, 2, h_.data(), E, m, act);
         if (opt.act == FfnAct::GeluTanh)
             ops_geglu(gate_.data(), up_.data(), (int64_t)m * F);
         else
