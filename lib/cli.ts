@@ -170,7 +170,9 @@ export function buildProgram(): Command {
         if (opts.stats) {
           const st = ctx.stats();
           const layers = st.layers.map((l) => `${l.policy} ${l.held}/${l.capacity}`).join(", ");
-          process.stderr.write(`tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}); layers: ${layers}\n`);
+          process.stderr.write(
+            `tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}), repacked weights ${st.repackedBytes} bytes; layers: ${layers}\n`,
+          );
         }
       } finally {
         await ctx.close();
