@@ -29,7 +29,7 @@ namespace rl {
     {GGML_TYPE_Q2_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q2_K_q8_K, ns::dequantize_row_q2_K, nullptr, RL_NO_PACK}, \
     {GGML_TYPE_Q3_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q3_K_q8_K, ns::dequantize_row_q3_K, nullptr, RL_NO_PACK}, \
     {GGML_TYPE_Q4_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q4_K_q8_K, ns::dequantize_row_q4_K, nullptr, 256, sizeof(BlockQ4_Kx8), generic::pack_q4_Kx8, pns::gemm_q4_Kx8}, \
-    {GGML_TYPE_Q5_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q5_K_q8_K, ns::dequantize_row_q5_K, nullptr, RL_NO_PACK}, \
+    {GGML_TYPE_Q5_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q5_K_q8_K, ns::dequantize_row_q5_K, nullptr, 256, sizeof(BlockQ5_Kx8), generic::pack_q5_Kx8, pns::gemm_q5_Kx8}, \
     {GGML_TYPE_Q6_K, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_q6_K_q8_K, ns::dequantize_row_q6_K, nullptr, 256, sizeof(BlockQ6_Kx8), generic::pack_q6_Kx8, pns::gemm_q6_Kx8}, \
     {GGML_TYPE_IQ4_XS, ACT_Q8_K, 256, ns::quantize_row_q8_K, ns::vec_dot_iq4_xs_q8_K,                     \
      ns::dequantize_row_iq4_xs, nullptr, RL_NO_PACK},

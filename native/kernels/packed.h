@@ -8,7 +8,8 @@
 //   BlockQ8_0x8: d[r] = row r's scale; qs chunk c (c < 8) holds row r's qs[4c..4c+3] at 4r..4r+3.
 //
 // Meaning (the scalar generic:: kernels are the reference; every tier is bit-identical to it):
-//   Q4_K (activations Q8_K, da = the activation block's f32 scale), per super-block:
+//   Q4_K and Q5_K (activations Q8_K, da = the activation block's f32 scale; q in 0..15 / 0..31),
+//   per super-block:
 //       sumi = sum_sb sc[sb] * sum_i q[32sb+i] * a[32sb+i],  summ = sum_sb m[sb] * sum_i a[32sb+i]
 //       acc = fmaf((float)sumi, d_w * da, acc);  acc = fmaf((float)-summ, dmin_w * da, acc)
 //   Q6_K (activations Q8_K):  sumi = sum_g sc[g] * sum_i (q[16g+i] - 32) * a[16g+i]  (exact int)
@@ -66,6 +67,15 @@ struct BlockQ4_Kx8 {
     uint8_t m[8][8];
     uint8_t qs[1024];
 };
+// Q5_K: Q4_K's layout plus the fifth bits: qh chunk c (32 bytes at 32c, c < 8) holds row r's
+// original qh[4c..4c+3] at 4r — bit sb of byte 4r + i is bit 4 of element 32sb + 4c + i.
+struct BlockQ5_Kx8 {
+    uint16_t d[8], dmin[8];
+    uint8_t sc[8][8];
+    uint8_t m[8][8];
+    uint8_t qh[256];  // before qs: the first sub-block reads all of it, then qs streams in order
+    uint8_t qs[1024];
+};
 // Q6_K super-blocks of 256 (16 groups of 16 with an int8 scale; values q - 32, q in 0..63):
 //   d[r]: row r's half; sc[g][r]: group g's scale of row r; group g's 4-element runs G = 4g..4g+3
 //   (elements 4G..4G+3) in grp[g], one stream: ql (two 32-byte chunks, chunk (G & 2) / 2) holds
@@ -100,6 +110,7 @@ typedef void (*PackedGemmFn)(const void* w, const PackedAct& a, int n_tok, float
     void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
+    void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);     \
     void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);      \
     void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
@@ -110,6 +121,7 @@ RL_PACKED_DECLS
 void pack_q4_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q8_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
+void pack_q5_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_q6_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_f16x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
 void pack_f32x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);

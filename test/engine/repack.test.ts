@@ -9,7 +9,7 @@ import { QuantType } from "../../scripts/gguf/quants";
 import { writeLlamaModel } from "../../scripts/gguf/llama-model";
 import { logitsIn, tempDir } from "../helpers";
 
-const TYPES: QuantType[] = ["Q8_0", "Q4_0", "Q4_K", "Q6_K"];
+const TYPES: QuantType[] = ["Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "F16", "F32"];
 const SHAPE = { seed: 3, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nVocab: 517, contextLength: 256 };
 const TOKENS = [1, 43, 286, 103, 170, 470, 44, 383, 12, 99, 400, 7, 300, 201, 55, 66, 516, 515];
 

@@ -86,9 +86,12 @@ static void q8_0_tile(const BlockQ8_0x8* wb, const PackedAct& a, int t0, float* 
 // Q4_K: per sub-block, 8 maddubs of unsigned nibbles (int16 lanes hold 8 pair sums, as in Q4_0), then
 // one madd against the rows' scales doubled into int16 pairs gives scale * dot in int32. The mins
 // term pairs sub-blocks: madd of (m[2k], m[2k+1]) with the activation's (sum[2k], sum[2k+1]).
-template <int NT>
-static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const __m256i m4 = _mm256_set1_epi8(15);
+// Q5_K adds each element's fifth bit (bit sb of its qh byte, moved to bit 4); values up to 31 make
+// the int16 lanes full after 4 chunks, so each sub-block is finished in two halves.
+template <int NT, typename B, bool Q5>
+static void k45_tile(const B* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    constexpr int kHalf = Q5 ? 4 : 8;  // chunks per int16 accumulation
     const BlockQ8K* q[NT];
     __m256 acc[NT];
     RL_UNROLL for (int t = 0; t < NT; t++) {
@@ -96,22 +99,29 @@ static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* 
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < a.nb; b++) {
-        const BlockQ4_Kx8& w = wb[b];
+        const B& w = wb[b];
         __m256i isum[NT];
         RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
             const uint8_t* chunk = w.qs + 256 * (sb >> 1);
-            __m256i s16[NT];
-            RL_UNROLL for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
-            RL_UNROLL for (int c = 0; c < 8; c++) {
-                const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
-                const __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
-                RL_UNROLL for (int t = 0; t < NT; t++)
-                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(v, bcast4(q[t][b].qs + 32 * sb + 4 * c)));
-            }
             __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)w.sc[sb]));
             sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-            RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+            const __m128i shift = _mm_cvtsi32_si128(sb);
+            RL_UNROLL for (int c0 = 0; c0 < 8; c0 += kHalf) {
+                __m256i s16[NT];
+                RL_UNROLL for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+                RL_UNROLL for (int c = c0; c < c0 + kHalf; c++) {
+                    const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
+                    __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                    if constexpr (Q5) {
+                        const __m256i hb = _mm256_loadu_si256((const __m256i*)(w.qh + 32 * c));
+                        v = _mm256_or_si256(v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, shift), one), 4));
+                    }
+                    RL_UNROLL for (int t = 0; t < NT; t++)
+                        s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(v, bcast4(q[t][b].qs + 32 * sb + 4 * c)));
+                }
+                RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+            }
         }
         __m256i mp[4];
         RL_UNROLL for (int k = 0; k < 4; k++)
@@ -255,11 +265,23 @@ struct Q8Tile {
 
 template <int NT>
 struct Q4KTile {
-    static void run(const BlockQ4_Kx8* w, const PackedAct& a, int t0, float* y, int64_t s) { q4_K_tile<NT>(w, a, t0, y, s); }
+    static void run(const BlockQ4_Kx8* w, const PackedAct& a, int t0, float* y, int64_t s) {
+        k45_tile<NT, BlockQ4_Kx8, false>(w, a, t0, y, s);
+    }
+};
+template <int NT>
+struct Q5KTile {
+    static void run(const BlockQ5_Kx8* w, const PackedAct& a, int t0, float* y, int64_t s) {
+        k45_tile<NT, BlockQ5_Kx8, true>(w, a, t0, y, s);
+    }
 };
 
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     gemm_tiles<BlockQ4_Kx8, Q4KTile>(w, a, n_tok, y, y_stride);
+}
+
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_tiles<BlockQ5_Kx8, Q5KTile>(w, a, n_tok, y, y_stride);
 }
 
 template <int NT>
@@ -289,6 +311,7 @@ namespace avx2 {
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_0x8(w, a, n_tok, y, s); }
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q8_0x8(w, a, n_tok, y, s); }
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q5_Kx8(w, a, n_tok, y, s); }
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
 void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f16x8(w, a, n_tok, y, s); }
 void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f32x8(w, a, n_tok, y, s); }

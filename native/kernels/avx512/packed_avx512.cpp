@@ -64,9 +64,10 @@ static void tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_
 
 // Q4_K: dpbusd per sub-block, times the rows' scales (mullo), summed over the super-block; the mins
 // term as in avx2 (madd of min pairs with activation sum pairs).
-template <int NT>
-static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const __m256i m4 = _mm256_set1_epi8(15);
+// (Q5_K: the fifth bit of each element, bit sb of its qh byte, or-ed in as bit 4.)
+template <int NT, typename B, bool Q5>
+static void tile_k45(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     const BlockQ8K* q[NT];
     __m256 acc[NT];
     RL_UNROLL for (int t = 0; t < NT; t++) {
@@ -74,16 +75,21 @@ static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < a.nb; b++) {
-        const BlockQ4_Kx8& wb = ((const BlockQ4_Kx8*)w)[b];
+        const B& wb = ((const B*)w)[b];
         __m256i isum[NT];
         RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
             const uint8_t* chunk = wb.qs + 256 * (sb >> 1);
+            const __m128i shift = _mm_cvtsi32_si128(sb);
             __m256i isub[NT];
             RL_UNROLL for (int t = 0; t < NT; t++) isub[t] = _mm256_setzero_si256();
             RL_UNROLL for (int c = 0; c < 8; c++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i*)(chunk + 32 * c));
-                const __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                __m256i v = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                if constexpr (Q5) {
+                    const __m256i hb = _mm256_loadu_si256((const __m256i*)(wb.qh + 32 * c));
+                    v = _mm256_or_si256(v, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, shift), one), 4));
+                }
                 RL_UNROLL for (int t = 0; t < NT; t++) isub[t] = _mm256_dpbusd_epi32(isub[t], v, bcast4(q[t][b].qs + 32 * sb + 4 * c));
             }
             const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)wb.sc[sb]));
@@ -213,6 +219,15 @@ void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t 
 }
 
 template <int NT>
+static void tile_q4_K(const void* w, const PackedAct& a, int t0, float* y, int64_t s) {
+    tile_k45<NT, BlockQ4_Kx8, false>(w, a, t0, y, s);
+}
+template <int NT>
+static void tile_q5_K(const void* w, const PackedAct& a, int t0, float* y, int64_t s) {
+    tile_k45<NT, BlockQ5_Kx8, true>(w, a, t0, y, s);
+}
+
+template <int NT>
 static void tile_q4_0(const void* w, const PackedAct& a, int t0, float* y, int64_t s) { tile<NT, true>(w, a, t0, y, s); }
 template <int NT>
 static void tile_q8_0(const void* w, const PackedAct& a, int t0, float* y, int64_t s) { tile<NT, false>(w, a, t0, y, s); }
@@ -236,6 +251,7 @@ static void tile_q8_0(const void* w, const PackedAct& a, int t0, float* y, int64
 RL_TILES(tiles_q4_0, tile_q4_0)
 RL_TILES(tiles_q8_0, tile_q8_0)
 RL_TILES(tiles_q4_K, tile_q4_K)
+RL_TILES(tiles_q5_K, tile_q5_K)
 RL_TILES(tiles_q6_K, tile_q6_K)
 #undef RL_TILES
 
@@ -249,6 +265,10 @@ void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
 
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
     tiles_q4_K(w, a, n_tok, y, y_stride);
+}
+
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    tiles_q5_K(w, a, n_tok, y, y_stride);
 }
 
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
@@ -265,6 +285,7 @@ namespace avx512 {
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_0x8(w, a, n_tok, y, s); }
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q8_0x8(w, a, n_tok, y, s); }
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q5_Kx8(w, a, n_tok, y, s); }
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
 void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f16x8(w, a, n_tok, y, s); }
 void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f32x8(w, a, n_tok, y, s); }

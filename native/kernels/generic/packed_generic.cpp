@@ -9,7 +9,7 @@
 namespace rl {
 namespace generic {
 
-static_assert(sizeof(BlockQ4_0x8) == 144 && sizeof(BlockQ8_0x8) == 272 && sizeof(BlockQ4_Kx8) == 1184 &&
+static_assert(sizeof(BlockQ4_0x8) == 144 && sizeof(BlockQ8_0x8) == 272 && sizeof(BlockQ4_Kx8) == 1184 && sizeof(BlockQ5_Kx8) == 1440 &&
                   sizeof(BlockQ6_Kx8) == 1680 && sizeof(BlockF16x8) == 128 && sizeof(BlockF32x8) == 256,
               "packed block sizes");
 
@@ -35,11 +35,14 @@ void pack_q8_0x8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
     }
 }
 
-void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
-    BlockQ4_Kx8* o = (BlockQ4_Kx8*)out;
+// Q4_K: d, dmin, scales[12], qs[128] (144 bytes); Q5_K: d, dmin, scales[12], qh[32], qs[128] (176).
+template <typename B, bool Q5>
+static void pack_k45(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    B* o = (B*)out;
+    const size_t block = Q5 ? 176 : 144, qs_at = Q5 ? 48 : 16;
     for (int64_t b = 0; b < nb; b++) {
         for (int r = 0; r < 8; r++) {
-            const uint8_t* blk = rows + r * row_bytes + b * 144;  // Q4_K: d, dmin, scales[12], qs[128]
+            const uint8_t* blk = rows + r * row_bytes + b * block;
             std::memcpy(&o[b].d[r], blk, 2);
             std::memcpy(&o[b].dmin[r], blk + 2, 2);
             for (int sb = 0; sb < 8; sb++) {
@@ -49,9 +52,18 @@ void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
                 o[b].m[sb][r] = (uint8_t)m;
             }
             for (int j = 0; j < 4; j++)
-                for (int c = 0; c < 8; c++) std::memcpy(&o[b].qs[256 * j + 32 * c + 4 * r], blk + 16 + 32 * j + 4 * c, 4);
+                for (int c = 0; c < 8; c++) std::memcpy(&o[b].qs[256 * j + 32 * c + 4 * r], blk + qs_at + 32 * j + 4 * c, 4);
+            if constexpr (Q5)
+                for (int c = 0; c < 8; c++) std::memcpy(&o[b].qh[32 * c + 4 * r], blk + 16 + 4 * c, 4);
         }
     }
+}
+
+void pack_q4_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    pack_k45<BlockQ4_Kx8, false>(rows, row_bytes, nb, out);
+}
+void pack_q5_Kx8(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out) {
+    pack_k45<BlockQ5_Kx8, true>(rows, row_bytes, nb, out);
 }
 
 // Element e of row r: run G = e / 4 of group G / 4, byte 4r + e % 4 of its ql chunk (G & 2) / 2
@@ -152,8 +164,9 @@ void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t 
 }
 
 // Q8_K activation block (quants.h BlockQ8K): f32 scale, 256 int8, sums of each 16.
-void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
-    const BlockQ4_Kx8* wb = (const BlockQ4_Kx8*)w;
+template <typename B, bool Q5>
+static void gemm_k45(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    const B* wb = (const B*)w;
     for (int t = 0; t < n_tok; t++) {
         const BlockQ8K* q = (const BlockQ8K*)((const uint8_t*)a.q + t * a.q_stride);
         for (int r = 0; r < 8; r++) {
@@ -165,7 +178,8 @@ void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
                     int32_t dot = 0, asum = 0;
                     for (int i = 0; i < 32; i++) {
                         const uint8_t byte = wb[b].qs[256 * j + 32 * (i / 4) + 4 * r + i % 4];
-                        const int v = high ? byte >> 4 : byte & 15;
+                        int v = high ? byte >> 4 : byte & 15;
+                        if constexpr (Q5) v |= ((wb[b].qh[32 * (i / 4) + 4 * r + i % 4] >> sb) & 1) << 4;
                         dot += v * q[b].qs[32 * sb + i];
                         asum += q[b].qs[32 * sb + i];
                     }
@@ -178,6 +192,13 @@ void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
             y[t * y_stride + r] = acc;
         }
     }
+}
+
+void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_k45<BlockQ4_Kx8, false>(w, a, n_tok, y, y_stride);
+}
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
+    gemm_k45<BlockQ5_Kx8, true>(w, a, n_tok, y, y_stride);
 }
 
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {

@@ -459,6 +459,8 @@ static void gemm_float(const void* w, const PackedAct& a, int n_tok, float* y, i
 }
 
 void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { gemm_float<true>(w, a, n_tok, y, s); }
+// Q5_K: the scalar reference for now (Q4_K's NEON kernel plus the fifth bit is the next step).
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q5_Kx8(w, a, n_tok, y, s); }
 void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { gemm_float<false>(w, a, n_tok, y, s); }
 
 bool packed_uses_sdot() { return use_sdot(); }
@@ -475,6 +477,7 @@ void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q4_Kx8(w, a, n_tok, y, s); }
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q6_Kx8(w, a, n_tok, y, s); }
 void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f16x8(w, a, n_tok, y, s); }
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q5_Kx8(w, a, n_tok, y, s); }
 void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_f32x8(w, a, n_tok, y, s); }
 bool packed_uses_sdot() { return false; }
 }  // namespace neon

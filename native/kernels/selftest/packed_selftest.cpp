@@ -63,6 +63,8 @@ static const PackedType kTypes[] = {
      avx512::gemm_q8_0x8, generic::dequantize_row_q8_0},
     {"Q4_K", 256, 144, 2, generic::pack_q4_Kx8, sizeof(BlockQ4_Kx8), generic::gemm_q4_Kx8, avx2::gemm_q4_Kx8,
      avx512::gemm_q4_Kx8, generic::dequantize_row_q4_K},
+    {"Q5_K", 256, 176, 2, generic::pack_q5_Kx8, sizeof(BlockQ5_Kx8), generic::gemm_q5_Kx8, avx2::gemm_q5_Kx8,
+     avx512::gemm_q5_Kx8, generic::dequantize_row_q5_K},
     {"F16", 8, 16, -1, generic::pack_f16x8, sizeof(BlockF16x8), generic::gemm_f16x8, avx2::gemm_f16x8,
      avx512::gemm_f16x8, generic::dequantize_row_f16},
     {"F32", 8, 32, -1, generic::pack_f32x8, sizeof(BlockF32x8), generic::gemm_f32x8, avx2::gemm_f32x8,
@@ -76,6 +78,7 @@ static PackedGemmFn neon_gemm(const PackedType& ty) {
     if (std::strcmp(ty.name, "Q4_0") == 0) return neon::gemm_q4_0x8;
     if (std::strcmp(ty.name, "Q8_0") == 0) return neon::gemm_q8_0x8;
     if (std::strcmp(ty.name, "F16") == 0) return neon::gemm_f16x8;
+    if (std::strcmp(ty.name, "Q5_K") == 0) return neon::gemm_q5_Kx8;
     if (std::strcmp(ty.name, "F32") == 0) return neon::gemm_f32x8;
     return std::strcmp(ty.name, "Q4_K") == 0 ? neon::gemm_q4_Kx8 : neon::gemm_q6_Kx8;
 }
