@@ -53,7 +53,7 @@ export interface ContextStats {
   kvType: KvTypeName;
   /**
    * Bytes of weight copies the model holds in the packed 8-row layout of the matrix kernels
-   * (Q4_0, Q8_0, Q4_K, Q6_K matrices, made once at the first context and shared by every context
+   * (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, F16, F32 matrices, made once at the first context and shared by every context
    * of the model; 0 with RINGLLM_REPACK=0). The mapped file's pages of those matrices are not read
    * after that.
    */
