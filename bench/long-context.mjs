@@ -32,6 +32,7 @@ import { homedir, cpus, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { maxRssBytes, median, randomTokens } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -69,19 +70,7 @@ const LLAMA_BUDGET_S = Number(values["llama-budget"]);
 const RINGLLM_BUDGET_S = Number(values["ringllm-budget"]);
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
-const maxRssBytes = () => process.resourceUsage().maxRSS * 1024;
-const median = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
-// Deterministic random token ids in [3, vocab) (skips BOS/EOS/UNK of the writer's vocab).
-function randomTokens(n, vocab, seed) {
-  let s = seed >>> 0 || 1;
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = 3 + (s % (vocab - 3));
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Feeds tokens up to each position (in calls of `chunk`, stopping when `budgetS` has passed since

@@ -21,6 +21,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { median, randomTokens } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -52,19 +53,8 @@ const WARMUP = 2;
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
 const now = () => performance.now();
-const median = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const log = (msg) => process.stderr.write(`  [${values.engine} t${THREADS}] ${msg}\n`);
 
-// Deterministic random token ids in [3, vocab) (skips <unk>, <s>, </s> of llama vocabularies).
-function randomTokens(n, vocab, seed) {
-  let s = seed >>> 0 || 1;
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = 3 + (s % (vocab - 3));
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Engines: the same small interface over both libraries. evalLast(ids) runs ids after what the

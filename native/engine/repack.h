@@ -1,6 +1,7 @@
-// Weight repacking: matrices of a type with packed kernels (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, F16, F32) are copied once per model
-// into the 8-row interleaved layout of kernels/packed.h; every context of the model shares the
-// copy. Rows past the last full group of 8 stay in the mapped file and use the row kernels.
+// Weight repacking: matrices of a type with packed kernels (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, F16,
+// F32) are copied once per model into the 8-row interleaved layout of kernels/packed.h; every
+// context of the model shares the copy. Rows past the last full group of 8 stay in the mapped
+// file and use the row kernels.
 // RINGLLM_REPACK=0 in the environment turns repacking off (benchmarks compare both).
 #pragma once
 

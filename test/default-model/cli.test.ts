@@ -51,7 +51,7 @@ test("generate --kv/--window/--kv-type/-c inf choose the cache, and --stats repo
   expect(r.status).toBe(0);
   expect(r.stdout.startsWith("Hello")).toBe(true);
   // 4 layers, each a 16-slot ring holding min(tokens, 16)
-  expect(r.stderr).toMatch(/^tokens \d+, KV \d+ bytes \(f16\); layers: (window 16\/16, ){3}window 16\/16\n$/);
+  expect(r.stderr).toMatch(/^tokens \d+, KV \d+ bytes \(f16\), repacked weights [1-9]\d* bytes; layers: (window 16\/16, ){3}window 16\/16\n$/);
   // the embedded model's heads are 24 wide: quantized KV is refused with the reason
   const q8 = run("generate", "--kv-type", "q8_0", "x");
   expect(q8.status).toBe(1);

@@ -12,19 +12,12 @@
 #endif
 
 #include "../../util/selftest.h"
+#include "../../util/test_rng.h"
 #include "../fp16.h"
 #include "../packed.h"
 
 using namespace rl;
 
-static uint64_t g_rng = 0x2545f4914f6cdd1dull;
-static uint32_t rnd_u32() {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float rnd_uniform() { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
 
 struct Cpu {
     bool avx2 = false, vnni = false;

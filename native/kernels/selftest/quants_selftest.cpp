@@ -13,6 +13,7 @@
 #include <cpuid.h>
 #endif
 
+#include "../../util/test_rng.h"
 #include "../fp16.h"
 #include "../quants.h"
 
@@ -36,14 +37,6 @@ static const char* const kTierName = "avx2";
 static const double kRefBound = 2e-6;
 static const double kAvx2FloatBound = 1.2e-7;
 
-static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd_u32() {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float rnd_uniform() { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
 
 enum ActFormat { ACT_F32, ACT_Q8_0, ACT_Q8_K };
 
