@@ -302,31 +302,44 @@ static inline void widen_s8(const int8_t* p, int32x4_t* lo, int32x4_t* hi) {
     *hi = vmovl_s16(vget_high_s16(v));
 }
 
-// Q4_K chunk (j, C) of rows 4h..4h+3: low nibbles feed sub-block 2j (activations lo), high 2j+1 (hi).
-template <int C>
-static inline void q4_K_chunk(const uint8_t* qs, int8x16_t alo, int8x16_t ahi, RowDot4* dlo, RowDot4* dhi) {
+// Q4_K / Q5_K chunk (j, C) of rows 4h..4h+3: low nibbles feed sub-block 2j (activations lo), high
+// 2j+1 (hi); Q5_K or-s in each element's fifth bit (bit 2j / 2j+1 of its qh byte; the shifts are
+// -2j and -(2j+1)) as bit 4.
+template <int C, bool Q5>
+static inline void k45_chunk(const uint8_t* qs, const uint8_t* qh, int8x16_t sh_lo, int8x16_t sh_hi, int8x16_t alo,
+                             int8x16_t ahi, RowDot4* dlo, RowDot4* dhi) {
     const uint8x16_t raw = vld1q_u8(qs + 32 * C);
-    rowdot_add<C % 4>(dlo, vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), alo);
-    rowdot_add<C % 4>(dhi, vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), ahi);
+    uint8x16_t lo = vandq_u8(raw, vdupq_n_u8(15)), hi = vshrq_n_u8(raw, 4);
+    if constexpr (Q5) {
+        const uint8x16_t hb = vld1q_u8(qh + 32 * C), one = vdupq_n_u8(1);
+        lo = vorrq_u8(lo, vshlq_n_u8(vandq_u8(vshlq_u8(hb, sh_lo), one), 4));
+        hi = vorrq_u8(hi, vshlq_n_u8(vandq_u8(vshlq_u8(hb, sh_hi), one), 4));
+    }
+    rowdot_add<C % 4>(dlo, vreinterpretq_s8_u8(lo), alo);
+    rowdot_add<C % 4>(dhi, vreinterpretq_s8_u8(hi), ahi);
 }
 
 // Super-block b of the group times one token: sumi and summ of rows 0-3 ([0]) and 4-7 ([1]).
-static inline void q4_K_block(const BlockQ4_Kx8& w, const BlockQ8K& q, int32x4_t* sumi, int32x4_t* summ) {
+template <typename B, bool Q5>
+static inline void k45_block(const B& w, const BlockQ8K& q, int32x4_t* sumi, int32x4_t* summ) {
     for (int h = 0; h < 2; h++) sumi[h] = summ[h] = vdupq_n_s32(0);
     for (int j = 0; j < 4; j++) {
         const int8_t* a = q.qs + 64 * j;
         const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16), a2 = vld1q_s8(a + 32), a3 = vld1q_s8(a + 48);
+        const int8x16_t sl = vdupq_n_s8((int8_t)(-2 * j)), sh = vdupq_n_s8((int8_t)(-2 * j - 1));
         for (int h = 0; h < 2; h++) {
             const uint8_t* qs = w.qs + 256 * j + 16 * h;
+            const uint8_t* qh = nullptr;
+            if constexpr (Q5) qh = w.qh + 16 * h;
             RowDot4 dlo = rowdot_zero(), dhi = rowdot_zero();
-            q4_K_chunk<0>(qs, a0, a2, &dlo, &dhi);
-            q4_K_chunk<1>(qs, a0, a2, &dlo, &dhi);
-            q4_K_chunk<2>(qs, a0, a2, &dlo, &dhi);
-            q4_K_chunk<3>(qs, a0, a2, &dlo, &dhi);
-            q4_K_chunk<4>(qs, a1, a3, &dlo, &dhi);
-            q4_K_chunk<5>(qs, a1, a3, &dlo, &dhi);
-            q4_K_chunk<6>(qs, a1, a3, &dlo, &dhi);
-            q4_K_chunk<7>(qs, a1, a3, &dlo, &dhi);
+            k45_chunk<0, Q5>(qs, qh, sl, sh, a0, a2, &dlo, &dhi);
+            k45_chunk<1, Q5>(qs, qh, sl, sh, a0, a2, &dlo, &dhi);
+            k45_chunk<2, Q5>(qs, qh, sl, sh, a0, a2, &dlo, &dhi);
+            k45_chunk<3, Q5>(qs, qh, sl, sh, a0, a2, &dlo, &dhi);
+            k45_chunk<4, Q5>(qs, qh, sl, sh, a1, a3, &dlo, &dhi);
+            k45_chunk<5, Q5>(qs, qh, sl, sh, a1, a3, &dlo, &dhi);
+            k45_chunk<6, Q5>(qs, qh, sl, sh, a1, a3, &dlo, &dhi);
+            k45_chunk<7, Q5>(qs, qh, sl, sh, a1, a3, &dlo, &dhi);
             int32x4_t sc[2][2], m[2][2];  // [sub-block 2j / 2j+1][rows 0-3 / 4-7]
             widen_u8(w.sc[2 * j], &sc[0][0], &sc[0][1]);
             widen_u8(w.sc[2 * j + 1], &sc[1][0], &sc[1][1]);
@@ -368,8 +381,8 @@ static inline void q6_K_block(const BlockQ6_Kx8& w, const BlockQ8K& q, int32x4_t
 }
 
 // NT tokens against one group; the group's super-block stays in L1 while the NT tokens read it.
-template <int NT>
-static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+template <int NT, typename B, bool Q5>
+static void k45_tile(const B* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
     float32x4_t acc[NT][2];
     for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < a.nb; b++) {
@@ -380,7 +393,7 @@ static void q4_K_tile(const BlockQ4_Kx8* wb, const PackedAct& a, int t0, float* 
         for (int t = 0; t < NT; t++) {
             const BlockQ8K& q = ((const BlockQ8K*)((const uint8_t*)a.q + (size_t)(t0 + t) * a.q_stride))[b];
             int32x4_t sumi[2], summ[2];
-            q4_K_block(wb[b], q, sumi, summ);
+            k45_block<B, Q5>(wb[b], q, sumi, summ);
             for (int h = 0; h < 2; h++) {
                 acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sumi[h]), vmulq_n_f32(dw[h], q.d));
                 acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(vnegq_s32(summ[h])), vmulq_n_f32(dm[h], q.d));
@@ -417,8 +430,15 @@ static void q6_K_tile(const BlockQ6_Kx8* wb, const PackedAct& a, int t0, float* 
 void gemm_q4_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
     const BlockQ4_Kx8* wb = (const BlockQ4_Kx8*)w;
     int t = 0;
-    for (; t + 4 <= n_tok; t += 4) q4_K_tile<4>(wb, a, t, y, s);
-    for (; t < n_tok; t++) q4_K_tile<1>(wb, a, t, y, s);
+    for (; t + 4 <= n_tok; t += 4) k45_tile<4, BlockQ4_Kx8, false>(wb, a, t, y, s);
+    for (; t < n_tok; t++) k45_tile<1, BlockQ4_Kx8, false>(wb, a, t, y, s);
+}
+
+void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
+    const BlockQ5_Kx8* wb = (const BlockQ5_Kx8*)w;
+    int t = 0;
+    for (; t + 4 <= n_tok; t += 4) k45_tile<4, BlockQ5_Kx8, true>(wb, a, t, y, s);
+    for (; t < n_tok; t++) k45_tile<1, BlockQ5_Kx8, true>(wb, a, t, y, s);
 }
 
 void gemm_q6_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
@@ -459,8 +479,6 @@ static void gemm_float(const void* w, const PackedAct& a, int n_tok, float* y, i
 }
 
 void gemm_f16x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { gemm_float<true>(w, a, n_tok, y, s); }
-// Q5_K: the scalar reference for now (Q4_K's NEON kernel plus the fifth bit is the next step).
-void gemm_q5_Kx8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { generic::gemm_q5_Kx8(w, a, n_tok, y, s); }
 void gemm_f32x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) { gemm_float<false>(w, a, n_tok, y, s); }
 
 bool packed_uses_sdot() { return use_sdot(); }
