@@ -56,6 +56,6 @@
       "native/kernels/neon/quants_neon.cpp"
     ],
     "ringllm_flags_avx2": ["-mavx2", "-mfma", "-mf16c"],
-    "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]
+    "ringllm_flags_avx512": ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]
   }
 }

@@ -19,7 +19,7 @@ if [ ! -x "$OUT/kernel_bench" ] || [ -n "$(find native/kernels native/engine -ne
   g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/packed_avx2.cpp -o "$OUT/packed_avx2.o" &
   g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 \
     -mfma -mf16c -c native/kernels/avx512/kernels_avx512.cpp -o "$OUT/kernels_avx512.o" &
-  g++ "${FLAGS[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c \
+  g++ "${FLAGS[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c \
     -c native/kernels/avx512/packed_avx512.cpp -o "$OUT/packed_avx512.o" &
   for job in $(jobs -p); do wait "$job"; done
   g++ "${FLAGS[@]}" "${SRC[@]}" "$OUT/quants_avx2.o" "$OUT/kernels_avx2.o" "$OUT/kernels_avx512.o" \

@@ -2,17 +2,21 @@
 // weight bytes by signed activation bytes and adds groups of 4 straight into int32 lanes.
 // Q4_0 nibbles are unsigned already; Q8_0 weights are made unsigned by + 128 (xor 0x80) and the
 // 128 * (activation block sum) taken back. Bit-identical to generic:: like every tier.
-// Only selected when the CPU reports AVX512_VNNI (see weight_types.cpp).
+// Only selected when the CPU reports AVX512_VNNI (see weight_types.cpp). The tier's flags do not
+// include VNNI (the rest of the AVX-512 tier runs on CPUs without it): only the functions below
+// that use dpbusd are compiled for it, through a target attribute.
 #include "../packed.h"
 
-#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512VL__) && (defined(__GNUC__) || defined(__clang__))
 #include "../packed_x86.h"
+
+#define RL_VNNI __attribute__((target("avx512vnni")))
 
 namespace rl {
 namespace avx512 {
 
 template <int NT, bool Q4>
-static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+RL_VNNI static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
     const __m256i m4 = _mm256_set1_epi8(15), flip = _mm256_set1_epi8((char)0x80);
     const int64_t nb = a.nb;
     const BlockQ8_0* q[NT];
@@ -54,7 +58,7 @@ static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y, int64_
 
 // Q4_K / Q5_K: dpbusd per sub-block, times the rows' scales (mullo), summed over the super-block.
 template <int NT, typename B, bool Q5>
-static void k45_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+RL_VNNI static void k45_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
     const BlockQ8K* q[NT];
     act_rows(a, t0, q);
     __m256 acc[NT];
@@ -81,7 +85,7 @@ static void k45_tile(const void* w, const PackedAct& a, int t0, float* y, int64_
 
 // Q6_K: 4 dpbusd per group and token, times the group's scales (mullo).
 template <int NT>
-static void q6_K_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
+RL_VNNI static void q6_K_tile(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {
     const BlockQ8K* q[NT];
     act_rows(a, t0, q);
     __m256 acc[NT];
@@ -114,7 +118,9 @@ RL_PACKED_X86_GEMMS(8, 6)
 }  // namespace avx512
 }  // namespace rl
 
-#else  // built without AVX-512 VNNI: the table never selects these
+#undef RL_VNNI
+
+#else  // built without AVX-512: the table never selects these
 
 namespace rl {
 namespace avx512 {
