@@ -65,9 +65,11 @@ public:
 
 private:
     Status resolve_kv(const ContextParams& params, std::vector<KvLayerConfig>* out) const;
-    // Runs m tokens at positions pos0.. through every layer, leaving the residual stream in x_.
-    // false when cancelled between layers.
-    bool forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, const std::atomic<bool>* cancel);
+    // Runs m tokens at positions pos0.. through every layer, leaving the residual stream in x_ —
+    // for the last layer only rows [out_first, m), the ones whose logits are read (m: none); every
+    // row's K/V is stored in every layer. false when cancelled between layers.
+    bool forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
+                        const std::atomic<bool>* cancel);
     // Attention of the chunk's m queries over layer kv's cache and the staged rows, into att_.
     void attention(const KvLayer& kv, int32_t m, int64_t pos0);
     // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
@@ -418,7 +420,8 @@ static void norm_heads(float* x, const std::vector<float>& w, int32_t m, int32_t
     for (int64_t r = 0; r < (int64_t)m * n_heads; r++) ops_rmsnorm(x + r * head_dim, w.data(), x + r * head_dim, head_dim, eps);
 }
 
-bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, const std::atomic<bool>* cancel) {
+bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
+                                        const std::atomic<bool>* cancel) {
     const int64_t E = hp_.n_embd, F = hp_.n_ff;
     const ArchOptions& opt = hp_.opt;
     uint8_t* act = act_.data();
@@ -473,25 +476,32 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
             attention(kv, m, pos0);
             kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
         }
-        matmul(&pool_, L.wo, att_.data(), o_dim_, m, o_.data(), E, act);
+        // After the last layer's attention only the rows whose logits are read go on (llama.cpp does
+        // the same): with one layer and "last" logits that is most of a prefill's work.
+        const int32_t r0 = il == hp_.n_layer - 1 ? out_first : 0, mr = m - r0;
+        if (mr <= 0) continue;
+        float* x = x_.data() + (size_t)r0 * E;
+        float* h = h_.data() + (size_t)r0 * E;
+        float* o = o_.data() + (size_t)r0 * E;
+        float* gate = gate_.data() + (size_t)r0 * F;
+        float* up = up_.data() + (size_t)r0 * F;
+        matmul(&pool_, L.wo, att_.data() + (size_t)r0 * o_dim_, o_dim_, mr, o, E, act);
         if (opt.post_norms)
-            for (int32_t t = 0; t < m; t++)
-                ops_rmsnorm(o_.data() + t * E, L.post_attn_norm.data(), o_.data() + t * E, E, hp_.rms_eps);
-        for (int64_t i = 0; i < (int64_t)m * E; i++) x_[(size_t)i] += o_[(size_t)i];
+            for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_attn_norm.data(), o + t * E, E, hp_.rms_eps);
+        for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
 
         // parallel blocks (cohere2) feed the FFN the attention's normed input, still in h_
-        if (!opt.parallel_ffn) norm_rows(opt, x_.data(), L.ffn_norm, h_.data(), m, E, hp_.rms_eps);
-        const MatmulOut gate_up[2] = {{&L.w_gate, gate_.data(), F}, {&L.w_up, up_.data(), F}};
-        matmul_many(&pool_, gate_up, 2, h_.data(), E, m, act);
+        if (!opt.parallel_ffn) norm_rows(opt, x, L.ffn_norm, h, mr, E, hp_.rms_eps);
+        const MatmulOut gate_up[2] = {{&L.w_gate, gate, F}, {&L.w_up, up, F}};
+        matmul_many(&pool_, gate_up, 2, h, E, mr, act);
         if (opt.act == FfnAct::GeluTanh)
-            ops_geglu(gate_.data(), up_.data(), (int64_t)m * F);
+            ops_geglu(gate, up, (int64_t)mr * F);
         else
-            ops_swiglu(gate_.data(), up_.data(), (int64_t)m * F);
-        matmul(&pool_, L.w_down, gate_.data(), F, m, o_.data(), E, act);
+            ops_swiglu(gate, up, (int64_t)mr * F);
+        matmul(&pool_, L.w_down, gate, F, mr, o, E, act);
         if (opt.post_norms)
-            for (int32_t t = 0; t < m; t++)
-                ops_rmsnorm(o_.data() + t * E, L.post_ffn_norm.data(), o_.data() + t * E, E, hp_.rms_eps);
-        for (int64_t i = 0; i < (int64_t)m * E; i++) x_[(size_t)i] += o_[(size_t)i];
+            for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_ffn_norm.data(), o + t * E, E, hp_.rms_eps);
+        for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
     }
     return true;
 }
@@ -551,8 +561,9 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
     for (size_t c = 0; c < n; c += (size_t)n_batch_) {
         const int32_t m = (int32_t)std::min(n - c, (size_t)n_batch_);
         const bool last_chunk = c + (size_t)m == n;
+        const int32_t out_first = all_out ? 0 : last_chunk ? m - 1 : m;
         if ((cancel && cancel->load(std::memory_order_relaxed)) ||
-            !forward_layers(tokens + c, m, pos_, rings ? nullptr : cancel)) {
+            !forward_layers(tokens + c, m, pos_, out_first, rings ? nullptr : cancel)) {
             if (!rings) {
                 pos_ = pos_start;
                 hist_n_ = hist_start;
