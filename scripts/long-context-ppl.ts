@@ -15,6 +15,7 @@
 import { resolve } from "node:path";
 
 import { Context, ContextOptions, loadModel, Model } from "../lib";
+import { mulberry32 } from "./gguf/rng";
 
 const ROOT = resolve(__dirname, "..");
 const TRAINED = 512; // stories260K's training sequence length (its GGUF says 2048)
@@ -23,18 +24,6 @@ const CHUNK = 512;
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function logSoftmaxAt(logits: Float32Array, off: number, n: number, id: number): number {
@@ -48,7 +37,7 @@ function logSoftmaxAt(logits: Float32Array, off: number, n: number, id: number):
 /** `count` tokens after BOS + prompt, sampled at temperature 1 from the full distribution. */
 async function sampleText(model: Model, count: number, seed: number, threads: number | undefined, banned: number[]): Promise<number[]> {
   const ctx = await model.createContext({ contextSize: Infinity, threads, kv: { policy: "sinks", sinks: 4, recent: 252 } });
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const tokens = Array.from(model.tokenize("Once upon a time", { addSpecial: true }));
   const n = model.vocab.size;
   let logits = await ctx.decode(tokens);

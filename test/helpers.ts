@@ -35,17 +35,7 @@ export function tempDir(prefix = "ringllm-test-"): { path: string; cleanup(): vo
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Deterministic PRNG (mulberry32) for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from "../scripts/gguf/rng";
 
 /**
  * Logits (positions x vocab) of `tokens` for each model file, computed in a child process under

@@ -114,6 +114,7 @@ private:
     std::vector<float> rope_cs_;  // (n_rot/2, 2)
     std::vector<float> parts_;   // flash-decoding partials (n_head_kv, kMaxSplits, partial)
     std::vector<float> work_;    // per worker: partial + row scratch + h2o probabilities
+    int64_t repacked_bytes_ = 0;  // the model's packed weight copies, complete once its weights are loaded
     size_t work_stride_ = 0;
     std::vector<int64_t> held_;  // per worker: h2o held slots
     int64_t h2o_slots_ = 0;      // largest h2o slot count of any layer
@@ -209,6 +210,7 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     kt_ = kt;
     Status st = transformer_load(*model_, kt, &hp_, &w_);
     if (!st.ok()) return st;
+    repacked_bytes_ = (int64_t)packed_weights_bytes(*model_);
 
     n_ctx_ = params.n_ctx == 0 ? hp_.n_ctx_train : params.n_ctx;
     q_dim_ = (int64_t)hp_.n_head * hp_.head_dim_k;
@@ -285,7 +287,7 @@ void TransformerContext::snapshot() {
     ContextStats s;
     s.tokens = pos_;
     s.type = attn_.type;
-    s.repacked_bytes = (int64_t)packed_weights_bytes(*model_);
+    s.repacked_bytes = repacked_bytes_;
     for (const auto& kv : kv_) {
         s.kv_bytes += (int64_t)kv->bytes();
         s.layers.push_back(KvLayerStats{kv->config(), kv->n_slots(), kv->held()});

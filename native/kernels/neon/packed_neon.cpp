@@ -36,14 +36,61 @@ static inline void block_fma(const uint16_t* dw, float da, int32x4_t s0, int32x4
     acc[1] = vfmaq_f32(acc[1], vcvtq_f32_s32(s1), vmulq_n_f32(dw1, da));
 }
 
-// Q4_0 nibbles of one packed chunk half as signed values (nibble - 8): low = elements 4c..4c+3,
-// high = elements 16+4c..16+4c+3 of each of the 4 rows.
-static inline void q4_unpack(const uint8_t* p, int8x16_t* lo, int8x16_t* hi) {
-    const uint8x16_t raw = vld1q_u8(p);
-    const int8x16_t k8 = vdupq_n_s8(8);
-    *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), k8);
-    *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), k8);
+// One Q4_0 or Q8_0 packed block as 8 weight registers per half ([k][0]: rows 0-3, [k][1]: rows
+// 4-7), k in element order: k < 4 are elements 4k..4k+3 (activation bytes alo, lane k), k >= 4
+// elements 16+4(k-4).. (ahi, lane k-4). Q4_0 nibbles become signed values (nibble - 8).
+template <bool Q4>
+static inline const uint16_t* load_block(const void* w, int64_t b, int8x16_t (&wr)[8][2]) {
+    if constexpr (Q4) {
+        const BlockQ4_0x8& blk = ((const BlockQ4_0x8*)w)[b];
+        const int8x16_t k8 = vdupq_n_s8(8);
+        for (int c = 0; c < 4; c++)
+            for (int h = 0; h < 2; h++) {
+                const uint8x16_t raw = vld1q_u8(blk.qs + 32 * c + 16 * h);
+                wr[c][h] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), k8);
+                wr[c + 4][h] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), k8);
+            }
+        return blk.d;
+    } else {
+        const BlockQ8_0x8& blk = ((const BlockQ8_0x8*)w)[b];
+        for (int c = 0; c < 8; c++)
+            for (int h = 0; h < 2; h++) wr[c][h] = vld1q_s8(blk.qs + 32 * c + 16 * h);
+        return blk.d;
+    }
 }
+
+// NT tokens against one group; plain (vmull/vpadal) or SDOT block dots, the same float steps.
+#define RL_Q_0_TILE(name, ATTR, DOT)                                                                    \
+    template <int NT, bool Q4>                                                                          \
+    ATTR static void name(const void* w, const PackedAct& a, int t0, float* y, int64_t y_stride) {      \
+        const BlockQ8_0* q[NT];                                                                         \
+        float32x4_t acc[NT][2];                                                                         \
+        for (int t = 0; t < NT; t++) {                                                                  \
+            q[t] = act_row(a, t0 + t);                                                                  \
+            acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);                                                  \
+        }                                                                                               \
+        for (int64_t b = 0; b < a.nb; b++) {                                                            \
+            int8x16_t wr[8][2];                                                                         \
+            const uint16_t* d = load_block<Q4>(w, b, wr);                                               \
+            for (int t = 0; t < NT; t++) {                                                              \
+                int32x4_t s0, s1;                                                                       \
+                DOT(wr, vld1q_s8(q[t][b].qs), vld1q_s8(q[t][b].qs + 16), &s0, &s1);                     \
+                block_fma(d, a.d[(int64_t)(t0 + t) * a.nb + b], s0, s1, acc[t]);                         \
+            }                                                                                           \
+        }                                                                                               \
+        for (int t = 0; t < NT; t++) {                                                                  \
+            vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);                                              \
+            vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);                                          \
+        }                                                                                               \
+    }                                                                                                   \
+    template <bool Q4>                                                                                  \
+    ATTR static void name##_gemm(const void* w, const PackedAct& a, int n_tok, float* y, int64_t s) {   \
+        int t = 0;                                                                                      \
+        for (; t + 4 <= n_tok; t += 4) name<4, Q4>(w, a, t, y, s);                                      \
+        if (n_tok - t == 3) name<3, Q4>(w, a, t, y, s);                                                 \
+        if (n_tok - t == 2) name<2, Q4>(w, a, t, y, s);                                                 \
+        if (n_tok - t == 1) name<1, Q4>(w, a, t, y, s);                                                 \
+    }
 
 // ---------------------------------------------------------------- without dotprod
 
@@ -67,180 +114,47 @@ static inline void mla_chunk(int32x4_t* p, int8x16_t w0, int8x16_t w1, int8x16_t
     mla_pairs(&p[2], &p[3], w1, b);
 }
 
-template <int NT>
-static void q4_0_tile_plain(const BlockQ4_0x8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const BlockQ8_0* q[NT];
-    float32x4_t acc[NT][2];
-    for (int t = 0; t < NT; t++) {
-        q[t] = act_row(a, t0 + t);
-        acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
-    }
-    for (int64_t b = 0; b < a.nb; b++) {
-        int8x16_t lo[4][2], hi[4][2];  // [chunk][rows 0-3 / 4-7]
-        for (int c = 0; c < 4; c++)
-            for (int h = 0; h < 2; h++) q4_unpack(wb[b].qs + 32 * c + 16 * h, &lo[c][h], &hi[c][h]);
-        for (int t = 0; t < NT; t++) {
-            const int8x16_t alo = vld1q_s8(q[t][b].qs), ahi = vld1q_s8(q[t][b].qs + 16);
-            int32x4_t p[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            mla_chunk<0>(p, lo[0][0], lo[0][1], alo);
-            mla_chunk<0>(p, hi[0][0], hi[0][1], ahi);
-            mla_chunk<1>(p, lo[1][0], lo[1][1], alo);
-            mla_chunk<1>(p, hi[1][0], hi[1][1], ahi);
-            mla_chunk<2>(p, lo[2][0], lo[2][1], alo);
-            mla_chunk<2>(p, hi[2][0], hi[2][1], ahi);
-            mla_chunk<3>(p, lo[3][0], lo[3][1], alo);
-            mla_chunk<3>(p, hi[3][0], hi[3][1], ahi);
-            block_fma(wb[b].d, a.d[(int64_t)(t0 + t) * a.nb + b], vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]),
-                      acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; t++) {
-        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
-        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
-    }
+// Block dot of 8 rows (s0: rows 0-3, s1: rows 4-7) with the block's activations.
+static inline void dot_plain(const int8x16_t (&wr)[8][2], int8x16_t alo, int8x16_t ahi, int32x4_t* s0, int32x4_t* s1) {
+    int32x4_t p[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    mla_chunk<0>(p, wr[0][0], wr[0][1], alo);
+    mla_chunk<1>(p, wr[1][0], wr[1][1], alo);
+    mla_chunk<2>(p, wr[2][0], wr[2][1], alo);
+    mla_chunk<3>(p, wr[3][0], wr[3][1], alo);
+    mla_chunk<0>(p, wr[4][0], wr[4][1], ahi);
+    mla_chunk<1>(p, wr[5][0], wr[5][1], ahi);
+    mla_chunk<2>(p, wr[6][0], wr[6][1], ahi);
+    mla_chunk<3>(p, wr[7][0], wr[7][1], ahi);
+    *s0 = vpaddq_s32(p[0], p[1]);
+    *s1 = vpaddq_s32(p[2], p[3]);
 }
 
-template <int NT>
-static void q8_0_tile_plain(const BlockQ8_0x8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const BlockQ8_0* q[NT];
-    float32x4_t acc[NT][2];
-    for (int t = 0; t < NT; t++) {
-        q[t] = act_row(a, t0 + t);
-        acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
-    }
-    for (int64_t b = 0; b < a.nb; b++) {
-        int8x16_t w[8][2];
-        for (int c = 0; c < 8; c++)
-            for (int h = 0; h < 2; h++) w[c][h] = vld1q_s8(wb[b].qs + 32 * c + 16 * h);
-        for (int t = 0; t < NT; t++) {
-            const int8x16_t alo = vld1q_s8(q[t][b].qs), ahi = vld1q_s8(q[t][b].qs + 16);
-            int32x4_t p[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            mla_chunk<0>(p, w[0][0], w[0][1], alo);
-            mla_chunk<1>(p, w[1][0], w[1][1], alo);
-            mla_chunk<2>(p, w[2][0], w[2][1], alo);
-            mla_chunk<3>(p, w[3][0], w[3][1], alo);
-            mla_chunk<0>(p, w[4][0], w[4][1], ahi);
-            mla_chunk<1>(p, w[5][0], w[5][1], ahi);
-            mla_chunk<2>(p, w[6][0], w[6][1], ahi);
-            mla_chunk<3>(p, w[7][0], w[7][1], ahi);
-            block_fma(wb[b].d, a.d[(int64_t)(t0 + t) * a.nb + b], vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]),
-                      acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; t++) {
-        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
-        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
-    }
-}
+RL_Q_0_TILE(q_0_tile_plain, , dot_plain)
 
 // ---------------------------------------------------------------- with dotprod (SDOT by lane)
 
 #if RL_HAVE_SDOT
 
-template <int NT>
-RL_SDOT static void q4_0_tile_sdot(const BlockQ4_0x8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const BlockQ8_0* q[NT];
-    float32x4_t acc[NT][2];
-    for (int t = 0; t < NT; t++) {
-        q[t] = act_row(a, t0 + t);
-        acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
-    }
-    for (int64_t b = 0; b < a.nb; b++) {
-        int8x16_t lo[2][4], hi[2][4];  // [rows 0-3 / 4-7][chunk]
-        for (int h = 0; h < 2; h++)
-            for (int c = 0; c < 4; c++) q4_unpack(wb[b].qs + 32 * c + 16 * h, &lo[h][c], &hi[h][c]);
-        for (int t = 0; t < NT; t++) {
-            const int8x16_t alo = vld1q_s8(q[t][b].qs), ahi = vld1q_s8(q[t][b].qs + 16);
-            int32x4_t s[2];
-            for (int h = 0; h < 2; h++) {
-                int32x4_t v = vdupq_n_s32(0);
-                v = vdotq_laneq_s32(v, lo[h][0], alo, 0);
-                v = vdotq_laneq_s32(v, hi[h][0], ahi, 0);
-                v = vdotq_laneq_s32(v, lo[h][1], alo, 1);
-                v = vdotq_laneq_s32(v, hi[h][1], ahi, 1);
-                v = vdotq_laneq_s32(v, lo[h][2], alo, 2);
-                v = vdotq_laneq_s32(v, hi[h][2], ahi, 2);
-                v = vdotq_laneq_s32(v, lo[h][3], alo, 3);
-                s[h] = vdotq_laneq_s32(v, hi[h][3], ahi, 3);
-            }
-            block_fma(wb[b].d, a.d[(int64_t)(t0 + t) * a.nb + b], s[0], s[1], acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; t++) {
-        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
-        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
+RL_SDOT static inline void dot_sdot(const int8x16_t (&wr)[8][2], int8x16_t alo, int8x16_t ahi, int32x4_t* s0,
+                                    int32x4_t* s1) {
+    int32x4_t* s[2] = {s0, s1};
+    for (int h = 0; h < 2; h++) {
+        int32x4_t v = vdupq_n_s32(0);
+        v = vdotq_laneq_s32(v, wr[0][h], alo, 0);
+        v = vdotq_laneq_s32(v, wr[1][h], alo, 1);
+        v = vdotq_laneq_s32(v, wr[2][h], alo, 2);
+        v = vdotq_laneq_s32(v, wr[3][h], alo, 3);
+        v = vdotq_laneq_s32(v, wr[4][h], ahi, 0);
+        v = vdotq_laneq_s32(v, wr[5][h], ahi, 1);
+        v = vdotq_laneq_s32(v, wr[6][h], ahi, 2);
+        *s[h] = vdotq_laneq_s32(v, wr[7][h], ahi, 3);
     }
 }
 
-template <int NT>
-RL_SDOT static void q8_0_tile_sdot(const BlockQ8_0x8* wb, const PackedAct& a, int t0, float* y, int64_t y_stride) {
-    const BlockQ8_0* q[NT];
-    float32x4_t acc[NT][2];
-    for (int t = 0; t < NT; t++) {
-        q[t] = act_row(a, t0 + t);
-        acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
-    }
-    for (int64_t b = 0; b < a.nb; b++) {
-        int8x16_t w[2][8];  // [rows 0-3 / 4-7][chunk]
-        for (int h = 0; h < 2; h++)
-            for (int c = 0; c < 8; c++) w[h][c] = vld1q_s8(wb[b].qs + 32 * c + 16 * h);
-        for (int t = 0; t < NT; t++) {
-            const int8x16_t alo = vld1q_s8(q[t][b].qs), ahi = vld1q_s8(q[t][b].qs + 16);
-            int32x4_t s[2];
-            for (int h = 0; h < 2; h++) {
-                int32x4_t v = vdupq_n_s32(0);
-                v = vdotq_laneq_s32(v, w[h][0], alo, 0);
-                v = vdotq_laneq_s32(v, w[h][1], alo, 1);
-                v = vdotq_laneq_s32(v, w[h][2], alo, 2);
-                v = vdotq_laneq_s32(v, w[h][3], alo, 3);
-                v = vdotq_laneq_s32(v, w[h][4], ahi, 0);
-                v = vdotq_laneq_s32(v, w[h][5], ahi, 1);
-                v = vdotq_laneq_s32(v, w[h][6], ahi, 2);
-                s[h] = vdotq_laneq_s32(v, w[h][7], ahi, 3);
-            }
-            block_fma(wb[b].d, a.d[(int64_t)(t0 + t) * a.nb + b], s[0], s[1], acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; t++) {
-        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
-        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
-    }
-}
-
-// Tiles of 4 tokens, then the 1-3 left over (the tile functions need NT at compile time).
-RL_SDOT static void q4_0_gemm_sdot(const BlockQ4_0x8* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4) q4_0_tile_sdot<4>(w, a, t, y, s);
-    if (n_tok - t == 3) q4_0_tile_sdot<3>(w, a, t, y, s);
-    if (n_tok - t == 2) q4_0_tile_sdot<2>(w, a, t, y, s);
-    if (n_tok - t == 1) q4_0_tile_sdot<1>(w, a, t, y, s);
-}
-
-RL_SDOT static void q8_0_gemm_sdot(const BlockQ8_0x8* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4) q8_0_tile_sdot<4>(w, a, t, y, s);
-    if (n_tok - t == 3) q8_0_tile_sdot<3>(w, a, t, y, s);
-    if (n_tok - t == 2) q8_0_tile_sdot<2>(w, a, t, y, s);
-    if (n_tok - t == 1) q8_0_tile_sdot<1>(w, a, t, y, s);
-}
+RL_Q_0_TILE(q_0_tile_sdot, RL_SDOT, dot_sdot)
 
 #endif  // RL_HAVE_SDOT
-
-static void q4_0_gemm_plain(const BlockQ4_0x8* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4) q4_0_tile_plain<4>(w, a, t, y, s);
-    if (n_tok - t == 3) q4_0_tile_plain<3>(w, a, t, y, s);
-    if (n_tok - t == 2) q4_0_tile_plain<2>(w, a, t, y, s);
-    if (n_tok - t == 1) q4_0_tile_plain<1>(w, a, t, y, s);
-}
-
-static void q8_0_gemm_plain(const BlockQ8_0x8* w, const PackedAct& a, int n_tok, float* y, int64_t s) {
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4) q8_0_tile_plain<4>(w, a, t, y, s);
-    if (n_tok - t == 3) q8_0_tile_plain<3>(w, a, t, y, s);
-    if (n_tok - t == 2) q8_0_tile_plain<2>(w, a, t, y, s);
-    if (n_tok - t == 1) q8_0_tile_plain<1>(w, a, t, y, s);
-}
+#undef RL_Q_0_TILE
 
 static bool use_sdot() {
 #if RL_HAVE_SDOT
@@ -253,16 +167,16 @@ static bool use_sdot() {
 
 void gemm_q4_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
 #if RL_HAVE_SDOT
-    if (use_sdot()) return q4_0_gemm_sdot((const BlockQ4_0x8*)w, a, n_tok, y, y_stride);
+    if (use_sdot()) return q_0_tile_sdot_gemm<true>(w, a, n_tok, y, y_stride);
 #endif
-    q4_0_gemm_plain((const BlockQ4_0x8*)w, a, n_tok, y, y_stride);
+    q_0_tile_plain_gemm<true>(w, a, n_tok, y, y_stride);
 }
 
 void gemm_q8_0x8(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride) {
 #if RL_HAVE_SDOT
-    if (use_sdot()) return q8_0_gemm_sdot((const BlockQ8_0x8*)w, a, n_tok, y, y_stride);
+    if (use_sdot()) return q_0_tile_sdot_gemm<false>(w, a, n_tok, y, y_stride);
 #endif
-    q8_0_gemm_plain((const BlockQ8_0x8*)w, a, n_tok, y, y_stride);
+    q_0_tile_plain_gemm<false>(w, a, n_tok, y, y_stride);
 }
 
 // ---------------------------------------------------------------- K-quants (Q8_K activations)
