@@ -26,6 +26,11 @@ g++ "${FLAGS[@]}" native/kv/selftest/kv_selftest.cpp native/kv/kv_cache.cpp nati
   "$OUT/quants_avx2.o" -o "$OUT/kv_selftest"
 "$OUT/kv_selftest" > "$OUT/kv.log" || { grep FAIL "$OUT/kv.log" | head -20; exit 1; }
 tail -1 "$OUT/kv.log"
+g++ "${FLAGS[@]}" native/kernels/selftest/kernel_selftest.cpp native/kernels/dispatch.cpp native/util/cpu_features.cpp \
+  native/kernels/generic/kernels_generic.cpp native/kernels/neon/kernels_neon.cpp "$OUT/kernels_avx2.o" \
+  "$OUT/kernels_avx512.o" -o "$OUT/kernel_selftest"
+"$OUT/kernel_selftest" > "$OUT/kernel.log" || { grep -v ": ok" "$OUT/kernel.log" | head -20; exit 1; }
+tail -1 "$OUT/kernel.log"
 g++ "${FLAGS[@]}" native/kernels/selftest/quants_selftest.cpp native/kernels/generic/quants_generic.cpp \
   "$OUT/quants_avx2.o" -o "$OUT/quants_selftest"
 "$OUT/quants_selftest" --quick > "$OUT/quants.log" || { grep -E "FAIL|fail" "$OUT/quants.log" | head -20; exit 1; }

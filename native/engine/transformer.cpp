@@ -70,8 +70,8 @@ private:
     // row's K/V is stored in every layer. false when cancelled between layers.
     bool forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
                         const std::atomic<bool>* cancel);
-    // Attention of the chunk's m queries over layer kv's cache and the staged rows, into att_.
-    void attention(const KvLayer& kv, int32_t m, int64_t pos0);
+    // Attention of the chunk's queries [r0, m) over layer kv's cache and the staged rows, into att_.
+    void attention(const KvLayer& kv, int32_t m, int64_t pos0, int32_t r0);
     // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
     void attention_h2o(KvLayer& kv, int32_t m, int64_t pos0);
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
@@ -270,7 +270,11 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     st = pool_.init(n_threads);
     if (!st.ok()) return st;
     parts_.assign((size_t)hp_.n_head_kv * kMaxSplits * attn_partial_floats(attn_), 0.0f);
-    work_stride_ = attn_partial_floats(attn_) + attn_scratch_floats(attn_) + (size_t)attn_.group * h2o_slots_;
+    // per worker: a decode partial + tile scratch, h2o's rows and probabilities, or a prefill block
+    const size_t R = (size_t)kAttnBlock * attn_.group;
+    work_stride_ = std::max({attn_partial_floats(attn_) + attn_block_scratch_floats(attn_, attn_.group),
+                             attn_partial_floats(attn_) + hp_.head_dim_k + hp_.head_dim_v + (size_t)attn_.group * h2o_slots_,
+                             R * (2 * hp_.head_dim_k + 2 + hp_.head_dim_v) + attn_block_scratch_floats(attn_, (int32_t)R)});
     work_.assign((size_t)pool_.n_threads() * work_stride_, 0.0f);
     held_.assign((size_t)pool_.n_threads() * h2o_slots_, 0);
 
@@ -296,34 +300,25 @@ void TransformerContext::snapshot() {
     stats_ = std::move(s);
 }
 
-void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0) {
+void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0, int32_t r0) {
     const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
     const bool sinks = kv.config().policy == KvPolicy::Sinks;
     const size_t pf = attn_partial_floats(attn_);
-    // The runs and query rotations of query t on KV head g.
-    auto setup = [&](int32_t t, int32_t g, const float* q[2], AttnRun* runs) {
-        const int64_t p = pos0 + t;
-        q[0] = q_.data() + t * q_dim_ + (int64_t)g * G * dk;
-        q[1] = sinks && kv.sink_query_pos(p) != p ? q_sink_.data() + t * q_dim_ + (int64_t)g * G * dk : q[0];
-        KvRun kr[kKvMaxRuns];
-        const int n = kv.runs(p, pos0, kr);
-        int64_t n_keys = 0;
-        for (int i = 0; i < n; i++) {
-            const uint8_t* k = kr[i].staging ? k_stage_.data() + (size_t)kr[i].slot * kv.k_row_bytes() : kv.k_row(kr[i].slot);
-            const uint8_t* v = kr[i].staging ? v_stage_.data() + (size_t)kr[i].slot * kv.v_row_bytes() : kv.v_row(kr[i].slot);
-            runs[i] = AttnRun{k + (size_t)g * kv.k_head_bytes(), v + (size_t)g * kv.v_head_bytes(), kv.k_row_bytes(),
-                              kv.v_row_bytes(), kr[i].n, kr[i].rot};
-            n_keys += kr[i].n;
-        }
-        return std::make_pair(n, n_keys);
+    // query rows of position t (rotated at t; and at the sinks' cache position, or the same rows)
+    auto q0_of = [&](int32_t t, int32_t g) { return q_.data() + t * q_dim_ + (int64_t)g * G * dk; };
+    auto rotated = [&](int32_t t) { return sinks && kv.sink_query_pos(pos0 + t) != pos0 + t; };
+    auto q1_of = [&](int32_t t, int32_t g) {
+        return rotated(t) ? q_sink_.data() + t * q_dim_ + (int64_t)g * G * dk : q0_of(t, g);
     };
+    auto keys = [&](int32_t g) { return AttnKeys{&kv, g, k_stage_.data(), v_stage_.data(), pos0}; };
 
-    // Flash-decoding: one query, its keys split into ranges merged by log-sum-exp.
-    int32_t splits = 1;
-    if (m == 1) {
-        const float* q[2];
-        AttnRun runs[kKvMaxRuns];
-        const int64_t n_keys = setup(0, 0, q, runs).second;
+    if (m - r0 == 1) {
+        // One query: its tiles split into ranges merged by log-sum-exp (flash-decoding).
+        const int32_t t = r0;
+        AttnView view;
+        attn_view(kv, pos0 + t, 1, &view);
+        const int64_t n_tiles = view.n_tiles(), n_keys = view.n_keys();
+        int32_t splits = 1;
         if (attn_splits_ > 0) {
             splits = attn_splits_;
         } else if (pool_.n_threads() > 1 && n_keys >= kSplitMinKeys) {
@@ -331,33 +326,50 @@ void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0) {
             splits = (int32_t)std::max<int64_t>(1, std::min<int64_t>(want, n_keys / kSplitKeysPerPart));
         }
         splits = std::min(splits, kMaxSplits);
-    }
-    if (splits > 1) {
-        pool_.parallel_for((int64_t)n_kv * splits, pool_.n_threads(), [&](int64_t begin, int64_t end, int worker) {
-            float* scratch = work_.data() + (size_t)worker * work_stride_ + pf;
+        const int64_t work = n_keys * (int64_t)(dk + dv) * G / splits;
+        pool_.parallel_for_work((int64_t)n_kv * splits, work, [&](int64_t begin, int64_t end, int worker) {
+            float* scratch = work_.data() + (size_t)worker * work_stride_;
             for (int64_t item = begin; item < end; item++) {
                 const int32_t g = (int32_t)(item / splits), sp = (int32_t)(item % splits);
-                const float* q[2];
-                AttnRun runs[kKvMaxRuns];
-                const auto [n_runs, n_keys] = setup(0, g, q, runs);
-                attn_partial(attn_, q, runs, n_runs, n_keys * sp / splits, n_keys * (sp + 1) / splits,
-                             parts_.data() + (size_t)item * pf, scratch);
+                float* part = splits > 1 ? parts_.data() + (size_t)item * pf : scratch;
+                attn_block(attn_, keys(g), view, q0_of(t, g), q1_of(t, g), n_tiles * sp / splits,
+                           n_tiles * (sp + 1) / splits, part, part + G, part + 2 * G, scratch + pf);
+                if (splits == 1) attn_finish(attn_, G, part + G, part + 2 * G, att_.data() + t * o_dim_ + (int64_t)g * G * dv, dv);
             }
         });
-        for (int32_t g = 0; g < n_kv; g++)
-            attn_merge(attn_, parts_.data() + (size_t)g * splits * pf, splits, att_.data() + (int64_t)g * G * dv);
+        if (splits > 1)
+            for (int32_t g = 0; g < n_kv; g++)
+                attn_merge(attn_, parts_.data() + (size_t)g * splits * pf, splits, att_.data() + t * o_dim_ + (int64_t)g * G * dv);
         return;
     }
-    const int64_t work = (pos0 + m) * (int64_t)(dk + dv) * G;
-    pool_.parallel_for_work((int64_t)m * n_kv, work, [&](int64_t begin, int64_t end, int worker) {
-        float* part = work_.data() + (size_t)worker * work_stride_;
+
+    // Prefill: blocks of kAttnBlock positions x the G heads of one KV head, each against its tiles.
+    const int32_t n_blocks = (m - r0 + kAttnBlock - 1) / kAttnBlock;
+    const int64_t work = (pos0 + m) * (int64_t)(dk + dv) * G * kAttnBlock;
+    pool_.parallel_for_work((int64_t)n_blocks * n_kv, work, [&](int64_t begin, int64_t end, int worker) {
+        const int32_t R = kAttnBlock * G;
+        float* q0 = work_.data() + (size_t)worker * work_stride_;  // (R, dk)
+        float* q1 = q0 + (size_t)R * dk;                             // (R, dk)
+        float* ml = q1 + (size_t)R * dk;                             // m (R), l (R)
+        float* o = ml + 2 * (size_t)R;                               // (R, dv)
+        float* scratch = o + (size_t)R * dv;
+        AttnView view;
         for (int64_t item = begin; item < end; item++) {
-            const int32_t t = (int32_t)(item / n_kv), g = (int32_t)(item % n_kv);
-            const float* q[2];
-            AttnRun runs[kKvMaxRuns];
-            const auto [n_runs, n_keys] = setup(t, g, q, runs);
-            attn_partial(attn_, q, runs, n_runs, 0, n_keys, part, part + pf);
-            attn_merge(attn_, part, 1, att_.data() + t * o_dim_ + (int64_t)g * G * dv);
+            const int32_t b = (int32_t)(item / n_kv), g = (int32_t)(item % n_kv);
+            const int32_t t0 = r0 + b * kAttnBlock, n = std::min(kAttnBlock, m - t0);
+            attn_view(kv, pos0 + t0, n, &view);
+            bool two = false;
+            for (int32_t t = 0; t < n; t++) {
+                std::copy(q0_of(t0 + t, g), q0_of(t0 + t, g) + (size_t)G * dk, q0 + (size_t)t * G * dk);
+                if (rotated(t0 + t)) two = true;
+            }
+            if (two)
+                for (int32_t t = 0; t < n; t++)
+                    std::copy(q1_of(t0 + t, g), q1_of(t0 + t, g) + (size_t)G * dk, q1 + (size_t)t * G * dk);
+            attn_block(attn_, keys(g), view, q0, two ? q1 : q0, 0, view.n_tiles(), ml, ml + R, o, scratch);
+            for (int32_t t = 0; t < n; t++)
+                attn_finish(attn_, G, ml + R + t * G, o + (size_t)t * G * dv,
+                            att_.data() + (t0 + t) * o_dim_ + (int64_t)g * G * dv, dv);
         }
     });
 }
@@ -472,15 +484,15 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
                 rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
             }
         }
+        // In the last layer only the rows whose logits are read go on (llama.cpp does the same): with
+        // one layer and "last" logits that is most of a prefill's work.
+        const int32_t r0 = il == hp_.n_layer - 1 ? out_first : 0, mr = m - r0;
         if (policy == KvPolicy::H2O) {
             attention_h2o(kv, m, pos0);
         } else {
-            attention(kv, m, pos0);
+            if (mr > 0) attention(kv, m, pos0, r0);
             kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
         }
-        // After the last layer's attention only the rows whose logits are read go on (llama.cpp does
-        // the same): with one layer and "last" logits that is most of a prefill's work.
-        const int32_t r0 = il == hp_.n_layer - 1 ? out_first : 0, mr = m - r0;
         if (mr <= 0) continue;
         float* x = x_.data() + (size_t)r0 * E;
         float* h = h_.data() + (size_t)r0 * E;

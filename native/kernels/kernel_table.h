@@ -35,7 +35,19 @@ struct KernelTable {
     // bit for bit (a tile of value rows into a group's heads)
     void (*axpy_rows_f32)(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
                           int64_t x_stride, int32_t nx, int64_t n);
+
+    // Flash-attention tiles of kAttnKeys keys (kv/attention.h). Every tier computes each output
+    // with the same fused multiply-adds in the same order, so all tiers give the same bits:
+    // s[r * 32 + j] = scale * (fma chain over d = 0 .. dk-1 of q[r * dk + d] * kt[d * 32 + j], from 0)
+    void (*attn_scores)(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s);
+    // o[r * dv + i] = fma chain over j = j0 .. j1-1 of p[r * 32 + j] * v[j * dv + i], from o[r * dv + i]
+    void (*attn_pv)(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
+    // y[d * 32 + j] = x[j * n + d] for j < 32, d < n: a tile of key rows transposed
+    void (*attn_transpose)(const float* x, int64_t n, float* y);
 };
+
+// Keys per attention tile (the kernels above are written for it).
+constexpr int32_t kAttnKeys = 32;
 
 // Tier tables; a tier compiled out of this binary (e.g. NEON on x86) returns nullptr.
 const KernelTable* kernels_generic();
@@ -50,6 +62,9 @@ void axpy_f32(float* y, float a, const float* x, int64_t n);
 void scale_f32(float* y, float a, int64_t n);
 void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
                    int64_t x_stride, int32_t nx, int64_t n);
+void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s);
+void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
+void attn_transpose(const float* x, int64_t n, float* y);
 }  // namespace generic
 namespace avx2 {
 float exp_shift(float* x, int64_t n, float m);

@@ -2,89 +2,182 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace rl {
 
-void attn_partial(const AttnShape& s, const float* const q[2], const AttnRun* runs, int n_runs, int64_t begin,
-                  int64_t end, float* part, float* scratch) {
-    const int32_t G = s.group, dk = s.head_dim_k, dv = s.head_dim_v;
-    const KernelTable* kt = s.kt;
-    const float ninf = -std::numeric_limits<float>::infinity();
-    float* m = part;
-    float* l = part + G;
-    float* o = part + 2 * G;
-    for (int32_t i = 0; i < G; i++) {
-        m[i] = ninf;
-        l[i] = 0.0f;
-    }
-    for (int64_t i = 0; i < (int64_t)G * dv; i++) o[i] = 0.0f;
-    float* ktile = scratch;                           // (kAttnTile, dk) the tile's keys as f32
-    float* vtile = ktile + (size_t)kAttnTile * dk;    // (kAttnTile, dv) its values
-    float* sc = vtile + (size_t)kAttnTile * dv;       // (G, kAttnTile) scores, then weights
+namespace {
+constexpr int32_t T = kAttnKeys;
+const float kNegInf = -std::numeric_limits<float>::infinity();
+}  // namespace
 
-    // Tiles follow the key sequence, not the runs, so the same keys in the same order give the
-    // same bits however they are split into runs (a ring's wrap, sinks + recent, staging).
-    int r = 0;
-    int64_t j = begin;  // offset within run r
-    while (r < n_runs && j >= runs[r].n) j -= runs[r++].n;
-    const AttnRun* tile_run[kAttnTile];
-    int64_t tile_row[kAttnTile];
-    for (int64_t k0 = begin; k0 < end && r < n_runs; k0 += kAttnTile) {
-        const int32_t nt = (int32_t)std::min<int64_t>(kAttnTile, end - k0);
-        int32_t t = 0;
-        for (; t < nt && r < n_runs; t++) {
-            const AttnRun& run = runs[r];
-            tile_run[t] = &run;
-            tile_row[t] = j;
-            kv_load_row(s.type, kt, run.k + (size_t)j * run.k_stride, ktile + (size_t)t * dk, dk);
-            if (++j >= run.n) {
-                j = 0;
-                r++;
+void attn_view(const KvLayer& kv, int64_t first, int32_t n_pos, AttnView* v) {
+    v->first = first;
+    v->n_pos = n_pos;
+    for (KvSpan& u : v->unions) u = KvSpan{1, 0, 0};
+    for (int32_t t = 0; t < n_pos; t++) {
+        v->n_spans[t] = kv.spans(first + t, v->spans[t]);
+        for (int i = 0; i < v->n_spans[t]; i++) {
+            const KvSpan& sp = v->spans[t][i];
+            KvSpan& u = v->unions[sp.rot];
+            if (u.lo > u.hi) {
+                u = sp;
+            } else {
+                u.lo = std::min(u.lo, sp.lo);
+                u.hi = std::max(u.hi, sp.hi);
             }
         }
-        const int32_t n = t;
-        // scores of all heads, one call per stretch of keys seen through the same query rotation
-        for (int32_t t0 = 0; t0 < n;) {
-            const int rot = tile_run[t0]->rot;
-            int32_t t1 = t0 + 1;
-            while (t1 < n && tile_run[t1]->rot == rot) t1++;
-            kt->dot_rows_f32(q[rot], dk, G, ktile + (size_t)t0 * dk, dk, t1 - t0, dk, sc + t0, kAttnTile);
-            t0 = t1;
+    }
+    // tile ranges of the unions (rot 1 spans, the sinks, come first in position order)
+    v->n_ranges = 0;
+    for (int k : {1, 0}) {
+        const KvSpan& u = v->unions[k];
+        if (u.lo > u.hi) continue;
+        const int64_t a = u.lo / T, b = u.hi / T + 1;
+        if (v->n_ranges > 0 && a <= v->ranges[v->n_ranges - 1][1]) {
+            v->ranges[v->n_ranges - 1][1] = std::max(v->ranges[v->n_ranges - 1][1], b);
+        } else {
+            v->ranges[v->n_ranges][0] = a;
+            v->ranges[v->n_ranges][1] = b;
+            v->n_ranges++;
         }
-        // per head: scale (and cap), new running max, one rescale, the tile's weights
-        bool any = false;
-        for (int32_t h = 0; h < G; h++) {
-            float* sh = sc + h * kAttnTile;
-            float tmax = ninf;
-            for (int32_t i = 0; i < n; i++) {
-                float v = sh[i] * s.scale;
-                if (s.softcap > 0) v = s.softcap * std::tanh(v / s.softcap);
-                sh[i] = v == v ? v : ninf;  // NaN weighs nothing
-                tmax = std::max(tmax, sh[i]);
+    }
+}
+
+int64_t AttnView::n_tiles() const {
+    int64_t n = 0;
+    for (int i = 0; i < n_ranges; i++) n += ranges[i][1] - ranges[i][0];
+    return n;
+}
+
+int64_t AttnView::tile(int64_t i) const {
+    for (int r = 0; r < n_ranges; r++) {
+        const int64_t len = ranges[r][1] - ranges[r][0];
+        if (i < len) return ranges[r][0] + i;
+        i -= len;
+    }
+    return -1;
+}
+
+int64_t AttnView::n_keys() const {
+    int64_t n = 0;
+    for (const KvSpan& u : unions)
+        if (u.lo <= u.hi) n += u.hi - u.lo + 1;
+    return n;
+}
+
+size_t attn_block_scratch_floats(const AttnShape& s, int32_t rows) {
+    // K rows, K transposed, V rows, scores with q0 and with q1
+    return (size_t)T * (2 * (size_t)s.head_dim_k + s.head_dim_v) + 2 * (size_t)rows * T;
+}
+
+void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, const float* q0, const float* q1,
+                int64_t i0, int64_t i1, float* m, float* l, float* o, float* scratch) {
+    const int32_t G = s.group, dk = s.head_dim_k, dv = s.head_dim_v, rows = view.n_pos * G;
+    const KernelTable* kt = s.kt;
+    for (int32_t r = 0; r < rows; r++) {
+        m[r] = kNegInf;
+        l[r] = 0.0f;
+    }
+    std::fill(o, o + (size_t)rows * dv, 0.0f);
+    float* kr = scratch;                      // (T, dk)
+    float* ktr = kr + (size_t)T * dk;         // (dk, T)
+    float* vr = ktr + (size_t)T * dk;         // (T, dv)
+    float* s0 = vr + (size_t)T * dv;          // (rows, T) scores, then weights
+    float* s1 = s0 + (size_t)rows * T;        // (rows, T) scores with q1
+    const bool two_rot = q1 != q0;
+
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t k0 = view.tile(i) * T, k1 = k0 + T - 1;  // the tile's positions [k0, k1]
+        // rows of positions some query of the block sees; the others are zero (and masked)
+        int32_t jlo = T, jhi = -1;
+        bool loaded[T] = {};
+        bool rot1 = false;
+        for (int u = 0; u < kKvMaxSpans; u++) {
+            const KvSpan& sp = view.unions[u];
+            const int64_t a = std::max(sp.lo, k0), b = std::min(sp.hi, k1);
+            if (a > b) continue;
+            rot1 |= sp.rot == 1;
+            for (int64_t p = a; p <= b; p++) {
+                const int32_t j = (int32_t)(p - k0);
+                if (loaded[j]) continue;
+                loaded[j] = true;
+                kv_load_row(s.type, kt, keys.k(p), kr + (size_t)j * dk, dk);
+                kv_load_row(s.type, kt, keys.v(p), vr + (size_t)j * dv, dv);
             }
-            if (!(tmax > ninf)) {  // fully masked for this head
-                for (int32_t i = 0; i < n; i++) sh[i] = 0.0f;
-                continue;
-            }
-            if (tmax > m[h]) {
-                const float c = std::exp(m[h] - tmax);  // 0 on the first keys (m = -inf)
-                kt->scale_f32(o + (int64_t)h * dv, c, dv);
-                l[h] *= c;
-                m[h] = tmax;
-            }
-            l[h] += kt->exp_shift(sh, n, m[h]);
-            any = true;
+            jlo = std::min(jlo, (int32_t)(a - k0));
+            jhi = std::max(jhi, (int32_t)(b - k0));
         }
-        if (!any) continue;
-        // value rows some head weighs (axpy_rows skips zero weights, so the others are never read)
-        for (int32_t i = 0; i < n; i++) {
-            bool used = false;
-            for (int32_t h = 0; h < G && !used; h++) used = sc[h * kAttnTile + i] != 0.0f;
-            if (used) kv_load_row(s.type, kt, tile_run[i]->v + (size_t)tile_row[i] * tile_run[i]->v_stride,
-                                  vtile + (size_t)i * dv, dv);
+        if (jhi < 0) continue;
+        for (int32_t j = 0; j < T; j++) {
+            if (loaded[j]) continue;
+            std::memset(kr + (size_t)j * dk, 0, sizeof(float) * dk);
+            std::memset(vr + (size_t)j * dv, 0, sizeof(float) * dv);
         }
-        kt->axpy_rows_f32(o, dv, G, sc, kAttnTile, vtile, dv, n, dv);
+        kt->attn_transpose(kr, dk, ktr);
+        kt->attn_scores(q0, rows, dk, ktr, s.scale, s0);
+        const bool use_s1 = two_rot && rot1;
+        if (use_s1) kt->attn_scores(q1, rows, dk, ktr, s.scale, s1);
+
+        for (int32_t t = 0; t < view.n_pos; t++) {
+            const KvSpan* sp = view.spans[t];
+            const int ns = view.n_spans[t];
+            for (int32_t h = 0; h < G; h++) {
+                const int32_t r = t * G + h;
+                float* sr = s0 + (size_t)r * T;
+                // visibility: a span covering the whole tile needs no mask
+                bool whole = false, any = false;
+                for (int k = 0; k < ns; k++) {
+                    if (sp[k].lo > k1 || sp[k].hi < k0) continue;
+                    any = true;
+                    whole |= sp[k].lo <= k0 && sp[k].hi >= k1 && !(use_s1 && sp[k].rot == 1);
+                }
+                if (!any) {
+                    std::fill(sr, sr + T, 0.0f);
+                    continue;
+                }
+                if (!whole) {
+                    float masked[T];
+                    for (int32_t j = 0; j < T; j++) masked[j] = kNegInf;
+                    for (int k = 0; k < ns; k++) {
+                        const int64_t a = std::max(sp[k].lo, k0), b = std::min(sp[k].hi, k1);
+                        const float* src = use_s1 && sp[k].rot == 1 ? s1 + (size_t)r * T : sr;
+                        for (int64_t p = a; p <= b; p++) masked[p - k0] = src[p - k0];
+                    }
+                    std::memcpy(sr, masked, sizeof(masked));
+                }
+                float tmax = kNegInf;
+                for (int32_t j = 0; j < T; j++) {
+                    float x = sr[j];
+                    if (s.softcap > 0 && x > kNegInf) x = s.softcap * std::tanh(x / s.softcap);  // masked stays -inf
+                    sr[j] = x == x ? x : kNegInf;  // NaN weighs nothing
+                    tmax = std::max(tmax, sr[j]);
+                }
+                if (!(tmax > kNegInf)) {  // every visible score is -inf
+                    std::fill(sr, sr + T, 0.0f);
+                    continue;
+                }
+                if (tmax > m[r]) {
+                    const float c = std::exp(m[r] - tmax);  // 0 on the first keys (m = -inf)
+                    kt->scale_f32(o + (size_t)r * dv, c, dv);
+                    l[r] *= c;
+                    m[r] = tmax;
+                }
+                l[r] += kt->exp_shift(sr, T, m[r]);
+            }
+        }
+        kt->attn_pv(o, rows, dv, s0, vr, jlo, jhi + 1);
+    }
+}
+
+void attn_finish(const AttnShape& s, int32_t rows, const float* l, const float* o, float* out, int64_t out_stride) {
+    const int32_t dv = s.head_dim_v;
+    for (int32_t r = 0; r < rows; r++) {
+        const float inv = l[r] > 0 ? (float)(1.0 / (double)l[r]) : 0.0f;
+        const float* orow = o + (size_t)r * dv;
+        float* y = out + (size_t)r * out_stride;
+        for (int32_t d = 0; d < dv; d++) y[d] = orow[d] * inv;
     }
 }
 
@@ -92,7 +185,7 @@ void attn_merge(const AttnShape& s, const float* parts, int n, float* out) {
     const int32_t G = s.group, dv = s.head_dim_v;
     const size_t stride = attn_partial_floats(s);
     for (int32_t h = 0; h < G; h++) {
-        float M = -std::numeric_limits<float>::infinity();
+        float M = kNegInf;
         for (int k = 0; k < n; k++) {
             const float* p = parts + (size_t)k * stride;
             if (p[G + h] > 0 && p[h] > M) M = p[h];

@@ -1,11 +1,22 @@
-// Fused attention for one KV head group: the H/G query heads that share a KV head are processed
-// together, so each K/V row is loaded (and dequantized) once. Online softmax (running max m, sum l,
-// weighted value sum o) over the rows of a list of runs, which may come from a ring (wrapping),
-// from the chunk's staging rows, and from sink rows with their own query rotation.
+// Tiled flash attention over a layer's KV cache. Keys are taken in tiles of kAttnKeys (32) positions
+// aligned to absolute positions (tile i holds positions 32i .. 32i+31), whatever the policy, the
+// ring's wrap or the chunk boundaries: a query's result depends only on its own position, its
+// query vector and the keys it sees, never on which other queries share its block, how the prompt
+// was chunked, or which policy stored the rows (a window ring equals a full cache with the same
+// window mask, bit for bit).
 //
-// Flash-decoding: attn_partial over any sub-range [begin, end) of the concatenated keys, and
-// attn_merge combines partials by log-sum-exp: M = max m_s, out = sum e^(m_s-M) o_s / sum
-// e^(m_s-M) l_s. An empty range (or one whose scores are all -inf) has l = 0 and weighs nothing.
+// A block of queries (n_pos consecutive positions x the `group` query heads of one KV head, row
+// r = t * group + h) runs against each tile: the tile's keys are converted to f32 once and
+// transposed, S = Q K^T in a register-tiled kernel, masked from positions (tiles entirely visible
+// to a row take no mask; tiles a row cannot see leave it untouched), one online-softmax step per row
+// (running max m, sum l, weighted value sum o: the max and one rescale per tile, exponentials as a
+// row), then O += P V in registers. Every S and O element is one fused multiply-add chain in a fixed
+// order, the same in every kernel tier.
+//
+// Decode (one position) uses the same function, so token-by-token decoding equals prefill bit for
+// bit. Flash-decoding splits a single query's tiles into ranges whose partials attn_merge combines
+// by log-sum-exp: M = max m_s, out = sum e^(m_s-M) o_s / sum e^(m_s-M) l_s (an empty range, or one
+// whose scores are all -inf, has l = 0 and weighs nothing).
 #pragma once
 
 #include <cstddef>
@@ -25,31 +36,60 @@ struct AttnShape {
     const KernelTable* kt = nullptr;
 };
 
-// Rows of one KV head: n rows at k (stride k_stride bytes) and v; rot selects the query rotation.
-struct AttnRun {
-    const uint8_t* k;
-    const uint8_t* v;
-    size_t k_stride;
-    size_t v_stride;
-    int32_t n;
-    uint8_t rot;
+// Query positions per prefill block (rows: kAttnBlock * group).
+constexpr int32_t kAttnBlock = 16;
+
+// The keys of one KV head of a layer by absolute position: positions >= p0 from the staging rows of
+// the chunk being processed (row p - p0), older ones from the cache slot holding them.
+struct AttnKeys {
+    const KvLayer* kv;
+    int32_t head;
+    const uint8_t* stage_k;
+    const uint8_t* stage_v;
+    int64_t p0;
+
+    const uint8_t* k(int64_t p) const {
+        const uint8_t* row = p >= p0 ? stage_k + (size_t)(p - p0) * kv->k_row_bytes() : kv->k_row(kv->slot_of(p));
+        return row + (size_t)head * kv->k_head_bytes();
+    }
+    const uint8_t* v(int64_t p) const {
+        const uint8_t* row = p >= p0 ? stage_v + (size_t)(p - p0) * kv->v_row_bytes() : kv->v_row(kv->slot_of(p));
+        return row + (size_t)head * kv->v_head_bytes();
+    }
 };
 
-// Floats of one partial: m (group), l (group), o (group * head_dim_v).
+// What a block of query positions [first, first + n_pos) sees: each position's spans, their union,
+// and the tiles overlapping the union (at most two ranges of tile indexes, in position order).
+struct AttnView {
+    int64_t first = 0;
+    int32_t n_pos = 0;
+    KvSpan spans[kAttnBlock][kKvMaxSpans];
+    int n_spans[kAttnBlock] = {};
+    KvSpan unions[kKvMaxSpans];  // per rot kind; lo > hi when no position sees it
+    int64_t ranges[2][2] = {};   // tile index ranges [a, b)
+    int n_ranges = 0;
+
+    int64_t n_tiles() const;
+    int64_t tile(int64_t i) const;  // tile index of the i-th tile
+    int64_t n_keys() const;         // positions the union holds
+};
+void attn_view(const KvLayer& kv, int64_t first, int32_t n_pos, AttnView* view);
+
+// Floats of scratch attn_block needs for `rows` query rows.
+size_t attn_block_scratch_floats(const AttnShape& s, int32_t rows);
+// Floats of one flash-decoding partial: m (group), l (group), o (group * head_dim_v).
 static inline size_t attn_partial_floats(const AttnShape& s) { return (size_t)s.group * (2 + s.head_dim_v); }
-// Keys are scored a tile at a time: one max and one rescale per tile, the exponentials as a row.
-constexpr int32_t kAttnTile = 32;
-// Floats of scratch attn_partial needs: one K row and one V row in f32, a tile of scores per head.
-static inline size_t attn_scratch_floats(const AttnShape& s) {
-    return (size_t)kAttnTile * ((size_t)s.head_dim_k + s.head_dim_v) + (size_t)s.group * kAttnTile;
-}
 
-// q[rot]: the group's query heads, (group, head_dim_k) contiguous, for each rotation in use.
-// Keys [begin, end) of the runs' concatenation -> part.
-void attn_partial(const AttnShape& s, const float* const q[2], const AttnRun* runs, int n_runs, int64_t begin,
-                  int64_t end, float* part, float* scratch);
+// Attention of the view's queries over its tiles [i0, i1): q0 (rows, head_dim_k) rotated at each
+// position, q1 the same rows rotated for rot-1 spans (q1 == q0 when no row differs). Starts from
+// m = -inf, l = 0, o = 0 (rows; rows; rows x head_dim_v).
+void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, const float* q0, const float* q1,
+                int64_t i0, int64_t i1, float* m, float* l, float* o, float* scratch);
 
-// out (group, head_dim_v) = merged result of n partials.
+// out row r (stride out_stride) = o row r / l[r] (zeros where l = 0): the result of one partial.
+void attn_finish(const AttnShape& s, int32_t rows, const float* l, const float* o, float* out, int64_t out_stride);
+
+// out (group, head_dim_v) = merged result of n partials (layout of attn_partial_floats).
 void attn_merge(const AttnShape& s, const float* parts, int n, float* out);
 
 }  // namespace rl

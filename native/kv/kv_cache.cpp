@@ -149,42 +149,23 @@ int64_t KvLayer::sink_query_pos(int64_t p) const {
     return std::min<int64_t>(p, (int64_t)cfg_.sinks + cfg_.recent - 1);
 }
 
-// Appends the runs of positions [lo, hi] (inclusive; empty when lo > hi), splitting at p0 between
-// cache and staging and at the ring's wrap.
-static int add_range(const KvLayer& L, int64_t lo, int64_t hi, int64_t p0, uint8_t rot, KvRun* out, int n) {
-    if (lo > hi) return n;
-    const int64_t cache_hi = std::min(hi, p0 - 1);
-    int64_t u = lo;
-    while (u <= cache_hi) {  // cache part: contiguous slots until the ring wraps
-        const int64_t slot = L.slot_of(u);
-        const KvLayerConfig& c = L.config();
-        int64_t end_slot = L.n_slots();  // exclusive end of the contiguous slot range holding u
-        if (c.policy == KvPolicy::Sinks && u < c.sinks) end_slot = c.sinks;
-        const int64_t count = std::min(cache_hi - u + 1, end_slot - slot);
-        out[n++] = KvRun{slot, (int32_t)count, false, rot};
-        u += count;
-    }
-    const int64_t s_lo = std::max(lo, p0);
-    if (s_lo <= hi) out[n++] = KvRun{s_lo - p0, (int32_t)(hi - s_lo + 1), true, rot};
-    return n;
-}
-
-int KvLayer::runs(int64_t p, int64_t p0, KvRun* out) const {
+int KvLayer::spans(int64_t p, KvSpan* out) const {
+    int n = 0;
+    auto add = [&](int64_t lo, int64_t hi, uint8_t rot) {
+        if (lo <= hi) out[n++] = KvSpan{lo, hi, rot};
+    };
     switch (cfg_.policy) {
-        case KvPolicy::Full: {
-            const int64_t lo = cfg_.mask_window > 0 ? std::max<int64_t>(0, p - cfg_.mask_window + 1) : 0;
-            return add_range(*this, lo, p, p0, 0, out, 0);
-        }
-        case KvPolicy::Window:
-            return add_range(*this, std::max<int64_t>(0, p - cfg_.window + 1), p, p0, 0, out, 0);
-        case KvPolicy::Sinks: {
-            const int64_t S = cfg_.sinks;
-            int n = add_range(*this, 0, std::min(S - 1, p), p0, 1, out, 0);
-            return add_range(*this, std::max(S, p - cfg_.recent + 1), p, p0, 0, out, n);
-        }
+        case KvPolicy::Full:
+            add(cfg_.mask_window > 0 ? std::max<int64_t>(0, p - cfg_.mask_window + 1) : 0, p, 0);
+            break;
+        case KvPolicy::Window: add(std::max<int64_t>(0, p - cfg_.window + 1), p, 0); break;
+        case KvPolicy::Sinks:
+            add(0, std::min<int64_t>(cfg_.sinks - 1, p), 1);
+            add(std::max<int64_t>(cfg_.sinks, p - cfg_.recent + 1), p, 0);
+            break;
         case KvPolicy::H2O: break;  // per head, see h2o_held
     }
-    return 0;
+    return n;
 }
 
 void KvLayer::commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0, int32_t m) {

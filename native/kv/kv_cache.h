@@ -7,7 +7,7 @@
 //   window  W slots, slot = p mod W; a query sees p-W+1 .. p.
 //   sinks   S + R slots: the first S positions stay in slots 0..S-1, later positions rotate through
 //           slots S + (p-S) mod R. A query sees the sinks and its last R positions; positions are
-//           assigned inside the cache (see KvRun::rot).
+//           assigned inside the cache (see KvSpan::rot).
 //   h2o     heavy + recent (+1 during a step) slots per KV head, filled and evicted per head by accumulated attention
 //           (kv_h2o_* below; the engine runs it token by token).
 //
@@ -50,17 +50,15 @@ struct KvLayerConfig {
     int32_t heavy = 0;        // h2o: heavy-hitter budget
 };
 
-// A contiguous range of rows a query attends to: n rows from `slot` of the cache, or from row
-// `slot` of the chunk's staging buffer. rot 1 marks sink rows, whose query is rotated at the
-// query's cache position (min(p, S+R-1)) rather than at p: this is StreamingLLM's "positions inside
-// the cache" without re-rotating keys (see kv_cache.cpp).
-struct KvRun {
-    int64_t slot;
-    int32_t n;
-    bool staging;
+// Positions [lo, hi] (inclusive) a query sees, in position order. rot 1 marks the sinks, whose
+// query is rotated at the query's cache position (min(p, S+R-1)) rather than at p: this is
+// StreamingLLM's "positions inside the cache" without re-rotating keys (see kv_cache.cpp).
+struct KvSpan {
+    int64_t lo;
+    int64_t hi;
     uint8_t rot;
 };
-constexpr int kKvMaxRuns = 6;
+constexpr int kKvMaxSpans = 2;
 
 class KvLayer {
 public:
@@ -87,9 +85,10 @@ public:
 
     // Slot that position p is written to (full, window, sinks).
     int64_t slot_of(int64_t p) const;
-    // Rows a query at position p sees when positions >= p0 are in the staging buffer (row p - p0)
-    // and positions < p0 in the cache. Returns the run count; keys come in position order.
-    int runs(int64_t p, int64_t p0, KvRun* out) const;
+    // Positions a query at p sees (full, window, sinks): at most kKvMaxSpans non-empty spans in
+    // position order; returns their count. While a chunk at p0 is staged, positions >= p0 are read
+    // from its staging rows (row p - p0) and the others from slot_of(p).
+    int spans(int64_t p, KvSpan* out) const;
     // Position the query at p is rotated at for rot-1 rows (sinks: min(p, S+R-1); else p).
     int64_t sink_query_pos(int64_t p) const;
     // Full policy: forgets positions >= n (a cancelled decode rolls back).

@@ -5,6 +5,8 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "../fp16.h"
 
 namespace rl {
@@ -163,12 +165,102 @@ void scale_f32(float* y, float a, int64_t n) {
     for (; i < n; i++) y[i] *= a;
 }
 
+// Attention tiles (kernel_table.h): as the AVX-512 tier with 8 lanes; two query rows x 32 keys
+// (scores) and two rows x 32 value elements (P.V) in registers. One FMA chain per output.
+#define RL_UNROLL_ALL _Pragma("GCC unroll 16")
+
+template <int NR>
+static inline void scores_rows(const float* q, int64_t dk, const float* kt, float scale, float* s) {
+    __m256 acc[NR][4];
+    RL_UNROLL_ALL for (int r = 0; r < NR; r++) RL_UNROLL_ALL for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dk; d++) {
+        __m256 k[4];
+        RL_UNROLL_ALL for (int c = 0; c < 4; c++) k[c] = _mm256_loadu_ps(kt + d * kAttnKeys + 8 * c);
+        RL_UNROLL_ALL for (int r = 0; r < NR; r++) {
+            const __m256 b = _mm256_set1_ps(q[r * dk + d]);
+            RL_UNROLL_ALL for (int c = 0; c < 4; c++) acc[r][c] = _mm256_fmadd_ps(b, k[c], acc[r][c]);
+        }
+    }
+    const __m256 vs = _mm256_set1_ps(scale);
+    RL_UNROLL_ALL for (int r = 0; r < NR; r++) RL_UNROLL_ALL for (int c = 0; c < 4; c++)
+        _mm256_storeu_ps(s + r * kAttnKeys + 8 * c, _mm256_mul_ps(acc[r][c], vs));
+}
+
+static void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s) {
+    int32_t r = 0;
+    for (; r + 2 <= rows; r += 2) scores_rows<2>(q + r * dk, dk, kt, scale, s + r * kAttnKeys);
+    if (r < rows) scores_rows<1>(q + r * dk, dk, kt, scale, s + r * kAttnKeys);
+}
+
+template <int NR, int NV>
+static inline void pv_block(float* o, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1) {
+    __m256 acc[NR][NV];
+    RL_UNROLL_ALL for (int r = 0; r < NR; r++) RL_UNROLL_ALL for (int c = 0; c < NV; c++)
+        acc[r][c] = _mm256_loadu_ps(o + r * dv + 8 * c);
+    for (int32_t j = j0; j < j1; j++) {
+        __m256 vv[NV];
+        RL_UNROLL_ALL for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(v + j * dv + 8 * c);
+        RL_UNROLL_ALL for (int r = 0; r < NR; r++) {
+            const __m256 b = _mm256_set1_ps(p[r * kAttnKeys + j]);
+            RL_UNROLL_ALL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_fmadd_ps(b, vv[c], acc[r][c]);
+        }
+    }
+    RL_UNROLL_ALL for (int r = 0; r < NR; r++) RL_UNROLL_ALL for (int c = 0; c < NV; c++)
+        _mm256_storeu_ps(o + r * dv + 8 * c, acc[r][c]);
+}
+
+template <int NR>
+static inline void pv_rows(float* o, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1) {
+    int64_t i = 0;
+    for (; i + 32 <= dv; i += 32) pv_block<NR, 4>(o + i, dv, p, v + i, j0, j1);
+    for (; i + 8 <= dv; i += 8) pv_block<NR, 1>(o + i, dv, p, v + i, j0, j1);
+    for (; i < dv; i++)
+        for (int r = 0; r < NR; r++) {
+            float a = o[r * dv + i];
+            for (int32_t j = j0; j < j1; j++) a = std::fma(p[r * kAttnKeys + j], v[j * dv + i], a);
+            o[r * dv + i] = a;
+        }
+}
+
+static void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1) {
+    int32_t r = 0;
+    for (; r + 2 <= rows; r += 2) pv_rows<2>(o + r * dv, dv, p + r * kAttnKeys, v, j0, j1);
+    if (r < rows) pv_rows<1>(o + r * dv, dv, p + r * kAttnKeys, v, j0, j1);
+}
+
+static void attn_transpose(const float* x, int64_t n, float* y) {
+    int64_t d0 = 0;
+    for (; d0 + 8 <= n; d0 += 8)
+        for (int32_t j0 = 0; j0 < kAttnKeys; j0 += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(x + (j0 + i) * n + d0);
+            for (int i = 0; i < 4; i++) {
+                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 2; i++) {
+                u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+                u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+                u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+                u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+            }
+            for (int c = 0; c < 4; c++) {
+                r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+                r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+            }
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(y + (d0 + i) * kAttnKeys + j0, r[i]);
+        }
+    for (; d0 < n; d0++)
+        for (int32_t j = 0; j < kAttnKeys; j++) y[d0 * kAttnKeys + j] = x[j * n + d0];
+}
+
 }  // namespace avx2
 
 const KernelTable* kernels_avx2() {
     static const KernelTable table = {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
         avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx2::dot_rows_f32, avx2::axpy_rows_f32,
+        avx2::attn_scores, avx2::attn_pv, avx2::attn_transpose,
     };
     return &table;
 }

@@ -57,13 +57,41 @@ void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_
             if (w[i * w_stride + j] != 0.0f) axpy_f32(y + i * y_stride, w[i * w_stride + j], x + j * x_stride, n);
 }
 
+// The attention tile kernels' specification: one std::fma per product, in the documented order
+// (SIMD tiers vectorize over keys or value elements, never over the chain).
+void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s) {
+    for (int32_t r = 0; r < rows; r++) {
+        float acc[kAttnKeys] = {};
+        const float* qr = q + (int64_t)r * dk;
+        for (int64_t d = 0; d < dk; d++)
+            for (int32_t j = 0; j < kAttnKeys; j++) acc[j] = std::fma(qr[d], kt[d * kAttnKeys + j], acc[j]);
+        for (int32_t j = 0; j < kAttnKeys; j++) s[r * kAttnKeys + j] = acc[j] * scale;
+    }
+}
+
+void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1) {
+    for (int32_t r = 0; r < rows; r++) {
+        float* orow = o + (int64_t)r * dv;
+        for (int32_t j = j0; j < j1; j++) {
+            const float w = p[r * kAttnKeys + j];
+            for (int64_t i = 0; i < dv; i++) orow[i] = std::fma(w, v[j * dv + i], orow[i]);
+        }
+    }
+}
+
+void attn_transpose(const float* x, int64_t n, float* y) {
+    for (int32_t j = 0; j < kAttnKeys; j++)
+        for (int64_t d = 0; d < n; d++) y[d * kAttnKeys + j] = x[j * n + d];
+}
+
 }  // namespace generic
 
 const KernelTable* kernels_generic() {
     static const KernelTable table = {
         "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
         generic::bf16_to_f32_row, generic::exp_shift, generic::axpy_f32, generic::scale_f32,
-        generic::dot_rows_f32, generic::axpy_rows_f32,
+        generic::dot_rows_f32, generic::axpy_rows_f32, generic::attn_scores, generic::attn_pv,
+        generic::attn_transpose,
     };
     return &table;
 }

@@ -4,6 +4,8 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
 
+#include <cmath>
+
 #include "../fp16.h"
 
 namespace rl {
@@ -56,12 +58,67 @@ void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     for (; i < n; i++) y[i] = bf16_to_fp32(x[i]);
 }
 
+// Attention tiles (kernel_table.h): lanes over keys (scores) or value elements (P.V); each output is
+// one vfmaq chain in the reference order, so the bits equal generic's std::fma.
+template <int NR>
+static inline void scores_rows(const float* q, int64_t dk, const float* kt, float scale, float* s) {
+    float32x4_t acc[NR][8];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < 8; c++) acc[r][c] = vdupq_n_f32(0);
+    for (int64_t d = 0; d < dk; d++) {
+        float32x4_t k[8];
+        for (int c = 0; c < 8; c++) k[c] = vld1q_f32(kt + d * kAttnKeys + 4 * c);
+        for (int r = 0; r < NR; r++) {
+            const float32x4_t b = vdupq_n_f32(q[r * dk + d]);
+            for (int c = 0; c < 8; c++) acc[r][c] = vfmaq_f32(acc[r][c], b, k[c]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < 8; c++) vst1q_f32(s + r * kAttnKeys + 4 * c, vmulq_n_f32(acc[r][c], scale));
+}
+
+static void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s) {
+    int32_t r = 0;
+    for (; r + 2 <= rows; r += 2) scores_rows<2>(q + r * dk, dk, kt, scale, s + r * kAttnKeys);
+    if (r < rows) scores_rows<1>(q + r * dk, dk, kt, scale, s + r * kAttnKeys);
+}
+
+static void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1) {
+    for (int32_t r = 0; r < rows; r++) {
+        float* orow = o + (int64_t)r * dv;
+        const float* pr = p + r * kAttnKeys;
+        int64_t i = 0;
+        for (; i + 16 <= dv; i += 16) {
+            float32x4_t a0 = vld1q_f32(orow + i), a1 = vld1q_f32(orow + i + 4);
+            float32x4_t a2 = vld1q_f32(orow + i + 8), a3 = vld1q_f32(orow + i + 12);
+            for (int32_t j = j0; j < j1; j++) {
+                const float32x4_t b = vdupq_n_f32(pr[j]);
+                const float* vj = v + j * dv + i;
+                a0 = vfmaq_f32(a0, b, vld1q_f32(vj));
+                a1 = vfmaq_f32(a1, b, vld1q_f32(vj + 4));
+                a2 = vfmaq_f32(a2, b, vld1q_f32(vj + 8));
+                a3 = vfmaq_f32(a3, b, vld1q_f32(vj + 12));
+            }
+            vst1q_f32(orow + i, a0);
+            vst1q_f32(orow + i + 4, a1);
+            vst1q_f32(orow + i + 8, a2);
+            vst1q_f32(orow + i + 12, a3);
+        }
+        for (; i < dv; i++) {
+            float a = orow[i];
+            for (int32_t j = j0; j < j1; j++) a = std::fma(pr[j], v[j * dv + i], a);
+            orow[i] = a;
+        }
+    }
+}
+
 }  // namespace neon
 
 const KernelTable* kernels_neon() {
     static const KernelTable table = {
         "neon", neon::dot_f32, neon::fp16_to_f32_row, neon::f32_to_fp16_row, neon::bf16_to_f32_row,
         generic::exp_shift, generic::axpy_f32, generic::scale_f32, neon::dot_rows_f32, generic::axpy_rows_f32,
+        neon::attn_scores, neon::attn_pv, generic::attn_transpose,
     };
     return &table;
 }

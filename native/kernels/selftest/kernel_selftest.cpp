@@ -93,6 +93,42 @@ static int check_tier(const KernelTable* ref, const KernelTable* k) {
             failures++;
         }
     }
+    // Attention tile kernels: bit for bit the reference (one FMA chain per output, same order), on
+    // ragged head sizes, row counts and key ranges.
+    for (int dk : {8, 24, 40, 64, 80, 128, 130}) {
+        const int T = kAttnKeys;
+        std::vector<float> x((size_t)T * dk), y1((size_t)T * dk), y2((size_t)T * dk);
+        for (float& e : x) e = rnd();
+        ref->attn_transpose(x.data(), dk, y1.data());
+        k->attn_transpose(x.data(), dk, y2.data());
+        if (std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) != 0) {
+            std::printf("%s attn_transpose dk=%d differs from the reference\n", k->name, dk);
+            failures++;
+        }
+        for (int rows : {1, 2, 3, 4, 5, 6, 7, 13, 64}) {
+            std::vector<float> q((size_t)rows * dk), s1((size_t)rows * T), s2((size_t)rows * T);
+            for (float& e : q) e = rnd();
+            ref->attn_scores(q.data(), rows, dk, y1.data(), 0.125f, s1.data());
+            k->attn_scores(q.data(), rows, dk, y1.data(), 0.125f, s2.data());
+            if (std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(float)) != 0) {
+                std::printf("%s attn_scores dk=%d rows=%d differs from the reference\n", k->name, dk, rows);
+                failures++;
+            }
+            const int dv = dk;
+            std::vector<float> v((size_t)T * dv), o1((size_t)rows * dv), o2;
+            for (float& e : v) e = rnd();
+            for (float& e : o1) e = rnd();
+            for (float& e : s1) e = e > 0 ? e : 0.0f;  // weights, some zero
+            o2 = o1;
+            const int j0 = rows % 3, j1 = T - rows % 5;
+            ref->attn_pv(o1.data(), rows, dv, s1.data(), v.data(), j0, j1);
+            k->attn_pv(o2.data(), rows, dv, s1.data(), v.data(), j0, j1);
+            if (std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)) != 0) {
+                std::printf("%s attn_pv dv=%d rows=%d differs from the reference\n", k->name, dv, rows);
+                failures++;
+            }
+        }
+    }
     return failures;
 }
 

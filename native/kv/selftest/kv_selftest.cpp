@@ -1,8 +1,10 @@
 // KV cache and attention self-test (no Node), LONG_CONTEXT.md sections 1, 2, 5, 6, 7:
-//  - GQA attention equals multi-head attention with K/V explicitly repeated (H=32/G=8, 12/4, 8/1),
-//    for f16, q8_0 and q4_0 rows, with and without soft-capping;
-//  - flash-decoding: any split count (not dividing n, more splits than keys: empty ranges) merges
-//    to the unsplit result, and empty partials weigh nothing (no NaN);
+//  - tiled attention over a wrapped window ring with staged rows equals multi-head attention with
+//    K/V explicitly repeated (H=32/G=8, 12/4, 8/1), for f16, q8_0 and q4_0 rows, with and without
+//    soft-capping; every policy (window mask, sinks with their own query rotation) on ragged head
+//    sizes and blocks; each row of a block bit for bit the same position computed alone;
+//  - flash-decoding: any split count (not dividing the tiles, more splits than tiles: empty ranges)
+//    merges to the unsplit result, and empty partials weigh nothing (no NaN);
 //  - ring bookkeeping: after n tokens slot p mod W holds p; a query sees exactly min(p+1, W) keys,
 //    and exactly the right positions when a chunk (smaller, equal or larger than W) is staged;
 //    sinks keep 0..S-1 and the last R; h2o evicts the lowest score outside the recent tokens;
@@ -65,91 +67,203 @@ static void naive_attention(const float* q, const std::vector<std::vector<float>
     }
 }
 
-static void test_gqa(int32_t H, int32_t G, KvType type, float softcap) {
-    const int32_t dk = 64, dv = 64, group = H / G, n = 77;
-    const size_t kh = kv_row_bytes(type, dk), vh = kv_row_bytes(type, dv);
-    // cache rows: (n, G heads) in the storage type
-    std::vector<uint8_t> kc((size_t)n * G * kh), vc((size_t)n * G * vh);
-    std::vector<std::vector<std::vector<float>>> K(G), V(G);  // dequantized, per KV head
-    for (int32_t j = 0; j < n; j++)
+// A layer of G KV heads holding positions 0..n_cached-1 (written through the policy's slots, so a
+// ring wraps), positions n_cached..n-1 staged, and every row's dequantized value for the reference.
+struct TestLayer {
+    KvLayer L;
+    std::vector<uint8_t> k, v;                          // (n, G) rows in the storage type
+    std::vector<std::vector<std::vector<float>>> K, V;  // [g][p] dequantized
+    int64_t p0 = 0;
+    AttnKeys keys(int32_t g) const {
+        return AttnKeys{&L, g, k.data() + (size_t)p0 * L.k_row_bytes(), v.data() + (size_t)p0 * L.v_row_bytes(), p0};
+    }
+};
+
+static void make_layer(TestLayer* T, const KvLayerConfig& c, KvType type, int32_t G, int32_t dk, int32_t dv, int64_t n,
+                       int64_t n_cached) {
+    CHECK(T->L.init(c, type, G, dk, dv).ok(), "layer init");
+    T->k.resize((size_t)n * T->L.k_row_bytes());
+    T->v.resize((size_t)n * T->L.v_row_bytes());
+    T->K.assign(G, {});
+    T->V.assign(G, {});
+    for (int64_t p = 0; p < n; p++)
         for (int32_t g = 0; g < G; g++) {
-            std::vector<float> k = randn(dk), v = randn(dv);
-            kv_store_row(type, kt(), k.data(), kc.data() + ((size_t)j * G + g) * kh, dk);
-            kv_store_row(type, kt(), v.data(), vc.data() + ((size_t)j * G + g) * vh, dv);
-            kv_load_row(type, kt(), kc.data() + ((size_t)j * G + g) * kh, k.data(), dk);
-            kv_load_row(type, kt(), vc.data() + ((size_t)j * G + g) * vh, v.data(), dv);
-            K[g].push_back(k);
-            V[g].push_back(v);
+            std::vector<float> kk = randn(dk), vv = randn(dv);
+            uint8_t* kr = T->k.data() + (size_t)p * T->L.k_row_bytes() + g * T->L.k_head_bytes();
+            uint8_t* vr = T->v.data() + (size_t)p * T->L.v_row_bytes() + g * T->L.v_head_bytes();
+            kv_store_row(type, kt(), kk.data(), kr, dk);
+            kv_store_row(type, kt(), vv.data(), vr, dv);
+            kv_load_row(type, kt(), kr, kk.data(), dk);
+            kv_load_row(type, kt(), vr, vv.data(), dv);
+            T->K[g].push_back(kk);
+            T->V[g].push_back(vv);
         }
-    std::vector<float> q = randn((size_t)H * dk);
+    T->L.commit(T->k.data(), T->v.data(), 0, (int32_t)n_cached);
+    T->p0 = n_cached;
+}
+
+static AttnShape shape(int32_t group, int32_t dk, int32_t dv, KvType type, float scale, float softcap) {
     AttnShape s;
     s.group = group;
     s.head_dim_k = dk;
     s.head_dim_v = dv;
-    s.scale = 1.0f / 8.0f;
+    s.scale = scale;
     s.softcap = softcap;
     s.type = type;
     s.kt = kt();
-    std::vector<float> part(attn_partial_floats(s)), scratch(attn_scratch_floats(s)), out((size_t)group * dv);
-    std::vector<float> ref(dv);
-    float worst = 0;
-    for (int32_t g = 0; g < G; g++) {
-        // two runs (a wrapped ring): rows 40..76 then 0..39
-        AttnRun runs[2] = {
-            {kc.data() + ((size_t)40 * G + g) * kh, vc.data() + ((size_t)40 * G + g) * vh, G * kh, G * vh, n - 40, 0},
-            {kc.data() + (size_t)g * kh, vc.data() + (size_t)g * vh, G * kh, G * vh, 40, 0},
-        };
-        const float* qs[2] = {q.data() + (size_t)g * group * dk, nullptr};
-        qs[1] = qs[0];
-        attn_partial(s, qs, runs, 2, 0, n, part.data(), scratch.data());
-        attn_merge(s, part.data(), 1, out.data());
-        for (int32_t h = 0; h < group; h++) {
-            // query head g*group+h reads KV head (g*group+h) / group = g: contiguous groups
-            const int32_t qh = g * group + h;
-            std::vector<std::vector<float>> Kr, Vr;  // K/V "repeated": the head's own copy, in ring order
-            for (int32_t j = 40; j < n; j++) Kr.push_back(K[qh / group][j]), Vr.push_back(V[qh / group][j]);
-            for (int32_t j = 0; j < 40; j++) Kr.push_back(K[qh / group][j]), Vr.push_back(V[qh / group][j]);
-            naive_attention(q.data() + (size_t)qh * dk, Kr, Vr, s.scale, softcap, ref.data());
-            for (int32_t i = 0; i < dv; i++) worst = std::max(worst, std::fabs(ref[i] - out[(size_t)h * dv + i]));
-        }
-    }
-    CHECK(worst < 2e-5f, "GQA H=%d G=%d %s softcap %.0f: max |diff| %g", H, G, kv_type_name(type), softcap, worst);
+    return s;
 }
 
-static void test_splits(KvType type) {
-    const int32_t G = 2, group = 3, dk = 32, dv = 32, n = 53;
-    const size_t kh = kv_row_bytes(type, dk), vh = kv_row_bytes(type, dv);
-    std::vector<uint8_t> kc((size_t)n * kh), vc((size_t)n * vh);
-    for (int32_t j = 0; j < n; j++) {
-        std::vector<float> k = randn(dk, 2.0f), v = randn(dv);
-        kv_store_row(type, kt(), k.data(), kc.data() + (size_t)j * kh, dk);
-        kv_store_row(type, kt(), v.data(), vc.data() + (size_t)j * vh, dv);
+// Attention of the block of positions [first, first + n_pos) of KV head g: rows (t, h) against the
+// reference over exactly the positions each query may see (sinks with their own query rotation q1),
+// and each row bit for bit equal to the same position computed alone (a block of one).
+static float check_block(const TestLayer& T, const AttnShape& s, int32_t g, int64_t first, int32_t n_pos,
+                         const std::vector<float>& q0, const std::vector<float>& q1, bool* alone_equal) {
+    const int32_t G = s.group, dk = s.head_dim_k, dv = s.head_dim_v, rows = n_pos * G;
+    AttnView view;
+    attn_view(T.L, first, n_pos, &view);
+    std::vector<float> ml(2 * (size_t)rows), o((size_t)rows * dv), out((size_t)rows * dv);
+    std::vector<float> scratch(attn_block_scratch_floats(s, rows));
+    const bool two = q1 != q0;
+    attn_block(s, T.keys(g), view, q0.data(), two ? q1.data() : q0.data(), 0, view.n_tiles(), ml.data(),
+               ml.data() + rows, o.data(), scratch.data());
+    attn_finish(s, rows, ml.data() + rows, o.data(), out.data(), dv);
+    float worst = 0;
+    std::vector<float> ref(dv), one((size_t)G * dv), part(attn_partial_floats(s));
+    for (int32_t t = 0; t < n_pos; t++) {
+        const int64_t p = first + t;
+        KvSpan sp[kKvMaxSpans];
+        const int ns = T.L.spans(p, sp);
+        for (int32_t h = 0; h < G; h++) {
+            const size_t r = (size_t)t * G + h;
+            // reference: sink keys scored against q1 through a rescaled copy of the key (q1.k = q0.k')
+            std::vector<std::vector<float>> Kr, Vr;
+            std::vector<float> qr(q0.begin() + r * dk, q0.begin() + (r + 1) * dk);
+            for (int i = 0; i < ns; i++)
+                for (int64_t u = sp[i].lo; u <= sp[i].hi; u++) {
+                    std::vector<float> kk = T.K[g][(size_t)u];
+                    if (sp[i].rot == 1 && two) {  // score q1.k as qr.k'' with k'' chosen so that qr.k'' = q1.k
+                        double num = 0, den = 0;
+                        for (int32_t d = 0; d < dk; d++) num += (double)q1[r * dk + d] * kk[d], den += (double)qr[d] * qr[d];
+                        for (int32_t d = 0; d < dk; d++) kk[d] = (float)(num / den * qr[d]);
+                    }
+                    Kr.push_back(kk);
+                    Vr.push_back(T.V[g][(size_t)u]);
+                }
+            naive_attention(qr.data(), Kr, Vr, s.scale, s.softcap, ref.data());
+            for (int32_t i = 0; i < dv; i++) worst = std::max(worst, std::fabs(ref[i] - out[r * dv + i]));
+        }
+        // the same position alone
+        AttnView v1;
+        attn_view(T.L, p, 1, &v1);
+        std::vector<float> q0t(q0.begin() + (size_t)t * G * dk, q0.begin() + (size_t)(t + 1) * G * dk);
+        std::vector<float> q1t(q1.begin() + (size_t)t * G * dk, q1.begin() + (size_t)(t + 1) * G * dk);
+        std::vector<float> sc1(attn_block_scratch_floats(s, G));
+        attn_block(s, T.keys(g), v1, q0t.data(), two ? q1t.data() : q0t.data(), 0, v1.n_tiles(), part.data(),
+                   part.data() + G, part.data() + 2 * G, sc1.data());
+        attn_finish(s, G, part.data() + G, part.data() + 2 * G, one.data(), dv);
+        *alone_equal &= std::memcmp(one.data(), out.data() + (size_t)t * G * dv, one.size() * sizeof(float)) == 0;
     }
-    std::vector<float> q = randn((size_t)group * dk);
-    AttnShape s;
-    s.group = group;
-    s.head_dim_k = dk;
-    s.head_dim_v = dv;
-    s.scale = 0.3f;
-    s.type = type;
-    s.kt = kt();
-    (void)G;
-    // three runs: 10 sink-like rows with their own query rotation, then 30 + 13
-    std::vector<float> q2 = randn((size_t)group * dk);
-    AttnRun runs[3] = {{kc.data(), vc.data(), kh, vh, 10, 1},
-                       {kc.data() + 10 * kh, vc.data() + 10 * vh, kh, vh, 30, 0},
-                       {kc.data() + 40 * kh, vc.data() + 40 * vh, kh, vh, 13, 0}};
-    const float* qs[2] = {q.data(), q2.data()};
+    return worst;
+}
+
+// GQA over a window ring that wrapped, with staged rows: equals multi-head attention with K/V
+// explicitly repeated per query head, over exactly the positions of each query's window.
+static void test_gqa(int32_t H, int32_t G, KvType type, float softcap) {
+    const int32_t dk = 64, dv = 64, group = H / G;
+    KvLayerConfig c;
+    c.policy = KvPolicy::Window;
+    c.window = 50;
+    TestLayer T;
+    make_layer(&T, c, type, G, dk, dv, 77, 70);  // the ring holds 20..69; 70..76 staged
+    const AttnShape s = shape(group, dk, dv, type, 1.0f / 8.0f, softcap);
+    float worst = 0;
+    bool alone = true;
+    for (int32_t g = 0; g < G; g++) {
+        const std::vector<float> q = randn((size_t)7 * group * dk);
+        worst = std::max(worst, check_block(T, s, g, 70, 7, q, q, &alone));
+    }
+    CHECK(worst < 2e-5f, "GQA H=%d G=%d %s softcap %.0f: max |diff| %g", H, G, kv_type_name(type), softcap, worst);
+    CHECK(alone, "GQA H=%d G=%d %s: each row of a block equals its position alone, bit for bit", H, G, kv_type_name(type));
+}
+
+// Ragged shapes and every policy: head sizes that are not multiples of the vector width, blocks that
+// straddle tile boundaries, a full cache with a window mask, sinks after eviction (rot-1 queries),
+// blocks of 1..16 positions.
+static void test_policies() {
+    struct Case {
+        const char* name;
+        KvPolicy policy;
+        int32_t a, b;  // window / mask window, or sinks S, recent R
+        int32_t dk, dv, group;
+        int64_t n, cached;
+        int32_t n_pos;
+    };
+    const Case cases[] = {
+        {"full", KvPolicy::Full, 0, 0, 24, 40, 3, 150, 133, 16},
+        {"full, mask window 37", KvPolicy::Full, 37, 0, 8, 8, 2, 120, 100, 13},
+        {"window 33", KvPolicy::Window, 33, 0, 80, 72, 1, 200, 190, 10},
+        {"window 5", KvPolicy::Window, 5, 0, 16, 16, 4, 90, 77, 9},
+        {"sinks 3 + 40", KvPolicy::Sinks, 3, 40, 64, 64, 2, 140, 128, 12},
+        {"sinks 36 + 10", KvPolicy::Sinks, 36, 10, 32, 32, 2, 100, 90, 6},
+        {"sinks 4 + 60, before eviction", KvPolicy::Sinks, 4, 60, 32, 32, 3, 60, 50, 10},
+    };
+    for (const Case& cs : cases) {
+        KvLayerConfig c;
+        c.policy = cs.policy;
+        c.n_ctx = 256;
+        if (cs.policy == KvPolicy::Full) c.mask_window = cs.a;
+        if (cs.policy == KvPolicy::Window) c.window = cs.a;
+        c.sinks = cs.a;
+        c.recent = cs.b;
+        TestLayer T;
+        make_layer(&T, c, KvType::F16, 2, cs.dk, cs.dv, cs.n, cs.cached);
+        const AttnShape s = shape(cs.group, cs.dk, cs.dv, KvType::F16, 0.3f, cs.dk == 8 ? 4.0f : 0.0f);
+        float worst = 0;
+        bool alone = true;
+        for (int32_t g = 0; g < 2; g++) {
+            const std::vector<float> q0 = randn((size_t)cs.n_pos * cs.group * cs.dk);
+            std::vector<float> q1 = q0;
+            if (cs.policy == KvPolicy::Sinks)  // rows past the first eviction see the sinks through q1
+                for (int32_t t = 0; t < cs.n_pos; t++)
+                    if (T.L.sink_query_pos(cs.cached + t) != cs.cached + t)
+                        for (size_t i = 0; i < (size_t)cs.group * cs.dk; i++) q1[(size_t)t * cs.group * cs.dk + i] = randn(1)[0];
+            worst = std::max(worst, check_block(T, s, g, cs.cached, cs.n_pos, q0, q1, &alone));
+        }
+        CHECK(worst < 2e-5f, "%s: max |diff| %g", cs.name, worst);
+        CHECK(alone, "%s: each row of a block equals its position alone, bit for bit", cs.name);
+    }
+}
+
+// Flash-decoding: one query's tiles split into any number of ranges (not dividing the tiles, more
+// ranges than tiles: empty ones) merge to the unsplit result; an empty partial alone gives zeros.
+static void test_splits(KvType type) {
+    const int32_t group = 3, dk = 32, dv = 32;
+    KvLayerConfig c;
+    c.policy = KvPolicy::Sinks;
+    c.sinks = 10;
+    c.recent = 150;
+    TestLayer T;
+    make_layer(&T, c, type, 1, dk, dv, 400, 399);
+    const AttnShape s = shape(group, dk, dv, type, 0.3f, 0.0f);
+    const std::vector<float> q = randn((size_t)group * dk), q2 = randn((size_t)group * dk);
+    AttnView view;
+    attn_view(T.L, 399, 1, &view);
+    const int64_t n = view.n_tiles();
+    CHECK(n == 1 + 6, "sinks 10 + recent 150 at 399: tile 0, then tiles 7..12 (got %lld)", (long long)n);
     const size_t pf = attn_partial_floats(s);
-    std::vector<float> scratch(attn_scratch_floats(s)), one((size_t)group * dv), got((size_t)group * dv);
+    std::vector<float> scratch(attn_block_scratch_floats(s, group)), one((size_t)group * dv), got((size_t)group * dv);
     std::vector<float> part(pf);
-    attn_partial(s, qs, runs, 3, 0, n, part.data(), scratch.data());
-    attn_merge(s, part.data(), 1, one.data());
-    for (int splits : {2, 3, 7, 52, 53, 60, 100}) {
+    attn_block(s, T.keys(0), view, q.data(), q2.data(), 0, n, part.data(), part.data() + group, part.data() + 2 * group,
+               scratch.data());
+    attn_finish(s, group, part.data() + group, part.data() + 2 * group, one.data(), dv);
+    for (int splits : {2, 3, 7, 8, 20}) {
         std::vector<float> parts((size_t)splits * pf);
-        for (int k = 0; k < splits; k++)
-            attn_partial(s, qs, runs, 3, (int64_t)n * k / splits, (int64_t)n * (k + 1) / splits, parts.data() + k * pf,
-                         scratch.data());
+        for (int k = 0; k < splits; k++) {
+            float* pk = parts.data() + k * pf;
+            attn_block(s, T.keys(0), view, q.data(), q2.data(), n * k / splits, n * (k + 1) / splits, pk, pk + group,
+                       pk + 2 * group, scratch.data());
+        }
         attn_merge(s, parts.data(), splits, got.data());
         float worst = 0;
         bool finite = true;
@@ -160,23 +274,21 @@ static void test_splits(KvType type) {
         CHECK(finite && worst < 1e-5f, "%s %d splits: max |diff| %g finite %d", kv_type_name(type), splits, worst, finite);
     }
     // an empty partial alone merges to zeros, not NaN
-    attn_partial(s, qs, runs, 3, 5, 5, part.data(), scratch.data());
+    attn_block(s, T.keys(0), view, q.data(), q2.data(), 3, 3, part.data(), part.data() + group, part.data() + 2 * group,
+               scratch.data());
     attn_merge(s, part.data(), 1, got.data());
     bool zeros = true;
     for (float x : got) zeros &= x == 0.0f;
     CHECK(zeros, "empty partial merges to zeros");
 }
 
-// Positions a query at p sees, read back from the runs (cache slots through the slot table,
-// staging rows as p0 + row).
-static std::vector<int64_t> seen(const KvLayer& L, int64_t p, int64_t p0) {
-    KvRun r[kKvMaxRuns];
-    const int n = L.runs(p, p0, r);
-    std::vector<int64_t> pos, tbl;
-    std::vector<double> sc;
-    L.slots(0, &tbl, &sc);
+// Positions a query at p sees, from its spans.
+static std::vector<int64_t> seen(const KvLayer& L, int64_t p) {
+    KvSpan sp[kKvMaxSpans];
+    const int n = L.spans(p, sp);
+    std::vector<int64_t> pos;
     for (int i = 0; i < n; i++)
-        for (int32_t j = 0; j < r[i].n; j++) pos.push_back(r[i].staging ? p0 + r[i].slot + j : tbl[(size_t)(r[i].slot + j)]);
+        for (int64_t u = sp[i].lo; u <= sp[i].hi; u++) pos.push_back(u);
     return pos;
 }
 
@@ -204,7 +316,7 @@ static void test_ring(KvPolicy policy, int32_t chunk) {
             } else {
                 for (int64_t u = std::max<int64_t>(0, p - W + 1); u <= p; u++) want.push_back(u);
             }
-            std::vector<int64_t> got = seen(L, p, p0);
+            std::vector<int64_t> got = seen(L, p);
             std::vector<int64_t> sorted = got;
             std::sort(sorted.begin(), sorted.end());
             if (sorted != want || got != want) {  // keys come in position order too
@@ -328,6 +440,7 @@ int main() {
         test_splits(t);
     }
     test_gqa(12, 4, KvType::F16, 5.0f);
+    test_policies();
     for (int32_t chunk : {1, 3, 4, 5, 9})
         for (KvPolicy p : {KvPolicy::Full, KvPolicy::Window, KvPolicy::Sinks}) test_ring(p, chunk);
     test_h2o();
