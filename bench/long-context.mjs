@@ -14,6 +14,15 @@
 //    4096, Q4_0, vocab 512) with only --kv-layers layers: 32K tokens streamed through ringllm (policy
 //    auto = window 4096) and llama.cpp (full cache, contextSize = tokens + 64). Reports KV bytes and
 //    peak RSS of each process, and the KV scaled to Mistral's 32 layers (scaled, not measured).
+// 3. Prefill (--only prefill): time to read a whole prompt of 2K..32K random tokens in one decode() call
+//    (chunks of 512, last logits), on the "small" shape (llama, dim 512, 4 layers, 8/2 heads, head 64,
+//    ffn 1408, vocab 32,000, Q8_0, no sliding window: every layer full attention) and on one
+//    Mistral-7B-shaped layer (Q4_0, no window) at --mistral-tokens. ringllm: policies full, window
+//    (1024), sinks (4 + 1020), h2o (512 heavy + 512 recent); llama.cpp: full cache with flash
+//    attention on and off. Engines alternate (the order reversed every repeat) and repeat
+//    (--repeats, median with min/max); the read bandwidth is measured in the same run.
+// --plot FILE.svg draws prefill tok/s against prompt length and decode tok/s against position (the
+// sections that ran, or those of --from-json REPORT.json without running anything).
 //
 // Every measurement runs in its own child process (node-llama-cpp crashes on dispose + reload, and
 // maxRSS must be per process). llama.cpp children stop prefilling once --llama-budget seconds have
@@ -23,6 +32,9 @@
 //          [--positions 512,4096,16384,65536] [--kv-tokens 32768] [--kv-layers 1] [--steps 32]
 //          [--llama-budget 420] [--ringllm-budget 540] [--no-llama] [--json FILE]
 //          [--runs window,full,fullattn,llama-fa-on,llama-fa-off]
+//          [--prefill-lengths 2048,4096,8192,16384,32768] [--repeats 5] [--mistral-tokens 32768]
+//          [--prefill-runs full,window,sinks,h2o,llama-fa-on,llama-fa-off] [--prefill-budget 2400]
+//          [--plot out.svg] [--from-json report.json]
 // Needs `npm run build:ts` and an addon (build-cmake/Release/ringllm.node, build/Release, or
 // RINGLLM_NATIVE) in the repository root, and `npm ci` in bench/.
 import { createRequire } from "node:module";
@@ -32,7 +44,7 @@ import { homedir, cpus, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { maxRssBytes, median, randomTokens } from "./common.mjs";
+import { maxRssBytes, measureReadBandwidth, median, randomTokens } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -52,6 +64,13 @@ const { values } = parseArgs({
     "no-llama": { type: "boolean", default: false },
     runs: { type: "string", default: "window,full,fullattn,llama-fa-on,llama-fa-off" },
     json: { type: "string" },
+    "prefill-lengths": { type: "string" },
+    "prefill-runs": { type: "string", default: "full,window,sinks,h2o,llama-fa-on,llama-fa-off" },
+    "prefill-budget": { type: "string", default: "2400" },
+    "mistral-tokens": { type: "string" },
+    repeats: { type: "string" },
+    plot: { type: "string" },
+    "from-json": { type: "string" },
     // child-process modes (internal)
     child: { type: "string" },
     model: { type: "string" },
@@ -225,8 +244,56 @@ async function childLlamaKv() {
   };
 }
 
+// KV options of the prefill policies (a 1024-token budget for the bounded ones).
+const PREFILL_KV = {
+  full: { policy: "full" },
+  window: { policy: "window", window: 1024 },
+  sinks: { policy: "sinks", sinks: 4, recent: 1020 },
+  h2o: { policy: "h2o", heavy: 512, recent: 512 },
+};
+
+// child: ringllm reads a prompt of N tokens in one decode() call
+async function childRingllmPrefill() {
+  const require = createRequire(import.meta.url);
+  const ringllm = require(join(root, "dist", "cjs", "index.js"));
+  const N = Number(values.tokens);
+  const kv = PREFILL_KV[values.policy];
+  const model = await ringllm.loadModel(values.model);
+  const ctx = await model.createContext({ contextSize: kv.policy === "full" ? N + 64 : Infinity, batchSize: CHUNK, threads: THREADS, kv });
+  const seq = randomTokens(N, model.vocab.size, 4242);
+  const load0 = loadavg()[0];
+  const t0 = performance.now();
+  await ctx.decode(seq, { logits: "last" });
+  const secs = (performance.now() - t0) / 1000;
+  const kvBytes = ctx.stats().kvBytes;
+  await ctx.close();
+  await model.close();
+  return { engine: "ringllm", policy: values.policy, tokens: N, secs, tokS: N / secs, kvBytes, maxRss: maxRssBytes(), load1: load0 };
+}
+
+// child: llama.cpp reads the same prompt (full cache, flash attention on or off)
+async function childLlamaPrefill() {
+  const llama = await makeLlama([]);
+  const N = Number(values.tokens);
+  const model = await llama.loadModel({ modelPath: values.model, gpuLayers: 0 });
+  const vocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length ?? 512;
+  const context = await model.createContext({
+    contextSize: N + 64, batchSize: CHUNK, threads: { ideal: THREADS, min: THREADS }, flashAttention: values.fa === "on", sequences: 1,
+  });
+  const sequence = context.getSequence();
+  const seq = Array.from(randomTokens(N, vocab, 4242));
+  const load0 = loadavg()[0];
+  const t0 = performance.now();
+  await sequence.evaluateWithoutGeneratingNewTokens(seq);
+  const secs = (performance.now() - t0) / 1000;
+  return { engine: "llama.cpp", fa: values.fa, flashAttention: context.flashAttention, tokens: N, secs, tokS: N / secs, maxRss: maxRssBytes(), load1: load0 };
+}
+
 if (values.child) {
-  const fn = { "ringllm-flat": childRingllmFlat, "llama-flat": childLlamaFlat, "ringllm-kv": childRingllmKv, "llama-kv": childLlamaKv }[values.child];
+  const fn = {
+    "ringllm-flat": childRingllmFlat, "llama-flat": childLlamaFlat, "ringllm-kv": childRingllmKv, "llama-kv": childLlamaKv,
+    "ringllm-prefill": childRingllmPrefill, "llama-prefill": childLlamaPrefill,
+  }[values.child];
   if (!fn) throw new Error(`unknown --child ${values.child}`);
   const res = await fn();
   process.stdout.write("\n@@RESULT " + JSON.stringify(res) + "\n");
@@ -236,7 +303,7 @@ if (values.child) {
 // ---------------------------------------------------------------------------------------------
 // parent
 if (values.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).slice(0, 24).map((l) => l.slice(3)).join("\n"));
+  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).slice(0, 38).map((l) => l.slice(3)).join("\n"));
   process.exit(0);
 }
 
@@ -278,12 +345,138 @@ const FLAT_FLAGS = ["--type", "F16", "--layers", "4", "--dim", "512", "--heads",
 const KV_FLAGS = ["--preset", "mistral-7b", "--type", "Q4_0", "--layers", String(KV_LAYERS), "--vocab", "512", "--ctx", "32768",
   "--sliding-window", "4096", "--seed", "1"];
 
+const SMALL_FLAGS = ["--type", "Q8_0", "--layers", "4", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "1408",
+  "--vocab", "32000", "--ctx", "65536", "--seed", "1"];
+const MISTRAL_FLAGS = ["--preset", "mistral-7b", "--type", "Q4_0", "--layers", "1", "--vocab", "512", "--ctx", "65536", "--seed", "1"];
+const PREFILL_LABEL = {
+  full: "ringllm full", window: "ringllm window 1024", sinks: "ringllm sinks 4+1020", h2o: "ringllm h2o 512+512",
+  "llama-fa-on": "llama.cpp FA on", "llama-fa-off": "llama.cpp FA off",
+};
+
+// One prefill measurement of `run` (a PREFILL_KV policy or llama-fa-on/off) on `file` at N tokens.
+function prefillChild(run, file, N) {
+  if (run.startsWith("llama")) return child("llama-prefill", ["--model", file, "--tokens", String(N), "--fa", run === "llama-fa-on" ? "on" : "off"], 1200);
+  return child("ringllm-prefill", ["--model", file, "--tokens", String(N), "--policy", run], 1200);
+}
+
+const stats = (xs) => (xs.length ? { median: +median(xs).toFixed(1), min: +Math.min(...xs).toFixed(1), max: +Math.max(...xs).toFixed(1), n: xs.length } : null);
+
+// Runs every (length, run) `repeats` times, the runs alternating and their order reversed on every
+// repeat; stops repeating once `budgetS` has passed (each length gets at least one round).
+async function prefillSeries(file, lengths, runsWanted, repeats, budgetS) {
+  const t0 = performance.now();
+  const samples = {};
+  const errors = [];
+  for (const N of lengths) {
+    for (let rep = 0; rep < repeats; rep++) {
+      if (rep > 0 && (performance.now() - t0) / 1000 > budgetS) { errors.push(`${N}: ${rep} of ${repeats} repeats (budget ${budgetS} s)`); break; }
+      const order = rep % 2 ? [...runsWanted].reverse() : runsWanted;
+      for (const run of order) {
+        const r = await prefillChild(run, file, N);
+        if (r.error) { errors.push(`${run} @${N}: ${r.error}`); continue; }
+        ((samples[run] ??= {})[N] ??= []).push(r.tokS);
+        console.error(`  prefill ${PREFILL_LABEL[run]} @${N}: ${r.tokS.toFixed(0)} tok/s (${r.secs.toFixed(2)} s, load ${r.load1})`);
+      }
+    }
+  }
+  const summary = {};
+  for (const [run, byN] of Object.entries(samples)) for (const [N, xs] of Object.entries(byN)) (summary[run] ??= {})[N] = stats(xs);
+  return { samples, summary, errors };
+}
+
+async function prefillSection() {
+  const lengths = (values["prefill-lengths"] ?? (QUICK ? "1024,2048" : "2048,4096,8192,16384,32768")).split(",").map(Number);
+  const repeats = Number(values.repeats ?? (QUICK ? 2 : 5));
+  const budgetS = Number(values["prefill-budget"]);
+  let runsWanted = values["prefill-runs"].split(",");
+  if (values["no-llama"]) runsWanted = runsWanted.filter((r) => !r.startsWith("llama"));
+  const bandwidth = await measureReadBandwidth(root);
+  const small = await makeModel("small-l4-d512-h8-kv2-ffn1408-v32000-Q8_0", SMALL_FLAGS);
+  console.error(`prefill: ${small}, lengths ${lengths.join(",")}, ${repeats} repeats, runs ${runsWanted.join(",")}`);
+  const main = await prefillSeries(small, lengths, runsWanted, repeats, budgetS);
+  const mistralN = Number(values["mistral-tokens"] ?? (QUICK ? 4096 : 32768));
+  const mistral = await makeModel("mistral-shape-l1-v512-noswa-Q4_0", MISTRAL_FLAGS);
+  const mistralRuns = runsWanted.filter((r) => r === "full" || r === "window" || r === "llama-fa-on");
+  console.error(`prefill, Mistral-7B layer: ${mistral}, ${mistralN} tokens, runs ${mistralRuns.join(",")}`);
+  const mist = await prefillSeries(mistral, [mistralN], mistralRuns, Math.min(repeats, 3), budgetS);
+
+  const med = (sum, run, N) => sum[run]?.[N]?.median ?? null;
+  const ratio = (a, b) => (a != null && b != null ? +(a / b).toFixed(2) : null);
+  const rows = lengths.map((N) => {
+    const row = { tokens: N };
+    for (const run of runsWanted) {
+      const st = main.summary[run]?.[N];
+      row[PREFILL_LABEL[run]] = st ? `${st.median.toFixed(0)} (${st.min.toFixed(0)}-${st.max.toFixed(0)})` : "-";
+    }
+    row["full / llama FA on"] = ratio(med(main.summary, "full", N), med(main.summary, "llama-fa-on", N));
+    row["window / llama best full"] = ratio(med(main.summary, "window", N),
+      Math.max(med(main.summary, "llama-fa-on", N) ?? 0, med(main.summary, "llama-fa-off", N) ?? 0) || null);
+    row["h2o time / window time"] = ratio(med(main.summary, "window", N), med(main.summary, "h2o", N));
+    return row;
+  });
+  const wFirst = med(main.summary, "window", lengths[0]), wLast = med(main.summary, "window", lengths[lengths.length - 1]);
+  console.log(`\nPrefill tok/s, small shape (4 layers, dim 512, 8/2 heads, Q8_0, vocab 32000), threads ${THREADS}: median (min-max) of ${repeats} alternated runs`);
+  console.table(rows);
+  console.log(`ringllm window 1024: tok/s at ${lengths[lengths.length - 1]} / at ${lengths[0]} = ${ratio(wLast, wFirst)}`);
+  const mrow = {};
+  for (const run of mistralRuns) {
+    const st = mist.summary[run]?.[mistralN];
+    mrow[PREFILL_LABEL[run]] = st ? `${st.median.toFixed(0)} (${st.min.toFixed(0)}-${st.max.toFixed(0)})` : "-";
+  }
+  mrow["full / llama FA on"] = ratio(med(mist.summary, "full", mistralN), med(mist.summary, "llama-fa-on", mistralN));
+  console.log(`\nPrefill tok/s, one Mistral-7B layer (Q4_0, 32/8 heads, head 128, no window), ${mistralN} tokens`);
+  console.table([mrow]);
+  console.log(`read bandwidth: ${bandwidth.readGBps ? Object.entries(bandwidth.readGBps).map(([t, g]) => `${t} thr ${g} GB/s`).join(", ") : "n/a"} (${bandwidth.note})`);
+  for (const e of [...main.errors, ...mist.errors]) console.log(`prefill: ${e}`);
+  return { model: small, flags: SMALL_FLAGS, lengths, repeats, runs: runsWanted, bandwidth, rows, ...main, mistral: { model: mistral, flags: MISTRAL_FLAGS, tokens: mistralN, ...mist } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The picture: prefill tok/s against prompt length, decode tok/s against position (vega-lite, SVG).
+async function writePlot(rep, out) {
+  const vega = await import("vega");
+  const { compile } = await import("vega-lite");
+  const panels = [];
+  const line = (title, xTitle, data) => ({
+    title, width: 360, height: 260, data: { values: data },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: xTitle, scale: { type: "log", base: 2 }, axis: { values: [...new Set(data.map((d) => d.x))] } },
+      y: { field: "y", type: "quantitative", title: "tokens/s", scale: { type: "log" } },
+      color: { field: "engine", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+    },
+  });
+  if (rep.prefill?.summary) {
+    const data = [];
+    for (const [run, byN] of Object.entries(rep.prefill.summary))
+      for (const [N, st] of Object.entries(byN)) if (st) data.push({ engine: PREFILL_LABEL[run] ?? run, x: Number(N), y: st.median });
+    if (data.length) panels.push(line("Prefill: whole prompt in one call (small shape, 2 threads)", "prompt tokens", data));
+  }
+  if (rep.flat?.runs) {
+    const names = { window: "ringllm window 1024", full: "ringllm full (trained window)", fullAttn: "ringllm full", llamaFaOn: "llama.cpp FA on", llamaFaOff: "llama.cpp FA off" };
+    const data = [];
+    for (const [k, r] of Object.entries(rep.flat.runs)) for (const pt of r?.points ?? []) data.push({ engine: names[k] ?? k, x: pt.position, y: pt.tokS });
+    if (data.length) panels.push(line("Decode: one token at a position (dim 512, 4 layers)", "position", data));
+  }
+  if (!panels.length) throw new Error("--plot: the report has no prefill or flatness results");
+  const spec = { $schema: "https://vega.github.io/schema/vega-lite/v6.json", hconcat: panels, config: { font: "sans-serif" } };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  writeFileSync(out, await view.toSVG());
+  console.error(`wrote ${out}`);
+}
+
+if (values["from-json"]) {
+  if (!values.plot) throw new Error("--from-json needs --plot FILE");
+  await writePlot(JSON.parse(readFileSync(values["from-json"], "utf8")), values.plot);
+  process.exit(0);
+}
+
 const env = {
   date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1),
   threads: THREADS, steps: STEPS, loadAtStart: loadavg(), llamaBudgetS: LLAMA_BUDGET_S,
 };
 console.error(`long-context bench: ${env.cores} cores (${env.cpu}), threads ${THREADS}, load ${env.loadAtStart.join(" ")}`);
-const report = { env, flat: null, kv: null };
+const report = { env, flat: null, kv: null, prefill: null };
 const fmtMB = (b) => (b == null ? "-" : (b / 2 ** 20).toFixed(1) + " MiB");
 
 if (!values.only || values.only === "flat") {
@@ -368,8 +561,11 @@ if (!values.only || values.only === "kv") {
   console.log(`"KV x32 layers (scaled)" = measured per-layer KV x ${scale}: scaled, not measured on a 32-layer model.`);
 }
 
+if (!values.only || values.only === "prefill") report.prefill = await prefillSection();
+
 report.env.loadAtEnd = loadavg();
 console.log(`\nload average at start ${env.loadAtStart.join(" ")}, at end ${report.env.loadAtEnd.join(" ")}`);
 const json = JSON.stringify(report);
 if (values.json) writeFileSync(values.json, json);
 console.log(json);
+if (values.plot) await writePlot(report, values.plot);

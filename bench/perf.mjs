@@ -42,6 +42,7 @@ import { cpus, homedir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { measureReadBandwidth } from "./common.mjs";
 import { latencyTable, ratioRows, ratioTable, speedTable } from "./perf-report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -137,19 +138,10 @@ function ringllmInfo() {
   return { ringllm, version: JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version, kernels: s.kernels, kernelTiers: s.kernelTiers, addonPath: s.addonPath };
 }
 
-// Read bandwidth by thread count from scripts/bench-kernels.sh, or null with the reason.
+// Read bandwidth by thread count, or null with the reason.
 async function measureBandwidth() {
-  const script = join(root, "scripts", "bench-kernels.sh");
   if (values["no-bandwidth"]) return { readGBps: null, note: "skipped (--no-bandwidth)" };
-  if (!existsSync(script)) return { readGBps: null, note: "scripts/bench-kernels.sh not found" };
-  console.error("measuring read bandwidth: bash scripts/bench-kernels.sh --bandwidth");
-  const r = await run("bash", [script, "--bandwidth"], { cwd: root, timeoutS: 600, echo: false });
-  const last = r.out.trim().split("\n").pop() ?? "";
-  try {
-    const j = JSON.parse(last);
-    if (j && typeof j.readGBps === "object") return { readGBps: j.readGBps, note: "scripts/bench-kernels.sh --bandwidth" };
-  } catch { /* not JSON: reported below */ }
-  return { readGBps: null, note: `scripts/bench-kernels.sh --bandwidth exited ${r.code ?? r.signal} without JSON on its last line` };
+  return measureReadBandwidth(root);
 }
 
 // ---------------------------------------------------------------------------------------------

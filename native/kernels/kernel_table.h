@@ -44,6 +44,11 @@ struct KernelTable {
     void (*attn_pv)(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
     // y[d * 32 + j] = x[j * n + d] for j < 32, d < n: a tile of key rows transposed
     void (*attn_transpose)(const float* x, int64_t n, float* y);
+    // The online-softmax step of a tile for each row r of scores s (rows, 32), NaN read as -inf:
+    // no finite score -> the row becomes 0 and nothing else changes; else with t = the row's max,
+    // if t > m[r]: c = std::exp(m[r] - t), o row (dv) *= c, l[r] *= c, m[r] = t; then the row
+    // becomes exp_shift(row, 32, m[r]) and l[r] += its sum.
+    void (*attn_softmax)(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv);
 };
 
 // Keys per attention tile (the kernels above are written for it).
@@ -65,6 +70,7 @@ void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_
 void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s);
 void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
 void attn_transpose(const float* x, int64_t n, float* y);
+void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv);
 }  // namespace generic
 namespace avx2 {
 float exp_shift(float* x, int64_t n, float m);

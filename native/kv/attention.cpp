@@ -120,21 +120,22 @@ void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, 
         const bool use_s1 = two_rot && rot1;
         if (use_s1) kt->attn_scores(q1, rows, dk, ktr, s.scale, s1);
 
+        // masks: per position (its G rows share them); a span covering the whole tile needs none
         for (int32_t t = 0; t < view.n_pos; t++) {
             const KvSpan* sp = view.spans[t];
             const int ns = view.n_spans[t];
+            bool whole = false, any = false;
+            for (int k = 0; k < ns; k++) {
+                if (sp[k].lo > k1 || sp[k].hi < k0) continue;
+                any = true;
+                whole |= sp[k].lo <= k0 && sp[k].hi >= k1 && !(use_s1 && sp[k].rot == 1);
+            }
+            if (whole && !(s.softcap > 0)) continue;
             for (int32_t h = 0; h < G; h++) {
                 const int32_t r = t * G + h;
                 float* sr = s0 + (size_t)r * T;
-                // visibility: a span covering the whole tile needs no mask
-                bool whole = false, any = false;
-                for (int k = 0; k < ns; k++) {
-                    if (sp[k].lo > k1 || sp[k].hi < k0) continue;
-                    any = true;
-                    whole |= sp[k].lo <= k0 && sp[k].hi >= k1 && !(use_s1 && sp[k].rot == 1);
-                }
-                if (!any) {
-                    std::fill(sr, sr + T, 0.0f);
+                if (!any) {  // the row cannot see this tile: the softmax step leaves it untouched
+                    std::fill(sr, sr + T, kNegInf);
                     continue;
                 }
                 if (!whole) {
@@ -147,26 +148,12 @@ void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, 
                     }
                     std::memcpy(sr, masked, sizeof(masked));
                 }
-                float tmax = kNegInf;
-                for (int32_t j = 0; j < T; j++) {
-                    float x = sr[j];
-                    if (s.softcap > 0 && x > kNegInf) x = s.softcap * std::tanh(x / s.softcap);  // masked stays -inf
-                    sr[j] = x == x ? x : kNegInf;  // NaN weighs nothing
-                    tmax = std::max(tmax, sr[j]);
-                }
-                if (!(tmax > kNegInf)) {  // every visible score is -inf
-                    std::fill(sr, sr + T, 0.0f);
-                    continue;
-                }
-                if (tmax > m[r]) {
-                    const float c = std::exp(m[r] - tmax);  // 0 on the first keys (m = -inf)
-                    kt->scale_f32(o + (size_t)r * dv, c, dv);
-                    l[r] *= c;
-                    m[r] = tmax;
-                }
-                l[r] += kt->exp_shift(sr, T, m[r]);
+                if (s.softcap > 0)
+                    for (int32_t j = 0; j < T; j++)
+                        if (sr[j] > kNegInf) sr[j] = s.softcap * std::tanh(sr[j] / s.softcap);  // masked stays -inf
             }
         }
+        kt->attn_softmax(s0, rows, m, l, o, dv);
         kt->attn_pv(o, rows, dv, s0, vr, jlo, jhi + 1);
     }
 }

@@ -254,13 +254,46 @@ static void attn_transpose(const float* x, int64_t n, float* y) {
         for (int32_t j = 0; j < kAttnKeys; j++) y[d0 * kAttnKeys + j] = x[j * n + d0];
 }
 
+static void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY), lo = _mm256_set1_ps(kExpUnderflow);
+    for (int32_t r = 0; r < rows; r++) {
+        float* sr = s + r * kAttnKeys;
+        __m256 x[4];
+        for (int c = 0; c < 4; c++) x[c] = _mm256_max_ps(_mm256_loadu_ps(sr + 8 * c), ninf);  // NaN -> -inf
+        __m256 mx = _mm256_max_ps(_mm256_max_ps(x[0], x[1]), _mm256_max_ps(x[2], x[3]));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float t = _mm_cvtss_f32(h);
+        if (!(t > -INFINITY)) {
+            for (int c = 0; c < 4; c++) _mm256_storeu_ps(sr + 8 * c, _mm256_setzero_ps());
+            continue;
+        }
+        if (t > m[r]) {
+            const float c = std::exp(m[r] - t);
+            scale_f32(o + r * dv, c, dv);
+            l[r] *= c;
+            m[r] = t;
+        }
+        const __m256 vm = _mm256_set1_ps(m[r]);
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < 4; c++) {
+            const __m256 d = _mm256_sub_ps(x[c], vm);
+            const __m256 y = _mm256_and_ps(exp8(_mm256_max_ps(d, lo)), _mm256_cmp_ps(d, lo, _CMP_GE_OQ));
+            _mm256_storeu_ps(sr + 8 * c, y);
+            acc = _mm256_add_ps(acc, y);
+        }
+        l[r] += hsum_256(acc);
+    }
+}
+
 }  // namespace avx2
 
 const KernelTable* kernels_avx2() {
     static const KernelTable table = {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
         avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx2::dot_rows_f32, avx2::axpy_rows_f32,
-        avx2::attn_scores, avx2::attn_pv, avx2::attn_transpose,
+        avx2::attn_scores, avx2::attn_pv, avx2::attn_transpose, avx2::attn_softmax,
     };
     return &table;
 }

@@ -5,6 +5,8 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "../fp16.h"
 
 namespace rl {
@@ -184,13 +186,62 @@ static void attn_transpose(const float* x, int64_t n, float* y) {
         for (int32_t j = 0; j < kAttnKeys; j++) y[d0 * kAttnKeys + j] = x[j * n + d0];
 }
 
+// avx2's exp8 on 16 lanes (the same operations per lane, so the same values).
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                          _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+static void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), lo = _mm512_set1_ps(kExpUnderflow);
+    for (int32_t r = 0; r < rows; r++) {
+        float* sr = s + r * kAttnKeys;
+        const __m512 x0 = _mm512_max_ps(_mm512_loadu_ps(sr), ninf), x1 = _mm512_max_ps(_mm512_loadu_ps(sr + 16), ninf);
+        const float t = _mm512_reduce_max_ps(_mm512_max_ps(x0, x1));
+        if (!(t > -INFINITY)) {
+            _mm512_storeu_ps(sr, _mm512_setzero_ps());
+            _mm512_storeu_ps(sr + 16, _mm512_setzero_ps());
+            continue;
+        }
+        if (t > m[r]) {
+            const float c = std::exp(m[r] - t);
+            float* orow = o + r * dv;
+            const __m512 vc = _mm512_set1_ps(c);
+            int64_t i = 0;
+            for (; i + 16 <= dv; i += 16) _mm512_storeu_ps(orow + i, _mm512_mul_ps(vc, _mm512_loadu_ps(orow + i)));
+            for (; i < dv; i++) orow[i] *= c;
+            l[r] *= c;
+            m[r] = t;
+        }
+        const __m512 vm = _mm512_set1_ps(m[r]);
+        const __m512 d0 = _mm512_sub_ps(x0, vm), d1 = _mm512_sub_ps(x1, vm);
+        const __m512 y0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d0, lo, _CMP_GE_OQ), exp16(_mm512_max_ps(d0, lo)));
+        const __m512 y1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d1, lo, _CMP_GE_OQ), exp16(_mm512_max_ps(d1, lo)));
+        _mm512_storeu_ps(sr, y0);
+        _mm512_storeu_ps(sr + 16, y1);
+        l[r] += _mm512_reduce_add_ps(_mm512_add_ps(y0, y1));
+    }
+}
+
 }  // namespace avx512
 
 const KernelTable* kernels_avx512() {
     static const KernelTable table = {
         "avx512", avx512::dot_f32, avx512::fp16_to_f32_row, avx512::f32_to_fp16_row,
         avx512::bf16_to_f32_row, avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx512::dot_rows_f32,
-        avx2::axpy_rows_f32, avx512::attn_scores, avx512::attn_pv, avx512::attn_transpose,
+        avx2::axpy_rows_f32, avx512::attn_scores, avx512::attn_pv, avx512::attn_transpose, avx512::attn_softmax,
     };
     return &table;
 }

@@ -1,4 +1,5 @@
 // Scalar reference kernels: the specification the SIMD tiers are tested against.
+#include <algorithm>
 #include <cmath>
 
 #include "../fp16.h"
@@ -84,6 +85,29 @@ void attn_transpose(const float* x, int64_t n, float* y) {
         for (int64_t d = 0; d < n; d++) y[d * kAttnKeys + j] = x[j * n + d];
 }
 
+void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv) {
+    const float ninf = -INFINITY;
+    for (int32_t r = 0; r < rows; r++) {
+        float* sr = s + r * kAttnKeys;
+        float t = ninf;
+        for (int32_t j = 0; j < kAttnKeys; j++) {
+            sr[j] = sr[j] == sr[j] ? sr[j] : ninf;
+            t = std::max(t, sr[j]);
+        }
+        if (!(t > ninf)) {
+            for (int32_t j = 0; j < kAttnKeys; j++) sr[j] = 0.0f;
+            continue;
+        }
+        if (t > m[r]) {
+            const float c = std::exp(m[r] - t);  // 0 on a row's first keys (m = -inf)
+            scale_f32(o + r * dv, c, dv);
+            l[r] *= c;
+            m[r] = t;
+        }
+        l[r] += exp_shift(sr, kAttnKeys, m[r]);
+    }
+}
+
 }  // namespace generic
 
 const KernelTable* kernels_generic() {
@@ -91,7 +115,7 @@ const KernelTable* kernels_generic() {
         "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
         generic::bf16_to_f32_row, generic::exp_shift, generic::axpy_f32, generic::scale_f32,
         generic::dot_rows_f32, generic::axpy_rows_f32, generic::attn_scores, generic::attn_pv,
-        generic::attn_transpose,
+        generic::attn_transpose, generic::attn_softmax,
     };
     return &table;
 }

@@ -129,6 +129,31 @@ static int check_tier(const KernelTable* ref, const KernelTable* k) {
             }
         }
     }
+    // The online-softmax step: the same maxima and rescales, exponentials within exp_shift's
+    // tolerance; rows without a finite score (all -inf or NaN) untouched and zeroed.
+    {
+        const int T = kAttnKeys, rows = 7, dv = 40;
+        std::vector<float> s((size_t)rows * T), m(rows), l(rows), o((size_t)rows * dv);
+        for (int r = 0; r < rows; r++) {
+            m[r] = r % 3 == 0 ? -INFINITY : rnd() * 4;
+            l[r] = m[r] > -INFINITY ? 1.0f + rnd() * rnd() : 0.0f;
+            for (int j = 0; j < T; j++) s[(size_t)r * T + j] = r == 4 ? (j % 2 ? NAN : -INFINITY) : rnd() * 8;
+            if (r == 2) s[(size_t)r * T + 5] = NAN, s[(size_t)r * T + 9] = -INFINITY;
+        }
+        for (float& e : o) e = rnd();
+        std::vector<float> s2 = s, m2 = m, l2 = l, o2 = o;
+        ref->attn_softmax(s.data(), rows, m.data(), l.data(), o.data(), dv);
+        k->attn_softmax(s2.data(), rows, m2.data(), l2.data(), o2.data(), dv);
+        bool ok = std::memcmp(m.data(), m2.data(), sizeof(float) * rows) == 0 &&
+                  std::memcmp(o.data(), o2.data(), sizeof(float) * o.size()) == 0;
+        for (int r = 0; r < rows; r++) ok &= std::fabs(l[r] - l2[r]) <= 1e-6f * l[r];
+        for (size_t i = 0; i < s.size(); i++) ok &= (s[i] == 0) == (s2[i] == 0) && std::fabs(s[i] - s2[i]) <= 1e-6f * s[i];
+        for (int j = 0; j < T; j++) ok &= s2[4 * T + j] == 0.0f;
+        if (!ok) {
+            std::printf("%s attn_softmax differs from the reference\n", k->name);
+            failures++;
+        }
+    }
     return failures;
 }
 
