@@ -443,7 +443,7 @@ async function writePlot(rep, out) {
     encoding: {
       x: { field: "x", type: "quantitative", title: xTitle, scale: { type: "log", base: 2 }, axis: { values: [...new Set(data.map((d) => d.x))] } },
       y: { field: "y", type: "quantitative", title: "tokens/s", scale: { type: "log" } },
-      color: { field: "engine", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+      color: { field: "engine", type: "nominal", title: null, legend: { orient: "bottom", columns: 2, labelLimit: 400 } },
     },
   });
   if (rep.prefill?.summary) {

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `ringllm` command line.
+import { readFile } from "node:fs/promises";
+
 import { Command } from "commander";
+import { SingleBar } from "cli-progress";
 
 import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
@@ -92,6 +95,71 @@ export function inspectReport(file: string, info: GgufInfo, showMetadata: boolea
   return out.join("\n");
 }
 
+// Reads the prompt of `generate`: the argument, a file (-f), or standard input ("-").
+async function readPrompt(arg: string | undefined, file: string | undefined): Promise<string> {
+  if (file !== undefined && arg !== undefined) {
+    throw new RingllmError("INVALID_ARGUMENT", "give the prompt either as an argument or with --file, not both");
+  }
+  if (file !== undefined) {
+    try {
+      return await readFile(file, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new RingllmError(code === "ENOENT" ? "ENOENT" : "INVALID_ARGUMENT", `cannot read the prompt file ${file}: ${(err as Error).message}`);
+    }
+  }
+  if (arg === undefined) throw new RingllmError("INVALID_ARGUMENT", 'no prompt: give it as an argument, with --file <path>, or "-" to read standard input');
+  if (arg !== "-") return arg;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * A progress bar on stderr, only when stderr is a terminal (never in pipes or redirected output):
+ * model loading as a percentage, prompt reading as tokens done / total with tok/s and ETA.
+ */
+class Progress {
+  #bar: SingleBar | null = null;
+  #start = 0;
+  constructor(private readonly enabled: boolean) {}
+
+  load(fraction: number): void {
+    if (!this.enabled) return;
+    if (!this.#bar) {
+      this.#bar = new SingleBar({
+        format: "loading model  {bar} {percentage}%", clearOnComplete: true, hideCursor: true, stream: process.stderr,
+      });
+      this.#bar.start(100, 0);
+    }
+    this.#bar.update(Math.round(fraction * 100));
+  }
+
+  prompt(done: number, total: number): void {
+    if (!this.enabled || total < 64) return;  // a short prompt takes no visible time
+    if (!this.#bar) {
+      this.#start = performance.now();
+      this.#bar = new SingleBar({
+        format: "reading prompt {bar} {value}/{total} tokens | {speed} tok/s | ETA {remaining}",
+        clearOnComplete: true, hideCursor: true, stream: process.stderr,
+      });
+      this.#bar.start(total, 0, { speed: "-", remaining: "-" });
+    }
+    const secs = (performance.now() - this.#start) / 1000;
+    const speed = secs > 0 && done > 0 ? done / secs : 0;
+    const eta = speed > 0 ? Math.round((total - done) / speed) : -1;
+    this.#bar.update(done, {
+      speed: speed > 0 ? Math.round(speed) : "-",
+      remaining: eta < 0 ? "-" : eta >= 60 ? `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, "0")}s` : `${eta}s`,
+    });
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
+  }
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
@@ -119,7 +187,8 @@ export function buildProgram(): Command {
   program
     .command("generate")
     .description("generate text after a prompt with a GGUF model (default: the embedded tiny model)")
-    .argument("<prompt>", "text to continue")
+    .argument("[prompt]", 'text to continue; "-" reads it from standard input')
+    .option("-f, --file <path>", "read the prompt from a file (UTF-8), e.g. a long document")
     .option("-m, --model <file>", "GGUF model file (default: the embedded fortune-cookie model, models/README.md)")
     .option("-n, --max-tokens <n>", "tokens to generate at most", "200")
     .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
@@ -136,9 +205,11 @@ export function buildProgram(): Command {
     .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
     .option("--stats", "print the context's KV statistics to stderr at the end")
     .option("--threads <n>", "worker threads (default: physical cores)")
-    .action(async (prompt: string, opts: Record<string, string>) => {
-      const num = (name: string, v: string | undefined) => {
-        if (v === undefined) return undefined;
+    .option("--no-progress", "no progress bar (it is shown only when stderr is a terminal)")
+    .action(async (promptArg: string | undefined, opts: Record<string, string | boolean>) => {
+      const prompt = await readPrompt(promptArg, opts.file as string | undefined);
+      const num = (name: string, v: string | boolean | undefined) => {
+        if (v === undefined || typeof v === "boolean") return undefined;
         const n = Number(v);
         if (!Number.isFinite(n)) throw new RingllmError("INVALID_ARGUMENT", `--${name} expects a number; received "${v}"`);
         return n;
@@ -148,7 +219,7 @@ export function buildProgram(): Command {
         policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
         sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
       };
-      const contextSize = /^(inf|infinity)$/i.test(opts.contextSize ?? "") ? Infinity : num("context-size", opts.contextSize);
+      const contextSize = /^(inf|infinity)$/i.test(String(opts.contextSize ?? "")) ? Infinity : num("context-size", opts.contextSize);
       const contextOptions = {
         contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed),
         kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
@@ -157,14 +228,29 @@ export function buildProgram(): Command {
         maxTokens: num("max-tokens", opts.maxTokens), temperature: num("temperature", opts.temperature),
         topK: num("top-k", opts.topK), topP: num("top-p", opts.topP), minP: num("min-p", opts.minP),
         seed: num("seed", opts.seed), signal: ac.signal,
+        onPromptProgress: ({ done, total }: { done: number; total: number }) => progress.prompt(done, total),
       };
       process.once("SIGINT", () => ac.abort());
-      const model = await loadModel(opts.model ?? defaultModelPath(), { signal: ac.signal });
+      const progress = new Progress(opts.progress !== false && process.stderr.isTTY === true);
+      let model;
+      try {
+        model = await loadModel((opts.model as string | undefined) ?? defaultModelPath(), { signal: ac.signal, onProgress: (f) => progress.load(f) });
+      } finally {
+        progress.stop();
+      }
       const ctx = await model.createContext(contextOptions);
       try {
-        process.stdout.write(prompt);
-        for await (const chunk of ctx.generate(prompt, generateOptions)) {
-          process.stdout.write(chunk.text);
+        // a prompt from the command line is echoed; a document from a file or stdin is not
+        if (promptArg !== undefined && promptArg !== "-") process.stdout.write(prompt);
+        let first = true;
+        try {
+          for await (const chunk of ctx.generate(prompt, generateOptions)) {
+            if (first) progress.stop();
+            first = false;
+            process.stdout.write(chunk.text);
+          }
+        } finally {
+          progress.stop();
         }
         process.stdout.write("\n");
         if (opts.stats) {

@@ -1,6 +1,6 @@
 // Context: decode and generate over a loaded model.
 import { describe, fromNative, RingllmError } from "./errors";
-import { abortedError, checkOptions, isAbortSignal, isIntegerIn } from "./validate";
+import { abortedError, checkOptions, isAbortSignal, isFunction, isIntegerIn } from "./validate";
 import type { Check } from "./validate";
 import type { Vocab, TokenDecoder } from "./vocab";
 
@@ -109,6 +109,18 @@ export interface GenerateOptions {
   /** generation ends before any of these strings (not emitted) or after any of these token ids */
   stop?: (string | number)[];
   signal?: AbortSignal;
+  /** called while the prompt is read: see {@link PromptProgress} */
+  onPromptProgress?: (progress: PromptProgress) => void;
+}
+
+/**
+ * Progress of a long prompt through the model: `done` of `total` tokens. Reported at the start
+ * ({ done: 0 }), about every 100 ms while chunks complete (a chunk is `batchSize` tokens), and at
+ * the end ({ done: total }). The callback runs on the main thread; the work runs off it.
+ */
+export interface PromptProgress {
+  done: number;
+  total: number;
 }
 
 export interface GeneratedChunk {
@@ -260,6 +272,36 @@ export class Context {
     }
   }
 
+  // Runs a native decode of `total` tokens, reporting its progress from the context's stats (the
+  // engine updates them after every chunk) on a timer. An exception thrown by the callback is
+  // rethrown once the decode has finished.
+  async #withProgress<T>(total: number, onProgress: ((p: PromptProgress) => void) | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!onProgress) return fn();
+    const start = this.#handle.info().position;
+    let thrown: { err: unknown } | undefined;
+    let last = -1;
+    const report = (done: number) => {
+      if (thrown || done === last) return;
+      last = done;
+      try {
+        onProgress({ done, total });
+      } catch (err) {
+        thrown = { err };
+      }
+    };
+    report(0);
+    const timer = setInterval(() => report(Math.min(total, Math.max(0, this.#handle.stats().tokensProcessed - start))), 100);
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      clearInterval(timer);
+    }
+    report(total);
+    if (thrown) throw thrown.err;
+    return result;
+  }
+
   async #run<T>(name: string, signal: AbortSignal | undefined, fn: () => Promise<T>, callSite = new Error()): Promise<T> {
     const onAbort = () => this.#handle.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -277,13 +319,17 @@ export class Context {
    * Runs tokens through the model at the current position. Resolves with the logits of the last
    * token (n_vocab floats) or of every token (`logits: "all"`, n_tokens * n_vocab).
    */
-  decode(tokens: Uint32Array | readonly number[], options?: { logits?: "last" | "all"; signal?: AbortSignal }): Promise<Float32Array> {
+  decode(
+    tokens: Uint32Array | readonly number[],
+    options?: { logits?: "last" | "all"; signal?: AbortSignal; onProgress?: (progress: PromptProgress) => void },
+  ): Promise<Float32Array> {
     this.#live();
     checkOptions("decode", options, {
       logits: (v, name) => {
         if (v !== "last" && v !== "all") throw new RingllmError("INVALID_ARGUMENT", `${name} must be "last" or "all"; received ${describe(v)}`);
       },
       signal: isAbortSignal,
+      onProgress: isFunction,
     });
     const ids = this.#checkTokens("decode", tokens);
     if (ids.length === 0) return Promise.reject(new RingllmError("INVALID_ARGUMENT", "decode: tokens must not be empty"));
@@ -296,7 +342,7 @@ export class Context {
         const before = this.#handle.info().position;
         let logits: Float32Array;
         try {
-          logits = await this.#handle.decode(all, options?.logits === "all");
+          logits = await this.#withProgress(all.length, options?.onProgress, () => this.#handle.decode(all, options?.logits === "all"));
         } catch (err) {
           // a ring cache keeps the chunks completed before a cancel, the pending token among them
           if (this.#handle.info().position !== before) this.#pending = -1;
@@ -340,6 +386,7 @@ export class Context {
         }
       },
       signal: isAbortSignal,
+      onPromptProgress: isFunction,
     });
     const o = options ?? {};
     const bias: [number, number][] = [];
@@ -382,7 +429,7 @@ export class Context {
       const first = this.#withPending(promptIds);
       if (first.length > 0) {
         this.#checkRoom("generate", first.length + 1);
-        await this.#run("generate", signal, () => this.#handle.decode(first, false));
+        await this.#run("generate", signal, () => this.#withProgress(first.length, o.onPromptProgress, () => this.#handle.decode(first, false)));
         this.#pending = -1;
       }
       const decoder = this.#model.createTokenDecoder();

@@ -15,7 +15,7 @@ export type { GgufInfo, MetadataArrayRef, MetadataValue, ReadGgufInfoOptions, Te
 export type { HyperParameters } from "./hparams";
 export { Context } from "./context";
 export type {
-  ContextOptions, ContextStats, GenerateOptions, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName,
+  ContextOptions, ContextStats, GenerateOptions, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
 } from "./context";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";

@@ -273,7 +273,8 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     // per worker: a decode partial + tile scratch, h2o's rows and probabilities, or a prefill block
     const size_t R = (size_t)kAttnBlock * attn_.group;
     work_stride_ = std::max({attn_partial_floats(attn_) + attn_block_scratch_floats(attn_, attn_.group),
-                             attn_partial_floats(attn_) + hp_.head_dim_k + hp_.head_dim_v + (size_t)attn_.group * h2o_slots_,
+                             (size_t)kAttnKeys * (2 * hp_.head_dim_k + hp_.head_dim_v + attn_.group) +
+                                 (size_t)attn_.group * h2o_slots_,
                              R * (2 * hp_.head_dim_k + 2 + hp_.head_dim_v) + attn_block_scratch_floats(attn_, (int32_t)R)});
     work_.assign((size_t)pool_.n_threads() * work_stride_, 0.0f);
     held_.assign((size_t)pool_.n_threads() * h2o_slots_, 0);
@@ -376,43 +377,58 @@ void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0, i
 
 void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
     const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
-    const size_t pf = attn_partial_floats(attn_);
-    for (int32_t t = 0; t < m; t++) {
-        const int64_t p = pos0 + t;
-        pool_.parallel_for_work(n_kv, h2o_slots_ * (int64_t)(dk + dv) * G, [&](int64_t begin, int64_t end, int worker) {
-            float* krow = work_.data() + (size_t)worker * work_stride_ + pf;
-            float* vrow = krow + dk;
-            float* prob = vrow + dv;  // (G, held)
-            int64_t* held = held_.data() + (size_t)worker * h2o_slots_;
-            for (int64_t g = begin; g < end; g++) {
+    constexpr int32_t T = kAttnKeys;
+    // KV heads evict independently: each worker takes its heads through every token of the chunk.
+    pool_.parallel_for_work(n_kv, m * h2o_slots_ * (int64_t)(dk + dv) * G, [&](int64_t begin, int64_t end, int worker) {
+        float* kr = work_.data() + (size_t)worker * work_stride_;  // (T, dk) key rows of a tile
+        float* ktr = kr + (size_t)T * dk;                           // (dk, T) transposed
+        float* vr = ktr + (size_t)T * dk;                           // (T, dv) value rows
+        float* pt = vr + (size_t)T * dv;                            // (G, T) a tile's scores or weights
+        float* prob = pt + (size_t)G * T;                           // (G, held)
+        int64_t* held = held_.data() + (size_t)worker * h2o_slots_;
+        const uint8_t* rows[T];
+        for (int64_t g = begin; g < end; g++) {
+            for (int32_t t = 0; t < m; t++) {
+                const int64_t p = pos0 + t;
                 kv.h2o_insert((int32_t)g, p, k_stage_.data() + (size_t)t * kv.k_row_bytes() + g * kv.k_head_bytes(),
                               v_stage_.data() + (size_t)t * kv.v_row_bytes() + g * kv.v_head_bytes());
                 const int64_t n = kv.h2o_held((int32_t)g, held);
-                for (int64_t j = 0; j < n; j++) {
-                    kv_load_row(attn_.type, kt_, kv.k_row(held[j]) + g * kv.k_head_bytes(), krow, dk);
-                    for (int32_t h = 0; h < G; h++) {
-                        const float* q = q_.data() + t * q_dim_ + (g * G + h) * dk;
-                        float sc = kt_->dot_f32(q, krow, dk) * attn_.scale;
-                        if (attn_.softcap > 0) sc = attn_.softcap * std::tanh(sc / attn_.softcap);
-                        prob[h * n + j] = sc;
-                    }
+                const float* q = q_.data() + t * q_dim_ + g * G * dk;
+                // every held key's score with the prefill's tile kernels (held slots gathered by 32)
+                for (int64_t j0 = 0; j0 < n; j0 += T) {
+                    const int32_t nt = (int32_t)std::min<int64_t>(T, n - j0);
+                    for (int32_t j = 0; j < T; j++) rows[j] = j < nt ? kv.k_row(held[j0 + j]) + g * kv.k_head_bytes() : nullptr;
+                    attn_load_keys(attn_, rows, kr, ktr);
+                    kt_->attn_scores(q, G, dk, ktr, attn_.scale, pt);
+                    for (int32_t h = 0; h < G; h++) std::copy(pt + h * T, pt + h * T + nt, prob + h * n + j0);
                 }
-                for (int32_t h = 0; h < G; h++) ops_softmax(prob + h * n, n);
+                for (int32_t h = 0; h < G; h++) {
+                    float* ph = prob + h * n;
+                    if (attn_.softcap > 0)
+                        for (int64_t j = 0; j < n; j++) ph[j] = attn_.softcap * std::tanh(ph[j] / attn_.softcap);
+                    float mx = -INFINITY;
+                    for (int64_t j = 0; j < n; j++) mx = std::max(mx, ph[j]);
+                    const float sum = kt_->exp_shift(ph, n, mx);  // >= 1: the max scores exp(0)
+                    kt_->scale_f32(ph, (float)(1.0 / (double)sum), n);
+                }
                 float* out = att_.data() + t * o_dim_ + g * G * dv;
                 std::fill(out, out + (int64_t)G * dv, 0.0f);
-                for (int64_t j = 0; j < n; j++) {
-                    kv_load_row(attn_.type, kt_, kv.v_row(held[j]) + g * kv.v_head_bytes(), vrow, dv);
-                    double received = 0;
-                    for (int32_t h = 0; h < G; h++) {
-                        ops_axpy(out + (int64_t)h * dv, prob[h * n + j], vrow, dv);
-                        received += prob[h * n + j];
+                for (int64_t j0 = 0; j0 < n; j0 += T) {
+                    const int32_t nt = (int32_t)std::min<int64_t>(T, n - j0);
+                    for (int32_t j = 0; j < T; j++) rows[j] = j < nt ? kv.v_row(held[j0 + j]) + g * kv.v_head_bytes() : nullptr;
+                    attn_load_values(attn_, rows, vr);
+                    for (int32_t j = 0; j < nt; j++) {
+                        double received = 0;
+                        for (int32_t h = 0; h < G; h++) received += prob[h * n + j0 + j];
+                        kv.h2o_add_score((int32_t)g, held[j0 + j], received);
                     }
-                    kv.h2o_add_score((int32_t)g, held[j], received);
+                    for (int32_t h = 0; h < G; h++) std::copy(prob + h * n + j0, prob + h * n + j0 + nt, pt + h * T);
+                    kt_->attn_pv(out, G, dv, pt, vr, 0, nt);
                 }
                 kv.h2o_evict((int32_t)g, p);
             }
-        });
-    }
+        }
+    });
 }
 
 // Adds a bias row to each of m rows of width n (stride n).
@@ -588,6 +604,7 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
         }
         push_history(tokens + c, m);
         pos_ += m;
+        if (c + (size_t)m < n) snapshot();  // progress of a long prompt, visible to stats() meanwhile
         if (all_out) {
             output_logits(0, m, all_out + c * V);
             if (last_chunk) std::copy(all_out + (n - 1) * V, all_out + n * V, last_logits_.begin());

@@ -49,6 +49,10 @@ struct KernelTable {
     // if t > m[r]: c = std::exp(m[r] - t), o row (dv) *= c, l[r] *= c, m[r] = t; then the row
     // becomes exp_shift(row, 32, m[r]) and l[r] += its sum.
     void (*attn_softmax)(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv);
+    // A tile of 32 f16 rows of n elements (rows[j] == nullptr: a row of zeros) converted to f32:
+    // transposed into kt[d * 32 + j] (keys), or kept as rows out[j * n + d] (values).
+    void (*attn_load_k_f16)(const uint16_t* const* rows, int64_t n, float* kt);
+    void (*attn_load_v_f16)(const uint16_t* const* rows, int64_t n, float* out);
 };
 
 // Keys per attention tile (the kernels above are written for it).
@@ -71,6 +75,8 @@ void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, floa
 void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
 void attn_transpose(const float* x, int64_t n, float* y);
 void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv);
+void attn_load_k_f16(const uint16_t* const* rows, int64_t n, float* kt);
+void attn_load_v_f16(const uint16_t* const* rows, int64_t n, float* out);
 }  // namespace generic
 namespace avx2 {
 float exp_shift(float* x, int64_t n, float m);

@@ -67,6 +67,29 @@ int64_t AttnView::n_keys() const {
     return n;
 }
 
+void attn_load_keys(const AttnShape& s, const uint8_t* const* k, float* kr, float* ktr) {
+    const int32_t dk = s.head_dim_k;
+    if (s.type == KvType::F16) return s.kt->attn_load_k_f16((const uint16_t* const*)k, dk, ktr);
+    for (int32_t j = 0; j < T; j++) {
+        if (k[j])
+            kv_load_row(s.type, s.kt, k[j], kr + (size_t)j * dk, dk);
+        else
+            std::memset(kr + (size_t)j * dk, 0, sizeof(float) * dk);
+    }
+    s.kt->attn_transpose(kr, dk, ktr);
+}
+
+void attn_load_values(const AttnShape& s, const uint8_t* const* v, float* vr) {
+    const int32_t dv = s.head_dim_v;
+    if (s.type == KvType::F16) return s.kt->attn_load_v_f16((const uint16_t* const*)v, dv, vr);
+    for (int32_t j = 0; j < T; j++) {
+        if (v[j])
+            kv_load_row(s.type, s.kt, v[j], vr + (size_t)j * dv, dv);
+        else
+            std::memset(vr + (size_t)j * dv, 0, sizeof(float) * dv);
+    }
+}
+
 size_t attn_block_scratch_floats(const AttnShape& s, int32_t rows) {
     // K rows, K transposed, V rows, scores with q0 and with q1
     return (size_t)T * (2 * (size_t)s.head_dim_k + s.head_dim_v) + 2 * (size_t)rows * T;
@@ -92,7 +115,8 @@ void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, 
         const int64_t k0 = view.tile(i) * T, k1 = k0 + T - 1;  // the tile's positions [k0, k1]
         // rows of positions some query of the block sees; the others are zero (and masked)
         int32_t jlo = T, jhi = -1;
-        bool loaded[T] = {};
+        const uint8_t* kp[T] = {};
+        const uint8_t* vp[T] = {};
         bool rot1 = false;
         for (int u = 0; u < kKvMaxSpans; u++) {
             const KvSpan& sp = view.unions[u];
@@ -100,22 +124,15 @@ void attn_block(const AttnShape& s, const AttnKeys& keys, const AttnView& view, 
             if (a > b) continue;
             rot1 |= sp.rot == 1;
             for (int64_t p = a; p <= b; p++) {
-                const int32_t j = (int32_t)(p - k0);
-                if (loaded[j]) continue;
-                loaded[j] = true;
-                kv_load_row(s.type, kt, keys.k(p), kr + (size_t)j * dk, dk);
-                kv_load_row(s.type, kt, keys.v(p), vr + (size_t)j * dv, dv);
+                kp[p - k0] = keys.k(p);
+                vp[p - k0] = keys.v(p);
             }
             jlo = std::min(jlo, (int32_t)(a - k0));
             jhi = std::max(jhi, (int32_t)(b - k0));
         }
         if (jhi < 0) continue;
-        for (int32_t j = 0; j < T; j++) {
-            if (loaded[j]) continue;
-            std::memset(kr + (size_t)j * dk, 0, sizeof(float) * dk);
-            std::memset(vr + (size_t)j * dv, 0, sizeof(float) * dv);
-        }
-        kt->attn_transpose(kr, dk, ktr);
+        attn_load_keys(s, kp, kr, ktr);
+        attn_load_values(s, vp, vr);
         kt->attn_scores(q0, rows, dk, ktr, s.scale, s0);
         const bool use_s1 = two_rot && rot1;
         if (use_s1) kt->attn_scores(q1, rows, dk, ktr, s.scale, s1);

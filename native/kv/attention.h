@@ -75,6 +75,11 @@ struct AttnView {
 };
 void attn_view(const KvLayer& kv, int64_t first, int32_t n_pos, AttnView* view);
 
+// One tile's rows in f32 (a null row is zeros): keys k[j] transposed into ktr (head_dim_k, 32),
+// kr (32, head_dim_k) scratch for quantized types; values v[j] into vr (32, head_dim_v).
+void attn_load_keys(const AttnShape& s, const uint8_t* const* k, float* kr, float* ktr);
+void attn_load_values(const AttnShape& s, const uint8_t* const* v, float* vr);
+
 // Floats of scratch attn_block needs for `rows` query rows.
 size_t attn_block_scratch_floats(const AttnShape& s, int32_t rows);
 // Floats of one flash-decoding partial: m (group), l (group), o (group * head_dim_v).

@@ -228,30 +228,63 @@ static void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const fl
     if (r < rows) pv_rows<1>(o + r * dv, dv, p + r * kAttnKeys, v, j0, j1);
 }
 
+// 8 x 8 floats in registers: unpack pairs, 64-bit shuffles, then 128-bit halves.
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
 static void attn_transpose(const float* x, int64_t n, float* y) {
     int64_t d0 = 0;
     for (; d0 + 8 <= n; d0 += 8)
         for (int32_t j0 = 0; j0 < kAttnKeys; j0 += 8) {
-            __m256 r[8], t[8], u[8];
+            __m256 r[8];
             for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(x + (j0 + i) * n + d0);
-            for (int i = 0; i < 4; i++) {
-                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-            }
-            for (int i = 0; i < 2; i++) {
-                u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-                u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-                u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-                u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-            }
-            for (int c = 0; c < 4; c++) {
-                r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-                r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-            }
+            transpose8(r);
             for (int i = 0; i < 8; i++) _mm256_storeu_ps(y + (d0 + i) * kAttnKeys + j0, r[i]);
         }
     for (; d0 < n; d0++)
         for (int32_t j = 0; j < kAttnKeys; j++) y[d0 * kAttnKeys + j] = x[j * n + d0];
+}
+
+static void attn_load_k_f16(const uint16_t* const* rows, int64_t n, float* kt) {
+    int64_t d0 = 0;
+    for (; d0 + 8 <= n; d0 += 8)
+        for (int32_t j0 = 0; j0 < kAttnKeys; j0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = rows[j0 + i] ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(rows[j0 + i] + d0))) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(kt + (d0 + i) * kAttnKeys + j0, r[i]);
+        }
+    for (; d0 < n; d0++)
+        for (int32_t j = 0; j < kAttnKeys; j++) kt[d0 * kAttnKeys + j] = rows[j] ? fp16_to_fp32(rows[j][d0]) : 0.0f;
+}
+
+static void attn_load_v_f16(const uint16_t* const* rows, int64_t n, float* out) {
+    for (int32_t j = 0; j < kAttnKeys; j++) {
+        float* y = out + j * n;
+        if (!rows[j]) {
+            for (int64_t d = 0; d < n; d++) y[d] = 0.0f;
+            continue;
+        }
+        int64_t d = 0;
+        for (; d + 8 <= n; d += 8) _mm256_storeu_ps(y + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(rows[j] + d))));
+        for (; d < n; d++) y[d] = fp16_to_fp32(rows[j][d]);
+    }
 }
 
 static void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t dv) {
@@ -294,6 +327,7 @@ const KernelTable* kernels_avx2() {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
         avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx2::dot_rows_f32, avx2::axpy_rows_f32,
         avx2::attn_scores, avx2::attn_pv, avx2::attn_transpose, avx2::attn_softmax,
+        avx2::attn_load_k_f16, avx2::attn_load_v_f16,
     };
     return &table;
 }

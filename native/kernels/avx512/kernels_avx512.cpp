@@ -186,6 +186,34 @@ static void attn_transpose(const float* x, int64_t n, float* y) {
         for (int32_t j = 0; j < kAttnKeys; j++) y[d0 * kAttnKeys + j] = x[j * n + d0];
 }
 
+static void attn_load_k_f16(const uint16_t* const* rows, int64_t n, float* kt) {
+    int64_t d0 = 0;
+    for (; d0 + 16 <= n; d0 += 16)
+        for (int32_t j0 = 0; j0 < kAttnKeys; j0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = rows[j0 + i] ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(rows[j0 + i] + d0)))
+                                    : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16; i++) _mm512_storeu_ps(kt + (d0 + i) * kAttnKeys + j0, r[i]);
+        }
+    for (; d0 < n; d0++)
+        for (int32_t j = 0; j < kAttnKeys; j++) kt[d0 * kAttnKeys + j] = rows[j] ? fp16_to_fp32(rows[j][d0]) : 0.0f;
+}
+
+static void attn_load_v_f16(const uint16_t* const* rows, int64_t n, float* out) {
+    for (int32_t j = 0; j < kAttnKeys; j++) {
+        float* y = out + j * n;
+        if (!rows[j]) {
+            for (int64_t d = 0; d < n; d++) y[d] = 0.0f;
+            continue;
+        }
+        int64_t d = 0;
+        for (; d + 16 <= n; d += 16) _mm512_storeu_ps(y + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(rows[j] + d))));
+        for (; d < n; d++) y[d] = fp16_to_fp32(rows[j][d]);
+    }
+}
+
 // avx2's exp8 on 16 lanes (the same operations per lane, so the same values).
 static inline __m512 exp16(__m512 x) {
     x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
@@ -242,6 +270,7 @@ const KernelTable* kernels_avx512() {
         "avx512", avx512::dot_f32, avx512::fp16_to_f32_row, avx512::f32_to_fp16_row,
         avx512::bf16_to_f32_row, avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx512::dot_rows_f32,
         avx2::axpy_rows_f32, avx512::attn_scores, avx512::attn_pv, avx512::attn_transpose, avx512::attn_softmax,
+        avx512::attn_load_k_f16, avx512::attn_load_v_f16,
     };
     return &table;
 }

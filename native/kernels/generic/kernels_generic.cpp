@@ -108,6 +108,16 @@ void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, int64_t 
     }
 }
 
+void attn_load_k_f16(const uint16_t* const* rows, int64_t n, float* kt) {
+    for (int32_t j = 0; j < kAttnKeys; j++)
+        for (int64_t d = 0; d < n; d++) kt[d * kAttnKeys + j] = rows[j] ? fp16_to_fp32(rows[j][d]) : 0.0f;
+}
+
+void attn_load_v_f16(const uint16_t* const* rows, int64_t n, float* out) {
+    for (int32_t j = 0; j < kAttnKeys; j++)
+        for (int64_t d = 0; d < n; d++) out[j * n + d] = rows[j] ? fp16_to_fp32(rows[j][d]) : 0.0f;
+}
+
 }  // namespace generic
 
 const KernelTable* kernels_generic() {
@@ -115,7 +125,7 @@ const KernelTable* kernels_generic() {
         "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
         generic::bf16_to_f32_row, generic::exp_shift, generic::axpy_f32, generic::scale_f32,
         generic::dot_rows_f32, generic::axpy_rows_f32, generic::attn_scores, generic::attn_pv,
-        generic::attn_transpose, generic::attn_softmax,
+        generic::attn_transpose, generic::attn_softmax, generic::attn_load_k_f16, generic::attn_load_v_f16,
     };
     return &table;
 }

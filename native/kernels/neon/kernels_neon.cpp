@@ -119,6 +119,7 @@ const KernelTable* kernels_neon() {
         "neon", neon::dot_f32, neon::fp16_to_f32_row, neon::f32_to_fp16_row, neon::bf16_to_f32_row,
         generic::exp_shift, generic::axpy_f32, generic::scale_f32, neon::dot_rows_f32, generic::axpy_rows_f32,
         neon::attn_scores, neon::attn_pv, generic::attn_transpose, generic::attn_softmax,
+        generic::attn_load_k_f16, generic::attn_load_v_f16,
     };
     return &table;
 }

@@ -129,6 +129,24 @@ static int check_tier(const KernelTable* ref, const KernelTable* k) {
             }
         }
     }
+    // f16 tile loads: bit for bit the reference, null rows zero.
+    for (int n : {8, 24, 64, 80, 128, 136}) {
+        const int T = kAttnKeys;
+        std::vector<uint16_t> src((size_t)T * n);
+        for (size_t i = 0; i < src.size(); i++) src[i] = fp32_to_fp16(rnd() * 3);
+        const uint16_t* rows[kAttnKeys];
+        for (int j = 0; j < T; j++) rows[j] = j % 7 == 3 ? nullptr : src.data() + (size_t)((j * 5) % T) * n;
+        std::vector<float> a((size_t)T * n, 1.0f), b((size_t)T * n, 2.0f), c((size_t)T * n, 1.0f), d((size_t)T * n, 2.0f);
+        ref->attn_load_k_f16(rows, n, a.data());
+        k->attn_load_k_f16(rows, n, b.data());
+        ref->attn_load_v_f16(rows, n, c.data());
+        k->attn_load_v_f16(rows, n, d.data());
+        if (std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0 ||
+            std::memcmp(c.data(), d.data(), c.size() * sizeof(float)) != 0) {
+            std::printf("%s attn_load_k_f16/attn_load_v_f16 n=%d differ from the reference\n", k->name, n);
+            failures++;
+        }
+    }
     // The online-softmax step: the same maxima and rescales, exponentials within exp_shift's
     // tolerance; rows without a finite score (all -inf or NaN) untouched and zeroed.
     {
