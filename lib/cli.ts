@@ -205,6 +205,7 @@ export function buildProgram(): Command {
     .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
     .option("--stats", "print the context's KV statistics to stderr at the end")
     .option("--threads <n>", "worker threads (default: physical cores)")
+    .option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)")
     .option("--no-progress", "no progress bar (it is shown only when stderr is a terminal)")
     .action(async (promptArg: string | undefined, opts: Record<string, string | boolean>) => {
       const prompt = await readPrompt(promptArg, opts.file as string | undefined);
@@ -221,7 +222,7 @@ export function buildProgram(): Command {
       };
       const contextSize = /^(inf|infinity)$/i.test(String(opts.contextSize ?? "")) ? Infinity : num("context-size", opts.contextSize);
       const contextOptions = {
-        contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed),
+        contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed), batchSize: num("batch-size", opts.batchSize),
         kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
       };
       const generateOptions = {
