@@ -70,7 +70,11 @@ static void packed_groups(const WeightMatrix& w, const PreparedAct& p, int64_t g
         const int32_t nt = std::min(k_token_chunk, n_tok - t0);
         const PackedAct pa{p.a0 + (size_t)t0 * p.a_stride, p.a_stride, p.d ? p.d + t0 * nb : nullptr,
                            p.s ? p.s + t0 * nb : nullptr, nb};
-        for (int64_t g = g0; g < g1; g++)
+        int64_t g = g0;
+        if (w.k->gemm_x16 && nt >= 4)  // 16-row tiles pay off on token tiles, not on a gemv
+            for (; g + 2 <= g1; g += 2)
+                w.k->gemm_x16(w.packed + (size_t)g * w.packed_group_bytes, pa, nt, y + t0 * y_stride + g * kPackRows, y_stride);
+        for (; g < g1; g++)
             w.k->gemm_x8(w.packed + (size_t)g * w.packed_group_bytes, pa, nt, y + t0 * y_stride + g * kPackRows, y_stride);
     }
 }

@@ -18,7 +18,7 @@ namespace rl {
      sizeof(BlockF16x8), generic::pack_f16x8, pns::gemm_f16x8},                     \
     {GGML_TYPE_BF16, ACT_F32, 1, nullptr, ns::vec_dot_bf16_f32, ns::dequantize_row_bf16, nullptr, RL_NO_PACK},                  \
     {GGML_TYPE_Q8_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q8_0_q8_0, ns::dequantize_row_q8_0,            \
-     ns::vec_dot_q8_0_q8_0_x4, 32, sizeof(BlockQ8_0x8), generic::pack_q8_0x8, pns::gemm_q8_0x8}, \
+     ns::vec_dot_q8_0_q8_0_x4, 32, sizeof(BlockQ8_0x8), generic::pack_q8_0x8, pns::gemm_q8_0x8, pns::gemm_q8_0x16}, \
     {GGML_TYPE_Q4_0, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_0_q8_0, ns::dequantize_row_q4_0,            \
      ns::vec_dot_q4_0_q8_0_x4, 32, sizeof(BlockQ4_0x8), generic::pack_q4_0x8, pns::gemm_q4_0x8}, \
     {GGML_TYPE_Q4_1, ACT_Q8_0, 32, ns::quantize_row_q8_0, ns::vec_dot_q4_1_q8_0, ns::dequantize_row_q4_1, nullptr, RL_NO_PACK}, \

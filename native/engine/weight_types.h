@@ -35,6 +35,8 @@ struct WeightKernels {
     uint32_t pack_block_bytes;
     void (*pack)(const uint8_t* rows, size_t row_bytes, int64_t nb, void* out);
     PackedGemmFn gemm_x8;
+    // optional: two consecutive groups at once (16 rows), the same bits as two gemm_x8 calls
+    PackedGemmFn gemm_x16 = nullptr;
 };
 
 // Kernels for `type` on `tier` (generic when tier is null or has no override); nullptr when the

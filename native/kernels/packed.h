@@ -131,15 +131,22 @@ void q6k_values(const void* block, int* q);
 void k4_scale_min(const uint8_t* scales, int j, int* sc, int* m);
 // Block scales as f32 and block sums of n_tok activation rows (the PackedAct d and s arrays).
 void packed_act_sums(const BlockQ8_0* q, size_t q_stride, int64_t nb, int n_tok, float* d, int32_t* s);
+// Two consecutive groups (16 rows: w, then the next group nb blocks later) times n_tok tokens,
+// y[t * y_stride + r] for r < 16: the same bits as two gemm_x8 calls. Only the AVX-512 VNNI tier
+// has one (Q8_0 on 512-bit registers); elsewhere nullptr.
+constexpr PackedGemmFn gemm_q8_0x16 = nullptr;
 }  // namespace generic
 namespace avx2 {
 RL_PACKED_DECLS
+constexpr PackedGemmFn gemm_q8_0x16 = nullptr;
 }
-namespace avx512 {  // AVX-512 VNNI (256-bit registers)
+namespace avx512 {  // AVX-512 VNNI (256-bit registers; 512-bit for the 16-row Q8_0 tiles)
 RL_PACKED_DECLS
+void gemm_q8_0x16(const void* w, const PackedAct& a, int n_tok, float* y, int64_t y_stride);
 }
 namespace neon {  // SDOT when the CPU has dotprod (chosen at run time), else vmull_s8 + vpadalq_s16
 RL_PACKED_DECLS
+constexpr PackedGemmFn gemm_q8_0x16 = nullptr;
 bool packed_uses_sdot();  // which of the two paths the kernels take on this CPU
 }
 

@@ -185,6 +185,26 @@ static void run_case(const PackedType& ty, const Cpu& cpu, int64_t nb, int n_tok
         CHECK(std::memcmp(y_gen.data(), y_simd.data(), y_gen.size() * sizeof(float)) == 0,
               "%s %s nb=%lld tok=%d regime=%d differs from generic", tier.name, ty.name, (long long)nb, n_tok, regime);
     }
+#if !defined(__aarch64__)
+    // 16-row tiles (AVX-512 VNNI, Q8_0): two groups, the second the rows rotated by 3, equal
+    // generic on each group
+    const PackedGemmFn x16 = std::strcmp(ty.name, "Q8_0") == 0 ? avx512::gemm_q8_0x16 : nullptr;
+    if (x16 && cpu.vnni) {
+        std::vector<uint8_t> rot(rows.size()), two(2 * packed.size());
+        for (int r = 0; r < 8; r++) std::memcpy(rot.data() + r * row_bytes, rows.data() + ((r + 3) % 8) * row_bytes, row_bytes);
+        std::memcpy(two.data(), packed.data(), packed.size());
+        ty.pack(rot.data(), row_bytes, nb, two.data() + packed.size());
+        std::vector<float> y_hi(y_gen.size(), -1.0f), y16((size_t)(16 + 3) * n_tok, -1.0f);
+        ty.gen(two.data() + packed.size(), a, n_tok, y_hi.data(), y_stride);
+        x16(two.data(), a, n_tok, y16.data(), 16 + 3);
+        bool same = true;
+        for (int t = 0; t < n_tok; t++)
+            same &= std::memcmp(y16.data() + t * 19, y_gen.data() + t * y_stride, 8 * sizeof(float)) == 0 &&
+                    std::memcmp(y16.data() + t * 19 + 8, y_hi.data() + t * y_stride, 8 * sizeof(float)) == 0 &&
+                    y16[t * 19 + 16] == -1.0f;
+        CHECK(same, "avx512 16-row %s nb=%lld tok=%d regime=%d differs from generic", ty.name, (long long)nb, n_tok, regime);
+    }
+#endif
 }
 
 int main() {
