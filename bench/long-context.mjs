@@ -34,7 +34,7 @@
 //          [--runs window,full,fullattn,llama-fa-on,llama-fa-off]
 //          [--prefill-lengths 2048,4096,8192,16384,32768] [--repeats 5] [--mistral-tokens 32768]
 //          [--prefill-runs full,window,sinks,h2o,llama-fa-on,llama-fa-off] [--prefill-budget 2400]
-//          [--plot out.svg] [--from-json report.json]
+//          [--plot out.svg] [--from-json report.json[,more.json]] (--mistral-tokens 0 skips that row)
 // Needs `npm run build:ts` and an addon (build-cmake/Release/ringllm.node, build/Release, or
 // RINGLLM_NATIVE) in the repository root, and `npm ci` in bench/.
 import { createRequire } from "node:module";
@@ -394,11 +394,11 @@ async function prefillSection() {
   const small = await makeModel("small-l4-d512-h8-kv2-ffn1408-v32000-Q8_0", SMALL_FLAGS);
   console.error(`prefill: ${small}, lengths ${lengths.join(",")}, ${repeats} repeats, runs ${runsWanted.join(",")}`);
   const main = await prefillSeries(small, lengths, runsWanted, repeats, budgetS);
-  const mistralN = Number(values["mistral-tokens"] ?? (QUICK ? 4096 : 32768));
+  const mistralN = Number(values["mistral-tokens"] ?? (QUICK ? 4096 : 32768));  // 0: skip
   const mistral = await makeModel("mistral-shape-l1-v512-noswa-Q4_0", MISTRAL_FLAGS);
-  const mistralRuns = runsWanted.filter((r) => r === "full" || r === "window" || r === "llama-fa-on");
-  console.error(`prefill, Mistral-7B layer: ${mistral}, ${mistralN} tokens, runs ${mistralRuns.join(",")}`);
-  const mist = await prefillSeries(mistral, [mistralN], mistralRuns, Math.min(repeats, 3), budgetS);
+  const mistralRuns = mistralN > 0 ? runsWanted.filter((r) => r === "full" || r === "window" || r === "llama-fa-on") : [];
+  if (mistralN > 0) console.error(`prefill, Mistral-7B layer: ${mistral}, ${mistralN} tokens, runs ${mistralRuns.join(",")}`);
+  const mist = await prefillSeries(mistral, mistralN > 0 ? [mistralN] : [], mistralRuns, Math.min(repeats, 3), budgetS);
 
   const med = (sum, run, N) => sum[run]?.[N]?.median ?? null;
   const ratio = (a, b) => (a != null && b != null ? +(a / b).toFixed(2) : null);
@@ -465,9 +465,20 @@ async function writePlot(rep, out) {
   console.error(`wrote ${out}`);
 }
 
+// Reports of several runs (e.g. short prompts with more repeats, 32K with fewer) as one: prefill
+// summaries merged by run and length, the first flatness section found.
+function mergeReports(reports) {
+  const out = { prefill: { summary: {} }, flat: null };
+  for (const r of reports) {
+    for (const [run, byN] of Object.entries(r.prefill?.summary ?? {})) Object.assign((out.prefill.summary[run] ??= {}), byN);
+    out.flat ??= r.flat;
+  }
+  return out;
+}
+
 if (values["from-json"]) {
   if (!values.plot) throw new Error("--from-json needs --plot FILE");
-  await writePlot(JSON.parse(readFileSync(values["from-json"], "utf8")), values.plot);
+  await writePlot(mergeReports(values["from-json"].split(",").map((f) => JSON.parse(readFileSync(f, "utf8")))), values.plot);
   process.exit(0);
 }
 
