@@ -214,8 +214,8 @@ async function childRingllmKv() {
 }
 
 // child: stream N tokens through llama.cpp (full cache), report KV bytes and RSS
-async function childLlamaKv() {
-  const logLines = [];
+// llama.cpp context of --tokens + 64 for --model (--fa on/off): { N, vocab, context, sequence }.
+async function llamaSequence(logLines) {
   const llama = await makeLlama(logLines);
   const N = Number(values.tokens);
   const model = await llama.loadModel({ modelPath: values.model, gpuLayers: 0 });
@@ -223,7 +223,12 @@ async function childLlamaKv() {
   const context = await model.createContext({
     contextSize: N + 64, batchSize: CHUNK, threads: { ideal: THREADS, min: THREADS }, flashAttention: values.fa === "on", sequences: 1,
   });
-  const sequence = context.getSequence();
+  return { N, vocab, context, sequence: context.getSequence() };
+}
+
+async function childLlamaKv() {
+  const logLines = [];
+  const { N, vocab, context, sequence } = await llamaSequence(logLines);
   const rssLoaded = maxRssBytes();
   const seq = Array.from(randomTokens(N, vocab, 777));
   const t0 = performance.now();
@@ -273,14 +278,7 @@ async function childRingllmPrefill() {
 
 // child: llama.cpp reads the same prompt (full cache, flash attention on or off)
 async function childLlamaPrefill() {
-  const llama = await makeLlama([]);
-  const N = Number(values.tokens);
-  const model = await llama.loadModel({ modelPath: values.model, gpuLayers: 0 });
-  const vocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length ?? 512;
-  const context = await model.createContext({
-    contextSize: N + 64, batchSize: CHUNK, threads: { ideal: THREADS, min: THREADS }, flashAttention: values.fa === "on", sequences: 1,
-  });
-  const sequence = context.getSequence();
+  const { N, vocab, context, sequence } = await llamaSequence([]);
   const seq = Array.from(randomTokens(N, vocab, 4242));
   const load0 = loadavg()[0];
   const t0 = performance.now();

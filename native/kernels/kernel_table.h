@@ -27,14 +27,6 @@ struct KernelTable {
     void (*axpy_f32)(float* y, float a, const float* x, int64_t n);
     // y[i] *= a
     void (*scale_f32)(float* y, float a, int64_t n);
-    // out[i * out_stride + j] = dot_f32(a + i * a_stride, b + j * b_stride, n) for i < m, j < nb,
-    // bit for bit (attention scores of a group's heads against a tile of keys)
-    void (*dot_rows_f32)(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
-                         int64_t n, float* out, int64_t out_stride);
-    // for i < m, j < nx in order, w = w[i * w_stride + j] != 0: axpy_f32(y + i * y_stride, w, x + j * x_stride, n),
-    // bit for bit (a tile of value rows into a group's heads)
-    void (*axpy_rows_f32)(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
-                          int64_t x_stride, int32_t nx, int64_t n);
 
     // Flash-attention tiles of kAttnKeys keys (kv/attention.h). Every tier computes each output
     // with the same fused multiply-adds in the same order, so all tiers give the same bits:
@@ -69,8 +61,6 @@ namespace generic {
 float exp_shift(float* x, int64_t n, float m);
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 void scale_f32(float* y, float a, int64_t n);
-void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
-                   int64_t x_stride, int32_t nx, int64_t n);
 void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s);
 void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const float* v, int32_t j0, int32_t j1);
 void attn_transpose(const float* x, int64_t n, float* y);
@@ -82,8 +72,6 @@ namespace avx2 {
 float exp_shift(float* x, int64_t n, float m);
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 void scale_f32(float* y, float a, int64_t n);
-void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
-                   int64_t x_stride, int32_t nx, int64_t n);
 }  // namespace avx2
 
 }  // namespace rl

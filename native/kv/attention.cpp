@@ -67,27 +67,25 @@ int64_t AttnView::n_keys() const {
     return n;
 }
 
-void attn_load_keys(const AttnShape& s, const uint8_t* const* k, float* kr, float* ktr) {
-    const int32_t dk = s.head_dim_k;
-    if (s.type == KvType::F16) return s.kt->attn_load_k_f16((const uint16_t* const*)k, dk, ktr);
+// Quantized rows (q8_0/q4_0) of a tile as f32 rows of n; a null row is zeros.
+static void load_rows(const AttnShape& s, const uint8_t* const* rows, int32_t n, float* out) {
     for (int32_t j = 0; j < T; j++) {
-        if (k[j])
-            kv_load_row(s.type, s.kt, k[j], kr + (size_t)j * dk, dk);
+        if (rows[j])
+            kv_load_row(s.type, s.kt, rows[j], out + (size_t)j * n, n);
         else
-            std::memset(kr + (size_t)j * dk, 0, sizeof(float) * dk);
+            std::memset(out + (size_t)j * n, 0, sizeof(float) * n);
     }
-    s.kt->attn_transpose(kr, dk, ktr);
+}
+
+void attn_load_keys(const AttnShape& s, const uint8_t* const* k, float* kr, float* ktr) {
+    if (s.type == KvType::F16) return s.kt->attn_load_k_f16((const uint16_t* const*)k, s.head_dim_k, ktr);
+    load_rows(s, k, s.head_dim_k, kr);
+    s.kt->attn_transpose(kr, s.head_dim_k, ktr);
 }
 
 void attn_load_values(const AttnShape& s, const uint8_t* const* v, float* vr) {
-    const int32_t dv = s.head_dim_v;
-    if (s.type == KvType::F16) return s.kt->attn_load_v_f16((const uint16_t* const*)v, dv, vr);
-    for (int32_t j = 0; j < T; j++) {
-        if (v[j])
-            kv_load_row(s.type, s.kt, v[j], vr + (size_t)j * dv, dv);
-        else
-            std::memset(vr + (size_t)j * dv, 0, sizeof(float) * dv);
-    }
+    if (s.type == KvType::F16) return s.kt->attn_load_v_f16((const uint16_t* const*)v, s.head_dim_v, vr);
+    load_rows(s, v, s.head_dim_v, vr);
 }
 
 size_t attn_block_scratch_floats(const AttnShape& s, int32_t rows) {

@@ -37,12 +37,6 @@ static inline float dot_inline(const float* a, const float* b, int64_t n) {
 
 float dot_f32(const float* a, const float* b, int64_t n) { return dot_inline(a, b, n); }
 
-static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
-                         int64_t n, float* out, int64_t out_stride) {
-    for (int32_t i = 0; i < m; i++)
-        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_inline(a + i * a_stride, b + j * b_stride, n);
-}
-
 void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -119,43 +113,6 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
-}
-
-// Each y row stays in registers (32 floats at a time) over the whole tile of x rows; every element
-// sees the same fused multiply-adds in the same order as axpy_f32 per nonzero weight.
-void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
-                   int64_t x_stride, int32_t nx, int64_t n) {
-    for (int32_t i = 0; i < m; i++) {
-        float* yi = y + i * y_stride;
-        const float* wi = w + i * w_stride;
-        int64_t c = 0;
-        for (; c + 32 <= n; c += 32) {
-            __m256 y0 = _mm256_loadu_ps(yi + c), y1 = _mm256_loadu_ps(yi + c + 8);
-            __m256 y2 = _mm256_loadu_ps(yi + c + 16), y3 = _mm256_loadu_ps(yi + c + 24);
-            for (int32_t j = 0; j < nx; j++) {
-                if (wi[j] == 0.0f) continue;
-                const __m256 va = _mm256_set1_ps(wi[j]);
-                const float* xj = x + j * x_stride + c;
-                y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj), y0);
-                y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 8), y1);
-                y2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 16), y2);
-                y3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 24), y3);
-            }
-            _mm256_storeu_ps(yi + c, y0);
-            _mm256_storeu_ps(yi + c + 8, y1);
-            _mm256_storeu_ps(yi + c + 16, y2);
-            _mm256_storeu_ps(yi + c + 24, y3);
-        }
-        for (; c + 8 <= n; c += 8) {
-            __m256 y0 = _mm256_loadu_ps(yi + c);
-            for (int32_t j = 0; j < nx; j++)
-                if (wi[j] != 0.0f) y0 = _mm256_fmadd_ps(_mm256_set1_ps(wi[j]), _mm256_loadu_ps(x + j * x_stride + c), y0);
-            _mm256_storeu_ps(yi + c, y0);
-        }
-        for (; c < n; c++)
-            for (int32_t j = 0; j < nx; j++)
-                if (wi[j] != 0.0f) yi[c] += wi[j] * x[j * x_stride + c];
-    }
 }
 
 void scale_f32(float* y, float a, int64_t n) {
@@ -325,7 +282,7 @@ static void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, i
 const KernelTable* kernels_avx2() {
     static const KernelTable table = {
         "avx2", avx2::dot_f32, avx2::fp16_to_f32_row, avx2::f32_to_fp16_row, avx2::bf16_to_f32_row,
-        avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx2::dot_rows_f32, avx2::axpy_rows_f32,
+        avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32,
         avx2::attn_scores, avx2::attn_pv, avx2::attn_transpose, avx2::attn_softmax,
         avx2::attn_load_k_f16, avx2::attn_load_v_f16,
     };

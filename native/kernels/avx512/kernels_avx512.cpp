@@ -32,12 +32,6 @@ static inline float dot_inline(const float* a, const float* b, int64_t n) {
 
 float dot_f32(const float* a, const float* b, int64_t n) { return dot_inline(a, b, n); }
 
-static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
-                         int64_t n, float* out, int64_t out_stride) {
-    for (int32_t i = 0; i < m; i++)
-        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_inline(a + i * a_stride, b + j * b_stride, n);
-}
-
 void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -268,8 +262,8 @@ static void attn_softmax(float* s, int32_t rows, float* m, float* l, float* o, i
 const KernelTable* kernels_avx512() {
     static const KernelTable table = {
         "avx512", avx512::dot_f32, avx512::fp16_to_f32_row, avx512::f32_to_fp16_row,
-        avx512::bf16_to_f32_row, avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32, avx512::dot_rows_f32,
-        avx2::axpy_rows_f32, avx512::attn_scores, avx512::attn_pv, avx512::attn_transpose, avx512::attn_softmax,
+        avx512::bf16_to_f32_row, avx2::exp_shift, avx2::axpy_f32, avx2::scale_f32,
+        avx512::attn_scores, avx512::attn_pv, avx512::attn_transpose, avx512::attn_softmax,
         avx512::attn_load_k_f16, avx512::attn_load_v_f16,
     };
     return &table;

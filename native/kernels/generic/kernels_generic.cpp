@@ -45,19 +45,6 @@ void scale_f32(float* y, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
 }
 
-static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
-                         int64_t n, float* out, int64_t out_stride) {
-    for (int32_t i = 0; i < m; i++)
-        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_f32(a + i * a_stride, b + j * b_stride, n);
-}
-
-void axpy_rows_f32(float* y, int64_t y_stride, int32_t m, const float* w, int64_t w_stride, const float* x,
-                   int64_t x_stride, int32_t nx, int64_t n) {
-    for (int32_t i = 0; i < m; i++)
-        for (int32_t j = 0; j < nx; j++)
-            if (w[i * w_stride + j] != 0.0f) axpy_f32(y + i * y_stride, w[i * w_stride + j], x + j * x_stride, n);
-}
-
 // The attention tile kernels' specification: one std::fma per product, in the documented order
 // (SIMD tiers vectorize over keys or value elements, never over the chain).
 void attn_scores(const float* q, int32_t rows, int64_t dk, const float* kt, float scale, float* s) {
@@ -124,7 +111,7 @@ const KernelTable* kernels_generic() {
     static const KernelTable table = {
         "generic", generic::dot_f32, generic::fp16_to_f32_row, generic::f32_to_fp16_row,
         generic::bf16_to_f32_row, generic::exp_shift, generic::axpy_f32, generic::scale_f32,
-        generic::dot_rows_f32, generic::axpy_rows_f32, generic::attn_scores, generic::attn_pv,
+        generic::attn_scores, generic::attn_pv,
         generic::attn_transpose, generic::attn_softmax, generic::attn_load_k_f16, generic::attn_load_v_f16,
     };
     return &table;

@@ -28,12 +28,6 @@ static inline float dot_inline(const float* a, const float* b, int64_t n) {
 
 float dot_f32(const float* a, const float* b, int64_t n) { return dot_inline(a, b, n); }
 
-static void dot_rows_f32(const float* a, int64_t a_stride, int32_t m, const float* b, int64_t b_stride, int32_t nb,
-                         int64_t n, float* out, int64_t out_stride) {
-    for (int32_t i = 0; i < m; i++)
-        for (int32_t j = 0; j < nb; j++) out[i * out_stride + j] = dot_inline(a + i * a_stride, b + j * b_stride, n);
-}
-
 void fp16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -117,7 +111,7 @@ static void attn_pv(float* o, int32_t rows, int64_t dv, const float* p, const fl
 const KernelTable* kernels_neon() {
     static const KernelTable table = {
         "neon", neon::dot_f32, neon::fp16_to_f32_row, neon::f32_to_fp16_row, neon::bf16_to_f32_row,
-        generic::exp_shift, generic::axpy_f32, generic::scale_f32, neon::dot_rows_f32, generic::axpy_rows_f32,
+        generic::exp_shift, generic::axpy_f32, generic::scale_f32,
         neon::attn_scores, neon::attn_pv, generic::attn_transpose, generic::attn_softmax,
         generic::attn_load_k_f16, generic::attn_load_v_f16,
     };
