@@ -129,11 +129,22 @@ export interface GeneratedChunk {
   text: string;
 }
 
+/**
+ * How a generation ended (the return value of the generate() iterator): "stop" at an
+ * end-of-generation token or a stop string/id (`stop` says which), "length" at maxTokens.
+ */
+export interface GenerateResult {
+  finishReason: "stop" | "length";
+  stop?: string | number;
+}
+
 export interface NativeContextHandle {
   decode(tokens: Uint32Array, allLogits: boolean): Promise<Float32Array>;
   step(params: Record<string, unknown>, feedToken: number): Promise<number>;
   cancel(): void;
   reset(): void;
+  truncate(position: number): void;
+  tokens(): Uint32Array | null;
   info(): { position: number; contextSize: number; vocabSize: number };
   setSeed(seed: number): void;
   close(): void;
@@ -362,7 +373,7 @@ export class Context {
    * Breaking out of the loop stops promptly; the context keeps its position so a later call
    * continues the conversation.
    */
-  async *generate(prompt: string | Uint32Array | readonly number[], options?: GenerateOptions): AsyncGenerator<GeneratedChunk, void, undefined> {
+  async *generate(prompt: string | Uint32Array | readonly number[], options?: GenerateOptions): AsyncGenerator<GeneratedChunk, GenerateResult, undefined> {
     this.#live();
     checkOptions("generate", options, {
       maxTokens: isIntegerIn(0, Infinity),
@@ -441,7 +452,11 @@ export class Context {
         if (feed >= 0) this.#checkRoom("generate", 1);
         const token = await this.#run("generate", signal, () => this.#handle.step(params, feed), callSite);
         this.#pending = token;
-        if (endIds.has(token) || stopIds.has(token)) break;
+        if (endIds.has(token) || stopIds.has(token)) {
+          const tail = held + decoder.finish();
+          if (tail) yield { token, text: tail };
+          return { finishReason: "stop", stop: token };
+        }
         held += decoder.push(token);
         let cut = -1;
         for (const s of stopStrings) {
@@ -450,7 +465,7 @@ export class Context {
         }
         if (cut >= 0) {
           if (cut > 0) yield { token, text: held.slice(0, cut) };
-          return;
+          return { finishReason: "stop", stop: stopStrings.find((s) => held.startsWith(s, cut)) };
         }
         // emit all but the longest suffix that is a prefix of some stop string
         let keep = 0;
@@ -465,9 +480,50 @@ export class Context {
       }
       const tail = held + decoder.finish();
       if (tail) yield { token: this.#pending, text: tail };
+      return { finishReason: "length" };
     } finally {
       release();
     }
+  }
+
+  /**
+   * The tokens in the context, oldest first (the last sampled token included), or null when a
+   * bounded cache has already let some of them go.
+   */
+  async tokens(): Promise<Uint32Array | null> {
+    this.#live();
+    return this.#enqueue(async () => {
+      const ids = this.#handle.tokens();
+      if (ids === null || this.#pending < 0) return ids;
+      const out = new Uint32Array(ids.length + 1);
+      out.set(ids);
+      out[ids.length] = this.#pending;
+      return out;
+    });
+  }
+
+  /**
+   * Goes back to `position`: later tokens are forgotten and the next decode continues there (a chat
+   * rewinds to the prefix its next turn shares). Always possible with full caches; with window and
+   * sinks caches only while nothing has been evicted, with h2o never — CONTEXT_REWIND then.
+   */
+  async truncate(position: number): Promise<void> {
+    this.#live();
+    isIntegerIn(0, Number.MAX_SAFE_INTEGER)(position, "truncate: position");
+    await this.#enqueue(async () => {
+      const native = this.#handle.info().position;
+      const logical = native + (this.#pending >= 0 ? 1 : 0);
+      if (position > logical) {
+        throw new RingllmError("INVALID_ARGUMENT", `truncate: position ${position} is beyond the context's position ${logical}`);
+      }
+      if (position === logical) return;
+      try {
+        this.#handle.truncate(position);
+      } catch (err) {
+        throw fromNative(err);
+      }
+      this.#pending = -1;
+    });
   }
 
   /** Clears the cache: position 0. */

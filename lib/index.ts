@@ -14,8 +14,14 @@ export { readGgufInfo } from "./gguf";
 export type { GgufInfo, MetadataArrayRef, MetadataValue, ReadGgufInfoOptions, TensorInfo } from "./gguf";
 export type { HyperParameters } from "./hparams";
 export { Context } from "./context";
+export { applyChatTemplate, chatFormats, defaultChatFormat } from "./chat-template";
+export type { ApplyChatTemplateOptions, ChatMessage, ChatTool, ChatToolCall } from "./chat-template";
+export { Chat } from "./chat";
+export type { ChatChunk, ChatOptions, ChatReply, ChatSendOptions, ChatStats } from "./chat";
+export { parseToolCalls } from "./tool-calls";
+export type { ParsedReply, ToolCall } from "./tool-calls";
 export type {
-  ContextOptions, ContextStats, GenerateOptions, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
+  ContextOptions, ContextStats, GenerateOptions, GenerateResult, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
 } from "./context";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";

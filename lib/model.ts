@@ -1,4 +1,6 @@
 // loadModel and the Model class.
+import { type ApplyChatTemplateOptions, type ChatMessage, renderChat } from "./chat-template";
+import { Chat, type ChatOptions, createChat } from "./chat";
 import { Context, ContextOptions, NativeContextHandle } from "./context";
 import { defaultModelPath } from "./default-model";
 import { describe, fromNative, RingllmError } from "./errors";
@@ -250,6 +252,53 @@ export class Model {
     } catch (err) {
       throw fromNative(err, callSite);
     }
+  }
+
+  /** The model's chat template (`tokenizer.chat_template`), or null when the file has none. */
+  get chatTemplate(): string | null {
+    this.#live();
+    const t = this.#info.metadata["tokenizer.chat_template"];
+    return typeof t === "string" ? t : null;
+  }
+
+  /** Named template variants (`tokenizer.chat_template.<name>`, e.g. "tool_use"). */
+  get chatTemplates(): Record<string, string> {
+    this.#live();
+    const out: Record<string, string> = {};
+    const prefix = "tokenizer.chat_template.";
+    for (const [key, value] of Object.entries(this.#info.metadata)) {
+      if (key.startsWith(prefix) && typeof value === "string") out[key.slice(prefix.length)] = value;
+    }
+    return out;
+  }
+
+  /**
+   * Renders messages with the model's chat template (or `options.template`: Jinja source or a
+   * built-in format name) and its BOS/EOS token text. See applyChatTemplate.
+   */
+  async applyChatTemplate(messages: ChatMessage[], options?: ApplyChatTemplateOptions): Promise<string> {
+    this.#live();
+    const vocab = this.vocab;
+    const text = (id: number | null) => (id === null ? "" : this.tokenToText(id, { special: true }));
+    return renderChat(messages, {
+      bosToken: text(vocab.bos),
+      eosToken: text(vocab.eos),
+      ...options,
+      template: options?.template ?? this.chatTemplate ?? undefined,
+    });
+  }
+
+  /**
+   * A chat session over a new context (options: the context's, plus system, template, keepSystem,
+   * tools). See Chat.
+   *
+   * @example
+   * const chat = await model.createChat({ system: "You are a fortune cookie." });
+   * console.log((await chat.ask("Tell me about cats")).content);
+   */
+  async createChat(options?: ChatOptions): Promise<Chat> {
+    this.#live();
+    return createChat(this, options);
   }
 
   /** A streaming detokenizer for generated tokens (see TokenDecoder). */

@@ -199,6 +199,8 @@ Napi::Function ContextHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ContextHandle::step>("step"),
                            InstanceMethod<&ContextHandle::cancel>("cancel"),
                            InstanceMethod<&ContextHandle::reset>("reset"),
+                           InstanceMethod<&ContextHandle::truncate>("truncate"),
+                           InstanceMethod<&ContextHandle::tokens>("tokens"),
                            InstanceMethod<&ContextHandle::info>("info"),
                            InstanceMethod<&ContextHandle::set_seed>("setSeed"),
                            InstanceMethod<&ContextHandle::close>("close"),
@@ -288,6 +290,30 @@ Napi::Value ContextHandle::reset(const Napi::CallbackInfo& info) {
     if (busy_->load()) throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
     ctx->reset();
     return env.Undefined();
+}
+
+// truncate(n): forgets positions >= n (cheap: no model work, so it runs on the calling thread).
+Napi::Value ContextHandle::truncate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw_invalid(env, "truncate(position)");
+    if (busy_->load()) throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    Status st = ctx->truncate((int64_t)info[0].As<Napi::Number>().DoubleValue());
+    if (!st.ok()) throw_status(env, st);
+    return env.Undefined();
+}
+
+// tokens() -> Uint32Array of the tokens decoded since the last reset, or null when a bounded cache
+// no longer keeps them all.
+Napi::Value ContextHandle::tokens(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (busy_->load()) throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    std::vector<int32_t> ids;
+    if (!ctx->tokens(&ids)) return env.Null();
+    Napi::Uint32Array out = Napi::Uint32Array::New(env, ids.size());
+    for (size_t i = 0; i < ids.size(); i++) out[i] = (uint32_t)ids[i];
+    return out;
 }
 
 Napi::Value ContextHandle::set_seed(const Napi::CallbackInfo& info) {

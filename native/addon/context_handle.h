@@ -23,6 +23,8 @@ private:
     Napi::Value step(const Napi::CallbackInfo& info);
     Napi::Value cancel(const Napi::CallbackInfo& info);
     Napi::Value reset(const Napi::CallbackInfo& info);
+    Napi::Value truncate(const Napi::CallbackInfo& info);
+    Napi::Value tokens(const Napi::CallbackInfo& info);
     Napi::Value info(const Napi::CallbackInfo& info);
     Napi::Value set_seed(const Napi::CallbackInfo& info);
     Napi::Value close(const Napi::CallbackInfo& info);

@@ -97,6 +97,14 @@ public:
     virtual int64_t n_ctx() const = 0;     // kContextUnbounded when no layer has a full cache
     virtual int32_t n_vocab() const = 0;
     virtual void reset() = 0;  // position 0, cache cleared
+    // Forgets positions >= n, so the next decode continues at n (a chat rewinds to the prefix its next
+    // rendering shares). Full caches always; window and sinks caches while nothing has been evicted
+    // (position <= their slots); h2o only n == position (its scores already hold the later queries).
+    // CONTEXT_REWIND when a layer cannot; INVALID_ARGUMENT when n is outside [0, position].
+    virtual Status truncate(int64_t n) = 0;
+    // Tokens in the cache, oldest first, when the context keeps them all (some layer has a full
+    // cache, or nothing was evicted yet); false otherwise.
+    virtual bool tokens(std::vector<int32_t>* out) const = 0;
     virtual const std::vector<LayerKind>& layer_kinds() const = 0;  // (n_layer)
     // Safe to call while a decode runs on another thread (a snapshot taken after each decode).
     virtual ContextStats stats() const = 0;

@@ -47,6 +47,12 @@ public:
         for (auto& kv : kv_) kv->reset();
         snapshot();
     }
+    Status truncate(int64_t n) override;
+    bool tokens(std::vector<int32_t>* out) const override {
+        if (hist_n_ != pos_) return false;  // the history keeps only the last tokens of a long stream
+        out->assign(hist_.begin(), hist_.begin() + hist_n_);
+        return true;
+    }
     const std::vector<LayerKind>& layer_kinds() const override { return hp_.layer_kinds; }
     ContextStats stats() const override {
         std::lock_guard<std::mutex> lock(stats_mutex_);
@@ -619,6 +625,27 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
     }
     has_logits_ = true;
     if (logits && !all_logits) std::copy(last_logits_.begin(), last_logits_.end(), logits->begin());
+    return status_ok();
+}
+
+Status TransformerContext::truncate(int64_t n) {
+    if (n < 0 || n > pos_)
+        return status_error("INVALID_ARGUMENT", "truncate(" + std::to_string(n) + "): the position must be in [0, " +
+                                                    std::to_string(pos_) + "]");
+    if (n == pos_) return status_ok();
+    for (size_t il = 0; il < kv_.size(); il++) {
+        if (!kv_[il]->can_truncate(n))
+            return status_error("CONTEXT_REWIND",
+                                "cannot go back to position " + std::to_string(n) + ": layer " + std::to_string(il) + "'s " +
+                                    kv_policy_name(kv_[il]->config().policy) +
+                                    " cache has already evicted tokens it would need; reset the context and decode again, "
+                                    "or use kv.policy \"full\"");
+    }
+    for (auto& kv : kv_) kv->truncate(n);
+    hist_n_ = std::max<int64_t>(0, hist_n_ - (pos_ - n));
+    pos_ = n;
+    has_logits_ = false;
+    snapshot();
     return status_ok();
 }
 

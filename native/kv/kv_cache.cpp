@@ -178,9 +178,14 @@ void KvLayer::commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0,
     n_seen_ = p0 + m;
 }
 
+bool KvLayer::can_truncate(int64_t n) const {
+    if (cfg_.policy == KvPolicy::H2O) return false;  // scores hold the later queries (the context allows n == position)
+    return n >= n_seen_ || n_seen_ <= n_slots_;
+}
+
 void KvLayer::truncate(int64_t n) {
-    if (cfg_.policy != KvPolicy::Full || n >= n_seen_) return;
-    for (int64_t p = n; p < n_seen_; p++) pos_[(size_t)p] = -1;
+    if (n >= n_seen_ || !can_truncate(n)) return;
+    for (int64_t p = n; p < n_seen_; p++) pos_[(size_t)slot_of(p)] = -1;
     n_seen_ = n;
 }
 

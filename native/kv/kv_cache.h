@@ -91,7 +91,10 @@ public:
     int spans(int64_t p, KvSpan* out) const;
     // Position the query at p is rotated at for rot-1 rows (sinks: min(p, S+R-1); else p).
     int64_t sink_query_pos(int64_t p) const;
-    // Full policy: forgets positions >= n (a cancelled decode rolls back).
+    // Whether truncate(n) is exact: positions >= n were never written over a row that a later query
+    // at n.. still needs (full; window/sinks that never wrapped; h2o only n >= what it has seen).
+    bool can_truncate(int64_t n) const;
+    // Forgets positions >= n (a cancelled decode rolls back; a chat rewinds). Only when can_truncate.
     void truncate(int64_t n);
     // Copies m staged rows (positions p0..p0+m-1) into their slots.
     void commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0, int32_t m);

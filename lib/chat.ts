@@ -1,0 +1,555 @@
+// Chat sessions: a conversation over one context that evaluates, each turn, only what the cache
+// does not hold yet.
+//
+// Full caches: the conversation is rendered whole each turn; the context rewinds to the longest
+// common token prefix of that rendering and what it holds, and decodes the rest (a template that
+// rewrites history costs a partial re-evaluation, never a wrong cache). When the next turn would
+// not fit, the oldest turns after the system message are dropped (truncatedTurns says so).
+// Ring caches (window, sinks, h2o) cannot rewind once they evict: the chat only appends the
+// difference between two renderings of the last turns, so a turn costs the same at turn 1,000 as
+// at turn 1; keepSystem pins the system prompt as the sinks of a sinks cache.
+import { type ApplyChatTemplateOptions, type ChatMessage, type ChatTool, checkMessages, renderChat, resolveTemplate } from "./chat-template";
+import type { Context, ContextOptions, GenerateOptions, GenerateResult } from "./context";
+import { describe, RingllmError } from "./errors";
+import { log } from "./log";
+import type { Model } from "./model";
+import { parseToolCalls, type ToolCall } from "./tool-calls";
+import { checkOptions, isBoolean } from "./validate";
+
+export interface ChatOptions extends ContextOptions {
+  /** system prompt, the first message of the conversation */
+  system?: string;
+  /** Jinja source or a built-in format name (default: the model's tokenizer.chat_template) */
+  template?: string;
+  /**
+   * Keep the system prompt in the cache forever: the context uses the "sinks" policy with the
+   * system prompt's tokens as its sinks (kv.sinks is set to their count unless given).
+   */
+  keepSystem?: boolean;
+  /** tools offered on every turn (OpenAI function format); send() may override */
+  tools?: ChatTool[];
+}
+
+export interface ChatSendOptions extends GenerateOptions {
+  /** tools offered on this turn (default: the chat's) */
+  tools?: ChatTool[];
+  /**
+   * "auto" (default): the template lists the tools; "none": it lists none; "required" or a tool's
+   * name: it lists them (only that one for a name) and a reply without a call is logged as a warning.
+   */
+  toolChoice?: "auto" | "none" | "required" | (string & {});
+  /** more template variables for this turn (e.g. { enable_thinking: false }) */
+  extra?: Record<string, unknown>;
+}
+
+/** A piece of the streamed reply: `text` is answer text, `reasoning` thinking text (either may be ""). */
+export interface ChatChunk {
+  token: number;
+  text: string;
+  reasoning: string;
+}
+
+export interface ChatReply {
+  role: "assistant";
+  /** the answer, without thinking text, end-of-turn markers or tool-call markup */
+  content: string;
+  /** text inside the template's thinking markers (<think>…</think>), when the model wrote any */
+  reasoning?: string;
+  toolCalls?: ToolCall[];
+  /** "stop": end of turn; "length": maxTokens or the context's end; "toolCalls": the reply calls tools; "abort" */
+  finishReason: "stop" | "length" | "toolCalls" | "abort";
+}
+
+export interface ChatStats {
+  /** tokens of the rendered conversation found in the cache, summed over turns */
+  reusedTokens: number;
+  /** tokens decoded for prompts (new messages and template glue), summed over turns */
+  evaluatedTokens: number;
+  /** turns dropped from the start of the conversation to fit a full cache */
+  truncatedTurns: number;
+  /** tokens generated, summed over turns */
+  generatedTokens: number;
+  turns: number;
+}
+
+const THINK: readonly [string, string][] = [
+  ["<think>", "</think>"],
+  ["<thinking>", "</thinking>"],
+];
+
+// Splits streamed text into reasoning (inside thinking markers) and answer text, holding back a
+// partial marker until it is decided.
+class ReasoningSplitter {
+  #inside: [string, string] | null;
+  #held = "";
+  constructor(startInside: [string, string] | null) {
+    this.#inside = startInside;
+  }
+  push(text: string, final = false): { text: string; reasoning: string } {
+    let s = this.#held + text;
+    this.#held = "";
+    let out = "";
+    let reasoning = "";
+    for (;;) {
+      if (this.#inside) {
+        const close = this.#inside[1];
+        const at = s.indexOf(close);
+        if (at >= 0) {
+          reasoning += s.slice(0, at);
+          s = s.slice(at + close.length);
+          this.#inside = null;
+          continue;
+        }
+        const keep = final ? 0 : partialSuffix(s, [close]);
+        reasoning += s.slice(0, s.length - keep);
+        this.#held = s.slice(s.length - keep);
+        break;
+      }
+      let first: [number, [string, string]] | null = null;
+      for (const pair of THINK) {
+        const at = s.indexOf(pair[0]);
+        if (at >= 0 && (!first || at < first[0])) first = [at, pair];
+      }
+      if (first) {
+        out += s.slice(0, first[0]);
+        s = s.slice(first[0] + first[1][0].length);
+        this.#inside = first[1];
+        continue;
+      }
+      const keep = final ? 0 : partialSuffix(s, THINK.map((p) => p[0]));
+      out += s.slice(0, s.length - keep);
+      this.#held = s.slice(s.length - keep);
+      break;
+    }
+    return { text: out, reasoning };
+  }
+}
+
+// Length of the longest suffix of s that is a proper prefix of one of the markers.
+function partialSuffix(s: string, markers: string[]): number {
+  let keep = 0;
+  for (const m of markers) {
+    for (let k = Math.min(m.length - 1, s.length); k > keep; k--) {
+      if (s.endsWith(m.slice(0, k))) {
+        keep = k;
+        break;
+      }
+    }
+  }
+  return keep;
+}
+
+type TurnPlan =
+  | { kind: "full"; messages: ChatMessage[]; tokens: Uint32Array; prompt: string; dropped: number }
+  | { kind: "append"; text: string; prompt: string };
+
+function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+function commonTextPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/**
+ * A conversation with a model over one context. Create with `model.createChat()`.
+ *
+ * @example
+ * const chat = await model.createChat({ system: "You are terse." });
+ * for await (const { text } of chat.send("Hi!")) process.stdout.write(text);
+ * const reply = await chat.ask("And then?");
+ */
+export class Chat {
+  #model: Model;
+  #ctx: Context;
+  #template: string;
+  #tools: ChatTool[] | undefined;
+  #messages: ChatMessage[] = [];
+  #system: ChatMessage | null;
+  #lastReply: ChatReply | null = null;
+  #stats: ChatStats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+  #endText = "";  // the template's end-of-turn marker after an assistant message ("<|im_end|>")
+  #stopIds: number[] = [];
+  #appendOnly: boolean;
+  // what the cache holds after the last turn (append mode): did the end-of-turn marker make it in
+  #endInCache = true;
+  #busy = false;
+  #closed = false;
+
+  /** @internal use model.createChat() */
+  constructor(model: Model, ctx: Context, options: { system?: string; template: string; tools?: ChatTool[] }) {
+    this.#model = model;
+    this.#ctx = ctx;
+    this.#template = options.template;
+    this.#tools = options.tools;
+    this.#system = options.system !== undefined ? { role: "system", content: options.system } : null;
+    if (this.#system) this.#messages.push(this.#system);
+    this.#appendOnly = ctx.contextSize === Infinity;
+    this.#findEndOfTurn();
+  }
+
+  /** The conversation so far (a copy): system, user, assistant and tool messages. */
+  get messages(): ChatMessage[] {
+    return this.#messages.map((m) => ({ ...m }));
+  }
+
+  /** The last assistant reply, or null before the first. */
+  get lastReply(): ChatReply | null {
+    return this.#lastReply;
+  }
+
+  /** The context the chat runs in (its stats(), kvSlots()). */
+  get context(): Context {
+    return this.#ctx;
+  }
+
+  stats(): ChatStats {
+    return { ...this.#stats };
+  }
+
+  #render(messages: ChatMessage[], addGenerationPrompt: boolean, extra?: Omit<ApplyChatTemplateOptions, "template">): string {
+    const vocab = this.#model.vocab;
+    const special = (id: number | null) => (id === null ? "" : this.#model.tokenToText(id, { special: true }));
+    return renderChat(messages, {
+      template: this.#template,
+      bosToken: special(vocab.bos),
+      eosToken: special(vocab.eos),
+      addGenerationPrompt,
+      ...extra,
+    });
+  }
+
+  #tokenize(text: string, atStart: boolean): Uint32Array {
+    const ids = this.#model.tokenize(text, { addSpecial: false, parseSpecial: true });
+    const vocab = this.#model.vocab;
+    if (!atStart || !vocab.addBos || vocab.bos === null || ids[0] === vocab.bos) return ids;
+    const out = new Uint32Array(ids.length + 1);
+    out[0] = vocab.bos;
+    out.set(ids, 1);
+    return out;
+  }
+
+  // The end-of-turn marker: what the template writes right after an assistant message's content.
+  #findEndOfTurn(): void {
+    const probe = "\u0001ringllm-reply\u0001";
+    let after = "";
+    try {
+      const text = this.#render([{ role: "user", content: "hi" }, { role: "assistant", content: probe }], false);
+      const at = text.lastIndexOf(probe);
+      if (at >= 0) after = text.slice(at + probe.length);
+    } catch {
+      // a template that cannot render this probe: the vocabulary's end tokens still stop a reply
+    }
+    this.#endText = after.trimEnd();
+    const vocab = this.#model.vocab;
+    const ids = new Set<number>();
+    if (this.#endText) {
+      const t = this.#model.tokenize(this.#endText, { addSpecial: false, parseSpecial: true });
+      const first = t[0];
+      if (t.length >= 1 && vocab.isControl(first)) ids.add(first);  // "<|im_end|>" or "<|eot_id|>"
+    }
+    this.#stopIds = [...ids];
+  }
+
+  #checkLive(fn: string): void {
+    if (this.#closed) throw new RingllmError("CONTEXT_CLOSED", `${fn}: the chat was closed; create a new one`);
+    if (this.#busy) throw new RingllmError("CONTEXT_BUSY", `${fn}: a reply is still being generated; wait for it (or abort it) first`);
+  }
+
+  /**
+   * Adds a message (text = a user message) and streams the assistant's reply. The reply is added
+   * to `messages` and `lastReply` when the stream ends (also when the loop breaks early or the
+   * signal aborts; then finishReason is "abort").
+   */
+  send(input: string | ChatMessage | ChatMessage[], options?: ChatSendOptions): AsyncGenerator<ChatChunk, ChatReply, undefined> {
+    this.#checkLive("send");
+    const incoming: ChatMessage[] =
+      typeof input === "string" ? [{ role: "user", content: input }] : Array.isArray(input) ? input : [input];
+    checkMessages("send", incoming);
+    if (incoming.length === 0) throw new RingllmError("INVALID_ARGUMENT", "send: give a message (a string, a message or an array of messages)");
+    const { tools: toolsOpt, toolChoice, extra, ...generate } = options ?? {};
+    if (toolChoice !== undefined && typeof toolChoice !== "string") {
+      throw new RingllmError("INVALID_ARGUMENT", `send: toolChoice must be "auto", "none", "required" or a tool name; received ${describe(toolChoice)}`);
+    }
+    let tools = toolsOpt ?? this.#tools;
+    if (tools !== undefined && !Array.isArray(tools)) throw new RingllmError("INVALID_ARGUMENT", `send: tools must be an array; received ${describe(tools)}`);
+    if (toolChoice === "none") tools = undefined;
+    else if (toolChoice && toolChoice !== "auto" && toolChoice !== "required") {
+      tools = (tools ?? []).filter((t) => t?.function?.name === toolChoice);
+      if (tools.length === 0) throw new RingllmError("INVALID_ARGUMENT", `send: toolChoice names "${toolChoice}", which is not among the tools`);
+    }
+    const renderExtra = { tools: tools && tools.length > 0 ? tools : undefined, extra };
+    return this.#run(incoming, renderExtra, generate, toolChoice);
+  }
+
+  /** Sends a message and resolves with the whole reply. */
+  async ask(input: string | ChatMessage | ChatMessage[], options?: ChatSendOptions): Promise<ChatReply> {
+    const it = this.send(input, options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  // What to evaluate for a turn: the prompt tokens and, for a full cache, the messages kept.
+  #plan(
+    incoming: ChatMessage[],
+    renderExtra: Omit<ApplyChatTemplateOptions, "template">,
+    maxTokens: number,
+  ): TurnPlan {
+    if (this.#appendOnly && this.#stats.turns > 0) {
+      // The difference between two renderings of the last turns: system + last exchange (+ new).
+      const tail = this.#tail();
+      const before = this.#render(tail, false, renderExtra);
+      const after = this.#render([...tail, ...incoming], true, renderExtra);
+      let text: string;
+      let sep = "";
+      const end = this.#endText ? before.lastIndexOf(this.#endText) : -1;
+      if (end >= 0) sep = before.slice(end + this.#endText.length);
+      if (!this.#endInCache && this.#endText) sep = this.#endText + sep;
+      if (after.startsWith(before)) text = sep + after.slice(before.length);
+      else {
+        log("debug", "chat: the template rewrote earlier turns; appending from where the renderings differ");
+        text = sep + after.slice(commonTextPrefix(before, after));
+      }
+      return { kind: "append", text, prompt: after };
+    }
+    let messages = [...this.#messages, ...incoming];
+    let prompt = this.#render(messages, true, renderExtra);
+    let tokens = this.#tokenize(prompt, true);
+    let dropped = 0;
+    const size = this.#ctx.contextSize;
+    if (size !== Infinity) {
+      const reserve = Math.min(maxTokens, Math.floor(size / 4));
+      const first = this.#system ? 1 : 0;
+      while (tokens.length + reserve > size) {
+        // drop the oldest turn after the system message: a user message and what answered it
+        let cut = first + 1;
+        while (cut < messages.length - incoming.length && messages[cut].role !== "user") cut++;
+        if (cut >= messages.length - incoming.length + 1 || messages.length - incoming.length <= first) {
+          throw new RingllmError(
+            "CONTEXT_FULL",
+            `send: the message needs ${tokens.length} tokens (+${reserve} for the reply) but the context holds ${size}; ` +
+              "create the chat with a larger contextSize",
+          );
+        }
+        messages = [...messages.slice(0, first), ...messages.slice(cut)];
+        dropped++;
+        prompt = this.#render(messages, true, renderExtra);
+        tokens = this.#tokenize(prompt, true);
+      }
+    }
+    return { kind: "full", messages, tokens, prompt, dropped };
+  }
+
+  // The system message and the last exchange (from the last user message on).
+  #tail(): ChatMessage[] {
+    let i = this.#messages.length - 1;
+    while (i > 0 && this.#messages[i].role !== "user") i--;
+    const from = Math.max(i, this.#system ? 1 : 0);
+    return [...(this.#system ? [this.#system] : []), ...this.#messages.slice(from)];
+  }
+
+  async *#run(
+    incoming: ChatMessage[],
+    renderExtra: Omit<ApplyChatTemplateOptions, "template">,
+    generate: GenerateOptions,
+    toolChoice: string | undefined,
+  ): AsyncGenerator<ChatChunk, ChatReply, undefined> {
+    this.#checkLive("send");
+    // Rendered before anything is evaluated: a template error leaves the context as it was.
+    const plan = this.#plan(incoming, renderExtra, generate.maxTokens ?? 256);
+    this.#busy = true;
+    const ctx = this.#ctx;
+    let feed: Uint32Array;
+    let raw = "";
+    let generated = 0;
+    let reuse = -1;
+    let finish: GenerateResult | null = null;
+    let aborted = false;
+    try {
+      if (plan.kind === "full") {
+        const held = await ctx.tokens();
+        reuse = held ? commonPrefix(held, plan.tokens) : 0;
+        if (reuse === plan.tokens.length) reuse--;  // the last token is decoded again for its logits
+        try {
+          await ctx.truncate(reuse);
+        } catch (err) {
+          if (!(err instanceof RingllmError && err.code === "CONTEXT_REWIND")) throw err;
+          reuse = 0;
+          await ctx.reset();
+        }
+        feed = plan.tokens.subarray(reuse);
+        this.#stats.reusedTokens += reuse;
+      } else {
+        feed = this.#tokenize(plan.text, false);
+        if (feed.length === 0) feed = this.#tokenize("\n", false);
+      }
+      this.#stats.evaluatedTokens += feed.length;
+      const startInside = THINK.find(([open, close]) => {
+        const o = plan.prompt.lastIndexOf(open);
+        return o >= 0 && plan.prompt.indexOf(close, o) < 0;
+      });
+      const split = new ReasoningSplitter(startInside ? [startInside[0], startInside[1]] : null);
+      const stop = [...(generate.stop ?? []), ...this.#stopIds, ...(this.#endText && this.#stopIds.length === 0 ? [this.#endText] : [])];
+      const it = ctx.generate(feed, { ...generate, stop });
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) {
+            finish = r.value;
+            break;
+          }
+          generated++;
+          raw += r.value.text;
+          const part = split.push(r.value.text);
+          if (part.text || part.reasoning) yield { token: r.value.token, text: part.text, reasoning: part.reasoning };
+        }
+      } catch (err) {
+        if (err instanceof RingllmError && err.code === "CONTEXT_FULL" && generated > 0) finish = { finishReason: "length" };
+        else throw err;
+      } finally {
+        if (!finish) {
+          aborted = true;
+          await it.return?.(undefined as unknown as GenerateResult);
+        }
+      }
+      const last = split.push("", true);
+      if (last.text || last.reasoning) yield { token: -1, text: last.text, reasoning: last.reasoning };
+    } catch (err) {
+      this.#busy = false;
+      if (generated === 0) {
+        // nothing of the turn is kept: the conversation, and a full cache, are as they were
+        if (reuse >= 0) await ctx.truncate(reuse).catch(() => undefined);
+        throw err;
+      }
+      aborted = true;
+      this.#finishTurn(incoming, plan, raw, generated, null, toolChoice, generate.stop);
+      throw err;
+    } finally {
+      if (aborted && this.#busy) {
+        // the consumer broke out of the loop: keep what was generated
+        this.#finishTurn(incoming, plan, raw, generated, null, toolChoice, generate.stop);
+      }
+      this.#busy = false;
+    }
+    return this.#finishTurn(incoming, plan, raw, generated, finish, toolChoice, generate.stop);
+  }
+
+  #finishTurn(
+    incoming: ChatMessage[],
+    plan: TurnPlan,
+    raw: string,
+    generated: number,
+    finish: GenerateResult | null,
+    toolChoice: string | undefined,
+    userStops: readonly (string | number)[] | undefined,
+  ): ChatReply {
+    this.#busy = false;
+    const split = new ReasoningSplitter(null);
+    const whole = split.push(raw, true);
+    const thinking = whole.reasoning;
+    const parsed = parseToolCalls(whole.text);
+    const reply: ChatReply = {
+      role: "assistant",
+      content: parsed.toolCalls.length > 0 ? parsed.content : whole.text.trim(),
+      finishReason: finish === null ? "abort" : parsed.toolCalls.length > 0 ? "toolCalls" : finish.finishReason,
+    };
+    if (thinking.trim()) reply.reasoning = thinking.trim();
+    if (parsed.toolCalls.length > 0) reply.toolCalls = parsed.toolCalls;
+    if ((toolChoice === "required" || (toolChoice && toolChoice !== "auto" && toolChoice !== "none")) && parsed.toolCalls.length === 0) {
+      log("warn", `chat: toolChoice "${toolChoice}" was asked for but the reply calls no tool`);
+    }
+    const message: ChatMessage = { role: "assistant", content: reply.content };
+    if (reply.toolCalls) {
+      message.tool_calls = reply.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+    }
+    if (plan.kind === "full") {
+      this.#stats.truncatedTurns += plan.dropped;
+      this.#messages = [...plan.messages, message];
+    } else {
+      this.#messages.push(...incoming, message);
+    }
+    // the end-of-turn marker is in the cache when the reply ended at it (not at a caller's stop)
+    this.#endInCache = finish !== null && finish.finishReason === "stop" && !(userStops ?? []).includes(finish.stop as string | number);
+    this.#stats.generatedTokens += generated;
+    this.#stats.turns++;
+    this.#lastReply = reply;
+    return reply;
+  }
+
+  /** Forgets the conversation (the system message stays) and clears the cache. */
+  async reset(): Promise<void> {
+    this.#checkLive("reset");
+    this.#messages = this.#system ? [this.#system] : [];
+    this.#lastReply = null;
+    this.#stats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+    this.#endInCache = true;
+    await this.#ctx.reset();
+  }
+
+  /** Closes the chat and its context. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#ctx.close();
+  }
+}
+
+/** @internal model.createChat(): resolves the template and the context options, then the chat. */
+export async function createChat(model: Model, options: ChatOptions | undefined): Promise<Chat> {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new RingllmError("INVALID_ARGUMENT", `createChat: options must be an object; received ${describe(options)}`);
+  }
+  const { system, template, keepSystem, tools, ...contextOptions } = options ?? {};
+  checkOptions("createChat", { keepSystem }, { keepSystem: isBoolean });
+  if (system !== undefined && typeof system !== "string") {
+    throw new RingllmError("INVALID_ARGUMENT", `createChat: system must be a string; received ${describe(system)}`);
+  }
+  if (tools !== undefined && !Array.isArray(tools)) throw new RingllmError("INVALID_ARGUMENT", `createChat: tools must be an array; received ${describe(tools)}`);
+  const source = template ?? model.chatTemplate ?? undefined;
+  resolveTemplate(source); // validates (and warns when there is none)
+  const name = source ?? "chatml";
+  const kv = { ...(contextOptions.kv ?? {}) };
+  if (keepSystem) {
+    if (system === undefined) throw new RingllmError("INVALID_ARGUMENT", "createChat: keepSystem needs a system prompt");
+    if (kv.policy !== undefined && kv.policy !== "sinks") {
+      throw new RingllmError("INVALID_ARGUMENT", `createChat: keepSystem uses the "sinks" policy; kv.policy is "${kv.policy}"`);
+    }
+    kv.policy = "sinks";
+    if (kv.sinks === undefined) kv.sinks = systemTokens(model, name, system);
+    if (contextOptions.contextSize === undefined) contextOptions.contextSize = Infinity;
+  }
+  const ctx = await model.createContext({ ...contextOptions, kv });
+  try {
+    return new Chat(model, ctx, { system, template: name, tools });
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+}
+
+// Tokens of the rendered conversation that come before the first user message's text: what a
+// system prompt (with BOS and template glue) occupies at the start of the cache.
+function systemTokens(model: Model, template: string, system: string): number {
+  const vocab = model.vocab;
+  const special = (id: number | null) => (id === null ? "" : model.tokenToText(id, { special: true }));
+  const render = (user: string) => {
+    const text = renderChat(
+      [
+        { role: "system", content: system },
+        { role: "user", content: user },
+      ],
+      { template, bosToken: special(vocab.bos), eosToken: special(vocab.eos), addGenerationPrompt: false },
+    );
+    const ids = model.tokenize(text, { addSpecial: false, parseSpecial: true });
+    return vocab.addBos && vocab.bos !== null && ids[0] !== vocab.bos ? [vocab.bos, ...ids] : [...ids];
+  };
+  return commonPrefix(render("a"), render("b"));
+}
