@@ -8,7 +8,16 @@
 // Ring caches (window, sinks, h2o) cannot rewind once they evict: the chat only appends the
 // difference between two renderings of the last turns, so a turn costs the same at turn 1,000 as
 // at turn 1; keepSystem pins the system prompt as the sinks of a sinks cache.
-import { type ApplyChatTemplateOptions, type ChatMessage, type ChatTool, checkMessages, renderChat, resolveTemplate } from "./chat-template";
+import {
+  type ApplyChatTemplateOptions,
+  type ChatMessage,
+  type ChatTool,
+  checkMessages,
+  defaultChatFormat,
+  renderChat,
+  resolveTemplate,
+  templateSupportsSystem,
+} from "./chat-template";
 import type { Context, ContextOptions, GenerateOptions, GenerateResult } from "./context";
 import { describe, RingllmError } from "./errors";
 import { log } from "./log";
@@ -514,8 +523,9 @@ export async function createChat(model: Model, options: ChatOptions | undefined)
   }
   if (tools !== undefined && !Array.isArray(tools)) throw new RingllmError("INVALID_ARGUMENT", `createChat: tools must be an array; received ${describe(tools)}`);
   const source = template ?? model.chatTemplate ?? undefined;
-  resolveTemplate(source); // validates (and warns when there is none)
-  const name = source ?? "chatml";
+  if (source === undefined) resolveTemplate(undefined); // warns: the model has no template
+  const name = source ?? defaultChatFormat;
+  templateSupportsSystem(name); // compiles it: a syntax error is CHAT_TEMPLATE_ERROR here
   const kv = { ...(contextOptions.kv ?? {}) };
   if (keepSystem) {
     if (system === undefined) throw new RingllmError("INVALID_ARGUMENT", "createChat: keepSystem needs a system prompt");
@@ -540,16 +550,21 @@ export async function createChat(model: Model, options: ChatOptions | undefined)
 function systemTokens(model: Model, template: string, system: string): number {
   const vocab = model.vocab;
   const special = (id: number | null) => (id === null ? "" : model.tokenToText(id, { special: true }));
-  const render = (user: string) => {
-    const text = renderChat(
-      [
-        { role: "system", content: system },
-        { role: "user", content: user },
-      ],
-      { template, bosToken: special(vocab.bos), eosToken: special(vocab.eos), addGenerationPrompt: false },
-    );
+  const render = (messages: ChatMessage[]) => {
+    const text = renderChat(messages, { template, bosToken: special(vocab.bos), eosToken: special(vocab.eos), addGenerationPrompt: false });
     const ids = model.tokenize(text, { addSpecial: false, parseSpecial: true });
     return vocab.addBos && vocab.bos !== null && ids[0] !== vocab.bos ? [vocab.bos, ...ids] : [...ids];
   };
-  return commonPrefix(render("a"), render("b"));
+  const sys: ChatMessage = { role: "system", content: system };
+  const a = render([sys, { role: "user", content: "a" }]);
+  const shared = commonPrefix(a, render([sys, { role: "user", content: "b" }]));
+  // the system turn alone, when the template renders it as a prefix of the conversation
+  const own = render([sys]);
+  return commonPrefix(own, a) === own.length ? Math.min(own.length, shared) : shared;
+}
+
+/** @internal Answer text and thinking text of a whole reply (thinking markers removed). */
+export function splitReasoning(text: string, startInside = false): { content: string; reasoning: string } {
+  const r = new ReasoningSplitter(startInside ? [THINK[0][0], THINK[0][1]] : null).push(text, true);
+  return { content: r.text, reasoning: r.reasoning };
 }

@@ -86,7 +86,8 @@ export function parseToolCalls(reply: string): ParsedReply {
       const calls: ToolCall[] = [];
       for (const part of text.slice(at).split("[TOOL_CALLS]").slice(1)) {
         const [name, json] = part.split("[ARGS]");
-        const c = json === undefined ? null : toCall({ name: name.trim(), arguments: parseJson(json.trim()) });
+        const args = json === undefined ? undefined : parseJson(json.trim());
+        const c = args === undefined ? null : toCall({ name: name.trim(), arguments: args });
         if (!c) return { content: text, toolCalls: [] };
         calls.push(c);
       }
