@@ -493,6 +493,22 @@ export class Chat {
     return reply;
   }
 
+  /**
+   * Replaces the conversation (e.g. one saved from `messages`): a leading system message becomes
+   * the chat's system prompt. The cache is cleared; the next turn evaluates the whole conversation.
+   */
+  async restore(messages: ChatMessage[]): Promise<void> {
+    this.#checkLive("restore");
+    checkMessages("restore", messages);
+    const copy = messages.map((m) => ({ ...m }));
+    this.#system = copy.length > 0 && copy[0].role === "system" ? copy[0] : null;
+    this.#messages = copy;
+    this.#lastReply = null;
+    this.#stats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+    this.#endInCache = true;
+    await this.#ctx.reset();
+  }
+
   /** Forgets the conversation (the system message stays) and clears the cache. */
   async reset(): Promise<void> {
     this.#checkLive("reset");

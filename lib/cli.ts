@@ -10,7 +10,8 @@ import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
 import { loadModel } from "./model";
-import type { KvOptions } from "./context";
+import type { ContextOptions, GenerateOptions, KvOptions } from "./context";
+import { runChat } from "./cli-chat";
 import { systemInfo } from "./system";
 
 export function formatBytes(n: number): string {
@@ -160,6 +161,52 @@ class Progress {
   }
 }
 
+// The model, context and sampling options `generate` and `chat` share.
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .option("-m, --model <file>", "GGUF model file (default: the embedded fortune-cookie model, models/README.md)")
+    .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+    .option("--top-k <k>", "top-k sampling (0 = off)", "40")
+    .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
+    .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
+    .option("-s, --seed <n>", "sampler seed", "0")
+    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048")
+    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o (README \"Long context\")")
+    .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
+    .option("--window <n>", "--kv window: tokens kept per layer")
+    .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
+    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
+    .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
+    .option("--threads <n>", "worker threads (default: physical cores)")
+    .option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)");
+}
+
+function num(name: string, v: string | boolean | undefined): number | undefined {
+  if (v === undefined || typeof v === "boolean") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RingllmError("INVALID_ARGUMENT", `--${name} expects a number; received "${v}"`);
+  return n;
+}
+
+function contextOptionsFrom(opts: Record<string, string | boolean>): ContextOptions {
+  const kv = {
+    policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
+    sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
+  };
+  const contextSize = /^(inf|infinity)$/i.test(String(opts.contextSize ?? "")) ? Infinity : num("context-size", opts.contextSize);
+  return {
+    contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed), batchSize: num("batch-size", opts.batchSize),
+    kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
+  };
+}
+
+function samplingFrom(opts: Record<string, string | boolean>): GenerateOptions {
+  return {
+    maxTokens: num("max-tokens", opts.maxTokens), temperature: num("temperature", opts.temperature),
+    topK: num("top-k", opts.topK), topP: num("top-p", opts.topP), minP: num("min-p", opts.minP), seed: num("seed", opts.seed),
+  };
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
@@ -184,51 +231,21 @@ export function buildProgram(): Command {
       else process.stdout.write(inspectReport(file, info, !!opts.metadata) + "\n");
     });
 
-  program
+  modelOptions(program
     .command("generate")
     .description("generate text after a prompt with a GGUF model (default: the embedded tiny model)")
     .argument("[prompt]", 'text to continue; "-" reads it from standard input')
     .option("-f, --file <path>", "read the prompt from a file (UTF-8), e.g. a long document")
-    .option("-m, --model <file>", "GGUF model file (default: the embedded fortune-cookie model, models/README.md)")
     .option("-n, --max-tokens <n>", "tokens to generate at most", "200")
-    .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
-    .option("--top-k <k>", "top-k sampling (0 = off)", "40")
-    .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
-    .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
-    .option("-s, --seed <n>", "sampler seed", "0")
-    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048")
-    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o (README \"Long context\")")
-    .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
-    .option("--window <n>", "--kv window: tokens kept per layer")
-    .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
-    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
-    .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
     .option("--stats", "print the context's KV statistics to stderr at the end")
-    .option("--threads <n>", "worker threads (default: physical cores)")
-    .option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)")
-    .option("--no-progress", "no progress bar (it is shown only when stderr is a terminal)")
+    .option("--no-progress", "no progress bar (it is shown only when stderr is a terminal)"))
     .action(async (promptArg: string | undefined, opts: Record<string, string | boolean>) => {
       const prompt = await readPrompt(promptArg, opts.file as string | undefined);
-      const num = (name: string, v: string | boolean | undefined) => {
-        if (v === undefined || typeof v === "boolean") return undefined;
-        const n = Number(v);
-        if (!Number.isFinite(n)) throw new RingllmError("INVALID_ARGUMENT", `--${name} expects a number; received "${v}"`);
-        return n;
-      };
       const ac = new AbortController();
-      const kv = {
-        policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
-        sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
-      };
-      const contextSize = /^(inf|infinity)$/i.test(String(opts.contextSize ?? "")) ? Infinity : num("context-size", opts.contextSize);
-      const contextOptions = {
-        contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed), batchSize: num("batch-size", opts.batchSize),
-        kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
-      };
+      const contextOptions = contextOptionsFrom(opts);
       const generateOptions = {
-        maxTokens: num("max-tokens", opts.maxTokens), temperature: num("temperature", opts.temperature),
-        topK: num("top-k", opts.topK), topP: num("top-p", opts.topP), minP: num("min-p", opts.minP),
-        seed: num("seed", opts.seed), signal: ac.signal,
+        ...samplingFrom(opts),
+        signal: ac.signal,
         onPromptProgress: ({ done, total }: { done: number; total: number }) => progress.prompt(done, total),
       };
       process.once("SIGINT", () => ac.abort());
@@ -265,6 +282,24 @@ export function buildProgram(): Command {
         await ctx.close();
         await model.close();
       }
+    });
+
+  modelOptions(program
+    .command("chat")
+    .description("chat with a model (default: the embedded model); interactive on a terminal, one message per line otherwise")
+    .option("--system <text>", "system prompt")
+    .option("--template <name|file>", "chat template: a built-in format (chatml, llama3, ...) or a Jinja file (default: the model's)")
+    .option("--keep-system", "keep the system prompt in the cache for ever (sinks policy)")
+    .option("-n, --max-tokens <n>", "tokens per reply at most", "256"))
+    .action(async (opts: Record<string, string | boolean>) => {
+      await runChat({
+        model: opts.model as string | undefined,
+        system: opts.system as string | undefined,
+        template: opts.template as string | undefined,
+        keepSystem: opts.keepSystem === true,
+        context: contextOptionsFrom(opts),
+        sampling: samplingFrom(opts),
+      });
     });
 
   program

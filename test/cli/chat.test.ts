@@ -1,0 +1,136 @@
+// `ringllm chat`: piped (one message per line in, one reply per line out) and interactive through
+// a pseudo-terminal (tmux): type a message, read the screen; /commands; Ctrl-C stops a reply, a
+// second Ctrl-C exits. Replies are compared with the library's Chat on the same model.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadModel, setLogger } from "../../lib/index";
+import { IN_CI, ROOT, STORIES, tempDir } from "../helpers";
+
+const CLI = join(ROOT, "dist", "cjs", "cli.js");
+const have = existsSync(STORIES);
+if (!have && IN_CI) throw new Error(`missing shared test data: ${STORIES}`);
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
+if (!hasTmux && IN_CI) throw new Error("tmux is needed for the interactive chat test (.ci/run installs it)");
+const maybe = have ? describe : describe.skip;
+
+const env = { ...process.env, NODE_NO_WARNINGS: "1" };
+const QUESTIONS = ["Once upon a time", "Tell me about the cat.", "What did the dog do?"];
+
+async function apiReplies(questions: string[], maxTokens: number): Promise<string[]> {
+  setLogger(null);
+  const model = await loadModel(STORIES);
+  const chat = await model.createChat({ threads: 1 });
+  const out: string[] = [];
+  for (const q of questions) out.push((await chat.ask(q, { temperature: 0, maxTokens })).content);
+  await model.close();
+  return out;
+}
+
+function chatCli(args: string[], input: string) {
+  return spawnSync(process.execPath, [CLI, "chat", "-m", STORIES, "-t", "0", "--threads", "1", ...args], { input, env, encoding: "utf8", timeout: 60_000 });
+}
+
+maybe("ringllm chat", () => {
+  test("piped: one reply per line, the same as the library's Chat", async () => {
+    const r = chatCli(["-n", "16"], QUESTIONS.join("\n") + "\n\n");
+    expect(r.status).toBe(0);
+    const expected = await apiReplies(QUESTIONS, 16);
+    expect(r.stdout.split("\n").slice(0, -1)).toEqual(expected.map((t) => t.replace(/\n+/g, " ").trim()));
+  });
+
+  test("piped /save, /load and /stats; bad options are coded errors", () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, "conv.json");
+      const first = chatCli(["-n", "8", "--system", "Be brief."], `Hello\n/save ${file}\n`);
+      expect(first.status).toBe(0);
+      const saved = JSON.parse(readFileSync(file, "utf8"));
+      expect(saved.format).toBe("ringllm-chat");
+      expect(saved.messages.map((m: { role: string }) => m.role)).toEqual(["system", "user", "assistant"]);
+      expect(saved.messages[2].content).toBe(first.stdout.trim());
+      const second = chatCli(["-n", "8"], `/load ${file}\n/stats\nAnd then?\n/stats\n`);
+      expect(second.status).toBe(0);
+      expect(second.stderr).toMatch(/\(loaded 3 messages/);
+      expect(second.stderr).toMatch(/turns 1, tokens reused 0, evaluated \d+/);
+      expect(second.stdout.split("\n").filter(Boolean)).toHaveLength(1);
+      const bad = chatCli(["--template", join(dir.path, "nope.jinja")], "hi\n");
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/neither a file nor one of chatml/);
+      const badLoad = chatCli([], `/load ${join(dir.path, "missing.json")}\n`);
+      expect(badLoad.status).toBe(1);
+      expect(badLoad.stderr).toMatch(/cannot load/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  (hasTmux ? test : test.skip)("interactive on a terminal: streamed replies, /reset, Ctrl-C stops a reply, a second Ctrl-C exits", async () => {
+    const session = `ringllm-chat-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
+    const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
+    const waitFor = async (pred: (s: string) => boolean, what: string) => {
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const s = screen();
+        if (pred(s)) return s;
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const native = process.env.RINGLLM_NATIVE ? `RINGLLM_NATIVE=${process.env.RINGLLM_NATIVE} ` : "";
+    const cmd = `${native}NODE_NO_WARNINGS=1 ${process.execPath} ${CLI} chat -m ${STORIES} -t 0 --threads 1 -n 24 -c 100000 2>/dev/null; echo CHAT-EXITED; sleep 60`;
+    tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd);
+    try {
+      await waitFor((s) => /\/help for commands/.test(s) && /^> $/m.test(s), "the banner and the prompt");
+      const [expected] = await apiReplies([QUESTIONS[0]], 24);
+      tmux("send-keys", "-t", session, QUESTIONS[0], "Enter");
+      const firstLine = expected.split("\n")[0];
+      await waitFor((s) => s.includes(firstLine) && (s.match(/^> /gm) ?? []).length >= 2, "the reply");
+      tmux("send-keys", "-t", session, "/stats", "Enter");
+      await waitFor((s) => /turns 1, tokens reused 0/.test(s), "/stats");
+      tmux("send-keys", "-t", session, "/reset", "Enter");
+      await waitFor((s) => s.includes("(conversation cleared)"), "/reset");
+      tmux("send-keys", "-t", session, "/help", "Enter");
+      await waitFor((s) => s.includes("/save <file>"), "/help");
+      tmux("send-keys", "-t", session, "C-c");
+      await waitFor((s) => s.includes("Ctrl-C again or Ctrl-D to exit"), "the first Ctrl-C at the prompt");
+      tmux("send-keys", "-t", session, "C-c");
+      await waitFor((s) => s.includes("CHAT-EXITED"), "exit after the second Ctrl-C");
+    } finally {
+      spawnSync("tmux", ["kill-session", "-t", session]);
+    }
+  }, 60_000);
+
+  (hasTmux ? test : test.skip)("interactive: Ctrl-C during a reply stops it and the chat goes on", async () => {
+    const session = `ringllm-chat-stop-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
+    const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-500", "-t", session);
+    const waitFor = async (pred: (s: string) => boolean, what: string) => {
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const s = screen();
+        if (pred(s)) return s;
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const native = process.env.RINGLLM_NATIVE ? `RINGLLM_NATIVE=${process.env.RINGLLM_NATIVE} ` : "";
+    // sampling at temperature 1 with no end: the reply runs until stopped (stories260K writes no <|im_end|>)
+    const cmd = `${native}NODE_NO_WARNINGS=1 ${process.execPath} ${CLI} chat -m ${STORIES} -t 1 --min-p 0 --top-p 1 --top-k 0 -n 1000000 -c inf --kv window --window 256 --threads 1 2>/dev/null; echo CHAT-EXITED; sleep 60`;
+    tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd);
+    try {
+      await waitFor((s) => /^> $/m.test(s), "the prompt");
+      tmux("send-keys", "-t", session, "Once upon a time", "Enter");
+      await waitFor((s) => s.split("Once upon a time")[1]?.replace(/\s/g, "").length > 40, "some reply text");
+      tmux("send-keys", "-t", session, "C-c");
+      await waitFor((s) => s.includes("(stopped)") && /^> $/m.test(s.split("(stopped)")[1] ?? ""), "the stop and a new prompt");
+      tmux("send-keys", "-t", session, "/stats", "Enter");
+      await waitFor((s) => /turns 1,/.test(s), "/stats after the stop");
+      tmux("send-keys", "-t", session, "C-d");
+      await waitFor((s) => s.includes("CHAT-EXITED"), "exit on Ctrl-D");
+    } finally {
+      spawnSync("tmux", ["kill-session", "-t", session]);
+    }
+  }, 60_000);
+});
