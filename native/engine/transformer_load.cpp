@@ -153,7 +153,7 @@ struct ArchSpec {
     bool fused_ffn_up;   // ffn_up holds gate (first n_ff rows) then up; no ffn_gate (phi3)
     bool embd_scale;     // embeddings scaled by sqrt(n_embd) (gemma*)
     bool post_norms;     // post_attention_norm, post_ffw_norm (gemma2, gemma3)
-    bool qk_norm;        // attn_q_norm, attn_k_norm (gemma3)
+    bool qk_norm;        // attn_q_norm, attn_k_norm: per-head RMSNorm before RoPE (qwen3, gemma3)
     bool softcaps;       // attn_logit_softcapping, final_logit_softcapping (gemma2)
     int32_t swa_pattern;        // 0: no sliding layers; n: layer il slides unless il % n == n - 1
     int32_t big_model_layers;   // n_layer of the variant whose query scale is 1/sqrt(n_embd/n_head) (0: none)
@@ -178,6 +178,7 @@ struct ArchSpec {
 const ArchSpec k_archs[] = {
     {"llama", RopeOrder::Norm, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0, false, false},
     {"qwen2", RopeOrder::Neox, FfnAct::Silu, Output::Optional, false, false, false, false, false, 0, 0, false, false},
+    {"qwen3", RopeOrder::Neox, FfnAct::Silu, Output::Optional, false, false, false, true, false, 0, 0, false, false},
     {"phi3", RopeOrder::Neox, FfnAct::Silu, Output::Optional, true, false, false, false, false, 0, 0, false, false},
     {"gemma", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, false, false, false, 0, 0, false, false},
     {"gemma2", RopeOrder::Neox, FfnAct::GeluTanh, Output::Tied, false, true, true, false, true, 2, 46, false, false},
@@ -193,7 +194,7 @@ const ArchSpec* find_arch(const std::string& name) {
 
 }  // namespace
 
-const char* transformer_supported_archs() { return "llama, qwen2, phi3, gemma, gemma2, gemma3, cohere2"; }
+const char* transformer_supported_archs() { return "llama, qwen2, qwen3, phi3, gemma, gemma2, gemma3, cohere2"; }
 
 bool transformer_arch_supported(const std::string& arch) { return find_arch(arch) != nullptr; }
 
@@ -297,8 +298,8 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
     // by default, required for cohere2); any architecture may declare `attention.sliding_window`
     // (Mistral v0.1 files are `llama` with it: every layer slides unless
     // `attention.sliding_window_pattern` says otherwise, as a period n (layer il slides when
-    // il % n < n - 1) or a per-layer bool array). qwen2 files carry a window their models do not
-    // use unless `use_sliding_window` is true.
+    // il % n < n - 1) or a per-layer bool array). qwen2/qwen3 files may carry a window their models do
+    // not use unless `use_sliding_window` is true.
     int32_t window = 0;
     float local_base = 10000.0f;  // gemma3's sliding layers keep the original RoPE base
     if (spec.swa_pattern > 0) window = 4096;  // gemma2's default
@@ -307,7 +308,7 @@ static Status load_hparams(const GgufHeader& h, const ArchSpec& spec, Transforme
     if (spec.cohere && (!found || window < 1))
         return invalid("metadata '" + a + "attention.sliding_window' is " + (found ? "0" : "missing") +
                        "; cohere2 needs a window of at least 1");
-    if (found && hp->arch == "qwen2") {
+    if (found && (hp->arch == "qwen2" || hp->arch == "qwen3")) {
         const GgufValue* use = h.find(a + "use_sliding_window");
         if (!use || use->type != GGUF_TYPE_BOOL || use->u == 0) window = 0;
     }

@@ -1,4 +1,4 @@
-// Random-but-seeded tiny models of the non-llama architectures the engine runs (qwen2, phi3,
+// Random-but-seeded tiny models of the non-llama architectures the engine runs (qwen2, qwen3, phi3,
 // gemma, gemma2, gemma3, cohere2), with the tensor names, shapes and metadata keys llama.cpp reads for each.
 // Norm weights and biases are random too (norms around 1), so a convention applied twice or not at
 // all (e.g. gemma's stored 1 + w) shows up as a different output.
@@ -8,7 +8,7 @@ import { QuantType } from "./quants";
 import { Rng } from "./rng";
 import { GgufWriter, WriteResult } from "./writer";
 
-export const ARCH_NAMES = ["qwen2", "phi3", "gemma", "gemma2", "gemma3", "cohere2"] as const;
+export const ARCH_NAMES = ["qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "cohere2"] as const;
 export type ArchName = (typeof ARCH_NAMES)[number];
 
 export interface ArchModelOptions {
@@ -20,7 +20,7 @@ export interface ArchModelOptions {
   nHead: number;
   /** Default nHead. */
   nHeadKv?: number;
-  /** attention.key_length = value_length (gemma*); default nEmbd / nHead. */
+  /** attention.key_length = value_length (gemma*, qwen3); default nEmbd / nHead. */
   headDim?: number;
   nFf: number;
   /** At least 259 (SentencePiece vocab of makeSpmVocab). */
@@ -55,7 +55,7 @@ function check(o: ArchModelOptions): void {
   const kv = o.nHeadKv ?? o.nHead;
   if (o.nHead % kv !== 0) throw new Error(`nHead (${o.nHead}) must be a multiple of nHeadKv (${kv})`);
   if (o.headDim === undefined && o.nEmbd % o.nHead !== 0) throw new Error(`nEmbd (${o.nEmbd}) must be a multiple of nHead (${o.nHead})`);
-  if (o.headDim !== undefined && !o.arch.startsWith("gemma")) throw new Error("headDim is only written for gemma*");
+  if (o.headDim !== undefined && !o.arch.startsWith("gemma") && o.arch !== "qwen3") throw new Error("headDim is only written for gemma* and qwen3");
 }
 
 /** Builds (but does not write) a model of `opts.arch`; tensor data is generated when written. */
@@ -98,10 +98,11 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
   w.addU32(a + "attention.head_count", opts.nHead);
   w.addU32(a + "attention.head_count_kv", nHeadKv);
   w.addF32(a + (cohere ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"), opts.rmsEps ?? (gemma ? 1e-6 : 1e-5));
-  if (gemma) {
+  if (gemma || arch === "qwen3") {
     w.addU32(a + "attention.key_length", headDim);
     w.addU32(a + "attention.value_length", headDim);
-  } else {
+  }
+  if (!gemma) {
     w.addU32(a + "rope.dimension_count", headDim);
   }
   if (arch !== "gemma" && arch !== "gemma2") w.addF32(a + "rope.freq_base", opts.ropeFreqBase ?? 10000);
@@ -150,7 +151,7 @@ export function buildArchModel(opts: ArchModelOptions): GgufWriter {
       vector(p + "attn_k.bias", kvDim, 0, 0.5);
       vector(p + "attn_v.bias", kvDim, 0, 0.5);
     }
-    if (arch === "gemma3") {
+    if (arch === "gemma3" || arch === "qwen3") {
       norm(p + "attn_q_norm.weight", headDim);
       norm(p + "attn_k_norm.weight", headDim);
     }
@@ -186,6 +187,8 @@ export function writeArchModel(path: string, opts: ArchModelOptions): WriteResul
  */
 export const ARCH_TEST_MODELS: Record<ArchName, ArchModelOptions> = {
   qwen2: { arch: "qwen2", seed: 11, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nVocab: 320, contextLength: 256, tiedEmbeddings: true, ropeFreqBase: 1000000 },
+  // qwen3: per-head Q/K RMSNorm before RoPE, no biases, a head size other than nEmbd / nHead (as Qwen3-0.6B: 1024 / 16 heads of 128)
+  qwen3: { arch: "qwen3", seed: 17, nLayer: 2, nEmbd: 96, nHead: 4, nHeadKv: 2, headDim: 32, nFf: 192, nVocab: 320, contextLength: 256, tiedEmbeddings: true, ropeFreqBase: 1000000 },
   phi3: { arch: "phi3", seed: 12, nLayer: 2, nEmbd: 96, nHead: 4, nHeadKv: 2, nFf: 192, nVocab: 320, contextLength: 256 },
   gemma: { arch: "gemma", seed: 13, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 1, headDim: 48, nFf: 256, nVocab: 320, contextLength: 256 },
   gemma2: {
