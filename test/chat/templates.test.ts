@@ -115,3 +115,30 @@ test("bad messages are INVALID_ARGUMENT naming the field", () => {
   const calls = [{ role: "assistant", content: null, tool_calls: [{ function: { name: "f", arguments: "{}" } }] }];
   expect(renderChat(calls, { template: "{% for m in messages %}{{ m.tool_calls[0].function.name }}{% endfor %}" })).toBe("f");
 });
+
+test("model.chatTemplate, named variants and model.applyChatTemplate with the file's BOS/EOS text", async () => {
+  const { GgufWriter } = await import("../../scripts/gguf/writer");
+  const { addSpmVocab, makeSpmVocab } = await import("../../scripts/gguf/llama-model");
+  const { loadModel } = await import("../../lib/index");
+  const { tempDir } = await import("../helpers");
+  const dir = tempDir();
+  try {
+    const w = new GgufWriter();
+    w.addString("general.architecture", "llama");
+    addSpmVocab(w, makeSpmVocab(300));
+    w.addString("tokenizer.chat_template", "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ eos_token }}{% endfor %}");
+    w.addString("tokenizer.chat_template.tool_use", "{% for t in tools %}{{ t.function.name }} {% endfor %}{{ messages[-1].content }}");
+    const file = join(dir.path, "templated.gguf");
+    w.writeFile(file);
+    const model = await loadModel(file, { vocabOnly: true });
+    expect(model.chatTemplate).toMatch(/^\{\{ bos_token \}\}/);
+    expect(Object.keys(model.chatTemplates)).toEqual(["tool_use"]);
+    expect(await model.applyChatTemplate([{ role: "user", content: "hi" }])).toBe("<s>user: hi</s>");
+    const tools = [{ type: "function" as const, function: { name: "lookup" } }];
+    expect(await model.applyChatTemplate([{ role: "user", content: "q" }], { template: model.chatTemplates.tool_use, tools })).toBe("lookup q");
+    expect(await model.applyChatTemplate([{ role: "user", content: "q" }], { template: "chatml" })).toBe("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n");
+    await model.close();
+  } finally {
+    dir.cleanup();
+  }
+});
