@@ -1,6 +1,8 @@
 // Context: decode and generate over a loaded model.
+import { stat } from "node:fs/promises";
+
 import { describe, fromNative, RingllmError } from "./errors";
-import { abortedError, checkOptions, isAbortSignal, isFunction, isIntegerIn } from "./validate";
+import { abortedError, checkOptions, checkPath, isAbortSignal, isFunction, isIntegerIn } from "./validate";
 import type { Check } from "./validate";
 import type { Vocab, TokenDecoder } from "./vocab";
 
@@ -145,6 +147,8 @@ export interface NativeContextHandle {
   reset(): void;
   truncate(position: number): void;
   tokens(): Uint32Array | null;
+  saveState(pending: number, path?: string): Promise<Buffer | undefined>;
+  loadState(source: Uint8Array | string): Promise<number>;
   info(): { position: number; contextSize: number; vocabSize: number };
   setSeed(seed: number): void;
   close(): void;
@@ -523,6 +527,61 @@ export class Context {
         throw fromNative(err);
       }
       this.#pending = -1;
+    });
+  }
+
+  /**
+   * Saves the context: its tokens, the KV cache of every layer (ring positions, sinks, h2o scores),
+   * the position, the last logits and the sampler's random state, with a header naming the model
+   * and a checksum. Without a path it resolves with a Buffer; with a path the state is streamed to
+   * that file (a long context's KV cache can be far larger than a Buffer may be).
+   *
+   * @example
+   * await ctx.saveState("conversation.state");
+   * // later, with the same model and context options:
+   * await ctx2.loadState("conversation.state"); // continues exactly where ctx was
+   */
+  saveState(): Promise<Buffer>;
+  saveState(path: string): Promise<void>;
+  async saveState(path?: string): Promise<Buffer | void> {
+    this.#live();
+    if (path !== undefined) checkPath("saveState", path);
+    const callSite = new Error();
+    return this.#enqueue(async () => {
+      try {
+        const out = await this.#handle.saveState(this.#pending, path);
+        return path === undefined ? (out as Buffer) : undefined;
+      } catch (err) {
+        throw fromNative(err, callSite);
+      }
+    });
+  }
+
+  /**
+   * Replaces this context's state with one saved by saveState (a Buffer/Uint8Array or a file
+   * path). The state must come from the same model and a context with the same KV policy, type and
+   * capacity: STATE_MISMATCH says what differs; a damaged or hostile state is STATE_CORRUPT. Either
+   * way the context is left as it was.
+   */
+  async loadState(source: Uint8Array | string): Promise<void> {
+    this.#live();
+    if (typeof source === "string") checkPath("loadState", source);
+    else if (!(source instanceof Uint8Array)) {
+      throw new RingllmError("INVALID_ARGUMENT", `loadState: give a Buffer/Uint8Array or a file path; received ${describe(source)}`);
+    }
+    const callSite = new Error();
+    await this.#enqueue(async () => {
+      if (typeof source === "string") {
+        const st = await stat(source).catch((err: NodeJS.ErrnoException) => {
+          throw new RingllmError(err.code === "ENOENT" ? "ENOENT" : err.code === "EACCES" ? "EACCES" : "EIO", `loadState: cannot read ${source}: ${err.message}`);
+        });
+        if (st.isDirectory()) throw new RingllmError("EISDIR", `loadState: ${source} is a directory, not a saved state`);
+      }
+      try {
+        this.#pending = await this.#handle.loadState(source);
+      } catch (err) {
+        throw fromNative(err, callSite);
+      }
     });
   }
 

@@ -1,6 +1,9 @@
 #include "context_handle.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
 
@@ -200,6 +203,8 @@ Napi::Function ContextHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ContextHandle::cancel>("cancel"),
                            InstanceMethod<&ContextHandle::reset>("reset"),
                            InstanceMethod<&ContextHandle::truncate>("truncate"),
+                           InstanceMethod<&ContextHandle::save_state>("saveState"),
+                           InstanceMethod<&ContextHandle::load_state>("loadState"),
                            InstanceMethod<&ContextHandle::tokens>("tokens"),
                            InstanceMethod<&ContextHandle::info>("info"),
                            InstanceMethod<&ContextHandle::set_seed>("setSeed"),
@@ -301,6 +306,84 @@ Napi::Value ContextHandle::truncate(const Napi::CallbackInfo& info) {
     Status st = ctx->truncate((int64_t)info[0].As<Napi::Number>().DoubleValue());
     if (!st.ok()) throw_status(env, st);
     return env.Undefined();
+}
+
+// saveState(pending, path?) -> Promise<Buffer> (no path) or Promise<undefined> (written to path, streamed).
+Napi::Value ContextHandle::save_state(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw_invalid(env, "saveState(pending, path?)");
+    const int32_t pending = info[0].As<Napi::Number>().Int32Value();
+    const bool to_file = info.Length() > 1 && info[1].IsString();
+    const std::string path = to_file ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    if (busy_->exchange(true))
+        throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    auto* worker = new ContextWorker(
+        env, ctx, busy_,
+        [pending, to_file, path, bytes](Context& c) {
+            if (!to_file) {
+                VectorSink sink(bytes.get());
+                return c.save_state(&sink, pending);
+            }
+            std::FILE* f = std::fopen(path.c_str(), "wb");
+            if (!f) return status_error(errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO",
+                                        "cannot write the state to " + path + ": " + std::strerror(errno));
+            FileSink sink(f, path);
+            Status st = c.save_state(&sink, pending);
+            if (std::fclose(f) != 0 && st.ok()) st = status_error("EIO", "could not write the state to " + path);
+            if (!st.ok()) std::remove(path.c_str());
+            return st;
+        },
+        [to_file, bytes](Napi::Env e) -> Napi::Value {
+            if (to_file) return e.Undefined();
+            return Napi::Buffer<uint8_t>::Copy(e, bytes->data(), bytes->size());
+        });
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+}
+
+// loadState(bufferOrPath) -> Promise<pending token or -1>. A buffer is copied first (JS may reuse it).
+Napi::Value ContextHandle::load_state(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (info.Length() < 1 || !(info[0].IsString() || info[0].IsTypedArray())) throw_invalid(env, "loadState(bufferOrPath)");
+    const bool from_file = info[0].IsString();
+    const std::string path = from_file ? info[0].As<Napi::String>().Utf8Value() : std::string();
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    if (!from_file) {
+        Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+        const uint8_t* p = (const uint8_t*)a.ArrayBuffer().Data() + a.ByteOffset();
+        bytes->assign(p, p + a.ByteLength());
+    }
+    if (busy_->exchange(true))
+        throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    auto pending = std::make_shared<int32_t>(-1);
+    auto* worker = new ContextWorker(
+        env, ctx, busy_,
+        [from_file, path, bytes, pending](Context& c) {
+            if (!from_file) {
+                MemorySource src(bytes->data(), bytes->size());
+                return c.load_state(&src, pending.get());
+            }
+            std::FILE* f = std::fopen(path.c_str(), "rb");
+            if (!f) return status_error(errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO",
+                                        "cannot read the state file " + path + ": " + std::strerror(errno));
+            Status st = status_ok();
+            const int64_t size = state_file_size(f);
+            if (size < 0) st = status_error("EISDIR", path + " is not a regular file");
+            if (st.ok()) {
+                FileSource src(f, (uint64_t)size, path);
+                st = c.load_state(&src, pending.get());
+            }
+            std::fclose(f);
+            return st;
+        },
+        [pending](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *pending); });
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
 }
 
 // tokens() -> Uint32Array of the tokens decoded since the last reset, or null when a bounded cache

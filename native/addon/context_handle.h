@@ -24,6 +24,8 @@ private:
     Napi::Value cancel(const Napi::CallbackInfo& info);
     Napi::Value reset(const Napi::CallbackInfo& info);
     Napi::Value truncate(const Napi::CallbackInfo& info);
+    Napi::Value save_state(const Napi::CallbackInfo& info);
+    Napi::Value load_state(const Napi::CallbackInfo& info);
     Napi::Value tokens(const Napi::CallbackInfo& info);
     Napi::Value info(const Napi::CallbackInfo& info);
     Napi::Value set_seed(const Napi::CallbackInfo& info);

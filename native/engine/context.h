@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../kv/kv_cache.h"
+#include "../util/state_io.h"
 #include "../util/status.h"
 #include "model.h"
 
@@ -106,6 +107,16 @@ public:
     // cache, or nothing was evicted yet); false otherwise.
     virtual bool tokens(std::vector<int32_t>* out) const = 0;
     virtual const std::vector<LayerKind>& layer_kinds() const = 0;  // (n_layer)
+    // Saved state: the tokens, every layer's KV cache (ring positions, sinks, h2o scores), the
+    // position, the last logits and the sampler's random state, after a header naming the model
+    // (file size and a hash of its metadata and tensor table) and the KV configuration, with a
+    // checksum trailer. `pending` (a sampled token the caller has not decoded yet, or -1) is kept
+    // with it. Not while a decode runs.
+    virtual Status save_state(StateSink* out, int32_t pending) const = 0;
+    // Verifies the whole state first, then replaces this context's: STATE_MISMATCH (another model,
+    // or a different KV policy/type/capacity: the message names it), STATE_CORRUPT (damaged or
+    // hostile); in both cases the context is unchanged.
+    virtual Status load_state(StateSource* in, int32_t* pending) = 0;
     // Safe to call while a decode runs on another thread (a snapshot taken after each decode).
     virtual ContextStats stats() const = 0;
     // Position per slot (-1 empty) and, for h2o, accumulated scores, of one layer and KV head.

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "../util/state_io.h"
+
 #include "../gguf/gguf_types.h"
 #include "repack.h"
 
@@ -23,6 +25,44 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
     if (opts.vocab_only && progress) progress(1.0);
     *out = std::move(model);
     return status_ok();
+}
+
+namespace {
+
+void hash_value(Fnv64* h, const GgufValue& v) {
+    h->add(&v.type, sizeof v.type);
+    h->add(&v.u, sizeof v.u);
+    h->add(&v.i, sizeof v.i);
+    h->add(&v.f, sizeof v.f);
+    h->add(v.str.data(), v.str.size());
+    h->add(&v.elem_type, sizeof v.elem_type);
+    h->add(&v.count, sizeof v.count);
+    if (v.elems) h->add(v.elems, (size_t)v.count * gguf_value_type_size(v.elem_type));
+    for (std::string_view s : v.strings) {
+        const uint64_t n = s.size();
+        h->add(&n, sizeof n);
+        h->add(s.data(), s.size());
+    }
+    for (const GgufValue& a : v.arrays) hash_value(h, a);
+}
+
+}  // namespace
+
+uint64_t model_identity(const Model& model) {
+    Fnv64 h;
+    const GgufHeader& hd = model.file.header();
+    for (const GgufKV& kv : hd.kvs) {
+        h.add(kv.key.data(), kv.key.size());
+        hash_value(&h, kv.value);
+    }
+    for (const GgufTensorInfo& t : hd.tensors) {
+        h.add(t.name.data(), t.name.size());
+        h.add(&t.n_dims, sizeof t.n_dims);
+        h.add(t.ne, sizeof t.ne);
+        h.add(&t.type, sizeof t.type);
+        h.add(&t.offset, sizeof t.offset);
+    }
+    return h.h;
 }
 
 Status model_check_computable(const Model& model) {

@@ -29,6 +29,9 @@ struct Model {
 Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,
                   const std::atomic<bool>* cancel, std::unique_ptr<Model>* out);
 
+// A hash of the file's metadata and tensor table (FNV-1a 64): names the model in saved states.
+uint64_t model_identity(const Model& model);
+
 // Fails with MODEL_UNSUPPORTED_TYPE naming the first tensor whose type the engine cannot compute.
 Status model_check_computable(const Model& model);
 

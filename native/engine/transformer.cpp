@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
@@ -48,6 +49,8 @@ public:
         snapshot();
     }
     Status truncate(int64_t n) override;
+    Status save_state(StateSink* out, int32_t pending) const override;
+    Status load_state(StateSource* in, int32_t* pending) override;
     bool tokens(std::vector<int32_t>* out) const override {
         if (hist_n_ != pos_) return false;  // the history keeps only the last tokens of a long stream
         out->assign(hist_.begin(), hist_.begin() + hist_n_);
@@ -645,6 +648,163 @@ Status TransformerContext::truncate(int64_t n) {
     hist_n_ = std::max<int64_t>(0, hist_n_ - (pos_ - n));
     pos_ = n;
     has_logits_ = false;
+    snapshot();
+    return status_ok();
+}
+
+// Saved state, version 1 (little-endian):
+//   "RLST" u32 version | u64 model file size | u64 model_identity | u32 n_layer | u8 kv type | i32 n_vocab
+//   per layer: u8 policy | i64 slots | i64 n_ctx | i32 mask_window window sinks recent heavy | u64 K row, V row bytes
+//   i64 position | i32 pending | u64 rng[4] | u8 has_logits [f32 logits (n_vocab)] | i64 history n | i32 tokens (n)
+//   per layer: KvLayer tables (n_seen, slot positions; h2o scores and counts)
+//   per layer: KvLayer rows (K then V)
+//   u64 FNV-1a of everything before
+namespace {
+constexpr char kStateMagic[4] = {'R', 'L', 'S', 'T'};
+constexpr uint32_t kStateVersion = 1;
+
+struct LayerShape {
+    uint8_t policy;
+    int64_t slots, n_ctx;
+    int32_t mask_window, window, sinks, recent, heavy;
+    uint64_t k_row, v_row;
+};
+
+LayerShape layer_shape(const KvLayer& kv) {
+    const KvLayerConfig& c = kv.config();
+    return {(uint8_t)c.policy, kv.n_slots(), c.n_ctx, c.mask_window, c.window, c.sinks, c.recent, c.heavy,
+            (uint64_t)kv.k_row_bytes(), (uint64_t)kv.v_row_bytes()};
+}
+
+Status write_shape(StateSink* out, const LayerShape& l) {
+    Status st = out->scalar(l.policy);
+    for (int64_t v : {l.slots, l.n_ctx})
+        if (st.ok()) st = out->scalar(v);
+    for (int32_t v : {l.mask_window, l.window, l.sinks, l.recent, l.heavy})
+        if (st.ok()) st = out->scalar(v);
+    for (uint64_t v : {l.k_row, l.v_row})
+        if (st.ok()) st = out->scalar(v);
+    return st;
+}
+
+Status read_shape(StateSource* in, LayerShape* l) {
+    Status st = in->scalar(&l->policy);
+    for (int64_t* v : {&l->slots, &l->n_ctx})
+        if (st.ok()) st = in->scalar(v);
+    for (int32_t* v : {&l->mask_window, &l->window, &l->sinks, &l->recent, &l->heavy})
+        if (st.ok()) st = in->scalar(v);
+    for (uint64_t* v : {&l->k_row, &l->v_row})
+        if (st.ok()) st = in->scalar(v);
+    return st;
+}
+
+std::string describe_shape(const LayerShape& l) {
+    std::string s = kv_policy_name((KvPolicy)l.policy);
+    s += " with " + std::to_string(l.slots) + " slots";
+    if ((KvPolicy)l.policy == KvPolicy::Sinks) s += " (sinks " + std::to_string(l.sinks) + ", recent " + std::to_string(l.recent) + ")";
+    if ((KvPolicy)l.policy == KvPolicy::H2O) s += " (heavy " + std::to_string(l.heavy) + ", recent " + std::to_string(l.recent) + ")";
+    return s;
+}
+}  // namespace
+
+Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
+    Status st = out->write(kStateMagic, 4);
+    if (st.ok()) st = out->scalar(kStateVersion);
+    if (st.ok()) st = out->scalar<uint64_t>(model_->file.file_size());
+    if (st.ok()) st = out->scalar<uint64_t>(model_identity(*model_));
+    if (st.ok()) st = out->scalar<uint32_t>((uint32_t)kv_.size());
+    if (st.ok()) st = out->scalar<uint8_t>((uint8_t)kv_[0]->type());
+    if (st.ok()) st = out->scalar<int32_t>(hp_.n_vocab);
+    for (const auto& kv : kv_)
+        if (st.ok()) st = write_shape(out, layer_shape(*kv));
+    if (st.ok()) st = out->scalar<int64_t>(pos_);
+    if (st.ok()) st = out->scalar<int32_t>(pending);
+    if (st.ok()) st = out->write(sampler_.rng.s, sizeof sampler_.rng.s);
+    if (st.ok()) st = out->scalar<uint8_t>(has_logits_ ? 1 : 0);
+    if (st.ok() && has_logits_) st = out->write(last_logits_.data(), last_logits_.size() * sizeof(float));
+    if (st.ok()) st = out->scalar<int64_t>(hist_n_);
+    if (st.ok()) st = out->write(hist_.data(), (size_t)hist_n_ * sizeof(int32_t));
+    for (const auto& kv : kv_)
+        if (st.ok()) st = kv->save_tables(out);
+    for (const auto& kv : kv_)
+        if (st.ok()) st = kv->save_rows(out);
+    return st.ok() ? out->finish() : st;
+}
+
+Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
+    Status st = state_verify(in);
+    if (!st.ok()) return st;
+    auto corrupt = [](const std::string& what) { return status_error("STATE_CORRUPT", "the saved state is damaged: " + what); };
+    auto mismatch = [](const std::string& what) {
+        return status_error("STATE_MISMATCH", "the saved state does not fit this context: " + what);
+    };
+    char magic[4];
+    uint32_t version = 0, n_layer = 0;
+    uint64_t file_size = 0, identity = 0;
+    uint8_t type = 0;
+    int32_t n_vocab = 0;
+    if (!(st = in->read(magic, 4)).ok()) return st;
+    if (std::memcmp(magic, kStateMagic, 4) != 0) return corrupt("it is not a ringllm state (bad magic)");
+    if (!(st = in->scalar(&version)).ok()) return st;
+    if (version != kStateVersion)
+        return mismatch("it has format version " + std::to_string(version) + "; this ringllm reads version " +
+                        std::to_string(kStateVersion));
+    for (Status s2 : {in->scalar(&file_size), in->scalar(&identity), in->scalar(&n_layer), in->scalar(&type), in->scalar(&n_vocab)})
+        if (!s2.ok()) return s2;
+    if (file_size != model_->file.file_size() || identity != model_identity(*model_))
+        return mismatch("it was saved with another model (model file of " + std::to_string(file_size) + " bytes; this one has " +
+                        std::to_string(model_->file.file_size()) + ")");
+    if (n_layer != kv_.size() || n_vocab != hp_.n_vocab) return corrupt("its layer or vocabulary count differs from its model's");
+    if (type != (uint8_t)kv_[0]->type())
+        return mismatch(std::string("its KV cache type is ") + (type <= 2 ? kv_type_name((KvType)type) : "unknown") +
+                        "; this context's is " + kv_type_name(kv_[0]->type()));
+    for (size_t il = 0; il < kv_.size(); il++) {
+        LayerShape saved{}, mine = layer_shape(*kv_[il]);
+        if (!(st = read_shape(in, &saved)).ok()) return st;
+        if ((saved.policy != mine.policy || saved.slots != mine.slots || saved.n_ctx != mine.n_ctx ||
+             saved.mask_window != mine.mask_window || saved.window != mine.window || saved.sinks != mine.sinks ||
+             saved.recent != mine.recent || saved.heavy != mine.heavy || saved.k_row != mine.k_row || saved.v_row != mine.v_row))
+            return mismatch("layer " + std::to_string(il) + " was saved as a " + (saved.policy <= 3 ? describe_shape(saved) : "unknown") +
+                            " cache; this context's is a " + describe_shape(mine) + " cache");
+    }
+    int64_t position = 0, hist_n = 0;
+    int32_t pend = -1;
+    uint64_t rng[4];
+    uint8_t has_logits = 0;
+    for (Status s2 : {in->scalar(&position), in->scalar(&pend), in->read(rng, sizeof rng), in->scalar(&has_logits)})
+        if (!s2.ok()) return s2;
+    if (position < 0 || (has_full_ && position > n_ctx_) || has_logits > 1 || pend < -1 || pend >= hp_.n_vocab)
+        return corrupt("its position, pending token or logits flag is out of range");
+    std::vector<float> logits;
+    if (has_logits) {
+        logits.resize((size_t)hp_.n_vocab);
+        if (!(st = in->read(logits.data(), logits.size() * sizeof(float))).ok()) return st;
+    }
+    if (!(st = in->scalar(&hist_n)).ok()) return st;
+    if (hist_n < 0 || hist_n > (int64_t)hist_.size() || hist_n > position) return corrupt("its token history is too long");
+    std::vector<int32_t> hist((size_t)hist_n);
+    if (!(st = in->read(hist.data(), hist.size() * sizeof(int32_t))).ok()) return st;
+    for (int32_t t : hist)
+        if (t < 0 || t >= hp_.n_vocab) return corrupt("a token of its history is outside the vocabulary");
+    std::vector<KvTables> tables(kv_.size());
+    for (size_t il = 0; il < kv_.size(); il++)
+        if (!(st = kv_[il]->read_tables(in, position, &tables[il])).ok()) return st;
+    // Everything above is checked; from here on the context takes the state. The rows' bytes need
+    // no check (any bit pattern is a value), and the checksum pass read them all already.
+    for (size_t il = 0; il < kv_.size(); il++) kv_[il]->apply_tables(&tables[il]);
+    for (auto& kv : kv_) {
+        if (!(st = kv->load_rows(in)).ok()) {
+            reset();  // the file changed under us: leave an empty, consistent context
+            return st;
+        }
+    }
+    pos_ = position;
+    std::memcpy(sampler_.rng.s, rng, sizeof rng);
+    has_logits_ = has_logits != 0;
+    if (has_logits_) last_logits_.swap(logits);
+    std::copy(hist.begin(), hist.end(), hist_.begin());
+    hist_n_ = hist_n;
+    *pending = pend;
     snapshot();
     return status_ok();
 }

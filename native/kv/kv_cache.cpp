@@ -15,6 +15,7 @@
 
 #include "../kernels/fp16.h"
 #include "../kernels/quants.h"
+#include "../util/state_io.h"
 
 namespace rl {
 
@@ -187,6 +188,76 @@ void KvLayer::truncate(int64_t n) {
     if (n >= n_seen_ || !can_truncate(n)) return;
     for (int64_t p = n; p < n_seen_; p++) pos_[(size_t)slot_of(p)] = -1;
     n_seen_ = n;
+}
+
+Status KvLayer::save_tables(StateSink* out) const {
+    Status st = out->scalar<int64_t>(n_seen_);
+    if (st.ok()) st = out->write(pos_.data(), pos_.size() * sizeof(int64_t));
+    if (st.ok() && cfg_.policy == KvPolicy::H2O) {
+        st = out->write(score_.data(), score_.size() * sizeof(double));
+        if (st.ok()) st = out->write(h2o_held_.data(), h2o_held_.size() * sizeof(int64_t));
+    }
+    return st;
+}
+
+Status KvLayer::read_tables(StateSource* in, int64_t position, KvTables* t) const {
+    auto corrupt = [](const std::string& what) { return status_error("STATE_CORRUPT", "the saved state is damaged: " + what); };
+    Status st = in->scalar(&t->n_seen);
+    if (!st.ok()) return st;
+    const bool h2o = cfg_.policy == KvPolicy::H2O;
+    if (h2o ? t->n_seen != 0 : t->n_seen != position) return corrupt("a layer's token count differs from the position");
+    t->pos.assign(pos_.size(), -1);
+    if (!(st = in->read(t->pos.data(), t->pos.size() * sizeof(int64_t))).ok()) return st;
+    if (!h2o) {
+        // every slot holds the latest position written to it (or nothing): the table follows from
+        // the token count, and must be exactly that
+        std::vector<int64_t> expected(pos_.size(), -1);
+        for (int64_t p = std::max<int64_t>(0, t->n_seen - n_slots_); p < t->n_seen; p++) expected[(size_t)slot_of(p)] = p;
+        if (cfg_.policy == KvPolicy::Sinks)
+            for (int64_t p = 0; p < std::min<int64_t>(cfg_.sinks, t->n_seen); p++) expected[(size_t)slot_of(p)] = p;
+        if (expected != t->pos) return corrupt("a slot holds a position it cannot hold");
+        return status_ok();
+    }
+    t->score.assign(score_.size(), 0.0);
+    t->held.assign(h2o_held_.size(), 0);
+    if (!(st = in->read(t->score.data(), t->score.size() * sizeof(double))).ok()) return st;
+    if (!(st = in->read(t->held.data(), t->held.size() * sizeof(int64_t))).ok()) return st;
+    for (int32_t g = 0; g < n_head_kv_; g++) {
+        int64_t n = 0;
+        for (int64_t slot = 0; slot < n_slots_; slot++) {
+            const int64_t p = t->pos[(size_t)g * n_slots_ + slot];
+            const double sc = t->score[(size_t)g * n_slots_ + slot];
+            if (p < -1 || p >= position || !std::isfinite(sc)) return corrupt("an h2o slot holds an impossible position or score");
+            n += p >= 0;
+        }
+        if (n != t->held[(size_t)g] || n > (int64_t)cfg_.heavy + cfg_.recent) return corrupt("an h2o head's token count is wrong");
+    }
+    return status_ok();
+}
+
+void KvLayer::apply_tables(KvTables* t) {
+    n_seen_ = t->n_seen;
+    pos_.swap(t->pos);
+    if (cfg_.policy == KvPolicy::H2O) {
+        score_.swap(t->score);
+        h2o_held_.swap(t->held);
+    }
+}
+
+int64_t KvLayer::state_rows() const {
+    return cfg_.policy == KvPolicy::H2O ? n_slots_ : std::min(n_seen_, n_slots_);
+}
+
+Status KvLayer::save_rows(StateSink* out) const {
+    const int64_t n = state_rows();
+    Status st = out->write(k_, (size_t)n * k_row_);
+    return st.ok() ? out->write(v_, (size_t)n * v_row_) : st;
+}
+
+Status KvLayer::load_rows(StateSource* in) {
+    const int64_t n = state_rows();
+    Status st = in->read(k_, (size_t)n * k_row_);
+    return st.ok() ? in->read(v_, (size_t)n * v_row_) : st;
 }
 
 int64_t KvLayer::held() const {

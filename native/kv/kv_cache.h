@@ -60,6 +60,17 @@ struct KvSpan {
 };
 constexpr int kKvMaxSpans = 2;
 
+class StateSink;
+class StateSource;
+
+// What a layer's slots hold, as read from a saved state before it is applied.
+struct KvTables {
+    int64_t n_seen = 0;
+    std::vector<int64_t> pos;
+    std::vector<double> score;
+    std::vector<int64_t> held;
+};
+
 class KvLayer {
 public:
     KvLayer() = default;
@@ -98,6 +109,16 @@ public:
     void truncate(int64_t n);
     // Copies m staged rows (positions p0..p0+m-1) into their slots.
     void commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0, int32_t m);
+
+    // Saved state: the small tables (positions per slot, h2o scores), then the rows in use
+    // (state_rows() of them: full/window/sinks the slots written so far, h2o every slot).
+    Status save_tables(StateSink* out) const;
+    // Reads and validates tables saved by save_tables for a context at `position`; changes nothing.
+    Status read_tables(StateSource* in, int64_t position, KvTables* t) const;
+    void apply_tables(KvTables* t);
+    int64_t state_rows() const;
+    Status save_rows(StateSink* out) const;
+    Status load_rows(StateSource* in);
 
     // Tokens held now (h2o: per KV head, the same count for every head).
     int64_t held() const;
