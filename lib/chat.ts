@@ -19,6 +19,9 @@ import {
   templateSupportsSystem,
 } from "./chat-template";
 import type { Context, ContextOptions, GenerateOptions, GenerateResult } from "./context";
+import { readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
 import { describe, RingllmError } from "./errors";
 import { log } from "./log";
 import type { Model } from "./model";
@@ -67,6 +70,15 @@ export interface ChatReply {
   toolCalls?: ToolCall[];
   /** "stop": end of turn; "length": maxTokens or the context's end; "toolCalls": the reply calls tools; "abort" */
   finishReason: "stop" | "length" | "toolCalls" | "abort";
+}
+
+/** A saved chat (chat.save()): the conversation, the context's state, and the chat's own counters. */
+export interface ChatSnapshot {
+  messages: ChatMessage[];
+  /** the context's saved state (ctx.saveState()) */
+  state: Buffer;
+  /** whether the last reply's end-of-turn marker is in the cache, and the turns so far */
+  chat: { endInCache: boolean; turns: number };
 }
 
 export interface ChatStats {
@@ -507,6 +519,68 @@ export class Chat {
     this.#stats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
     this.#endInCache = true;
     await this.#ctx.reset();
+  }
+
+  /**
+   * Saves the chat: messages and the context's state, so a later `load` (same model, same context
+   * options) continues without evaluating anything again. Without a path: a ChatSnapshot; with a
+   * path: `path` (JSON: the messages) and `path + ".state"` (the context, streamed).
+   */
+  save(): Promise<ChatSnapshot>;
+  save(path: string): Promise<void>;
+  async save(path?: string): Promise<ChatSnapshot | void> {
+    this.#checkLive("save");
+    const chat = { endInCache: this.#endInCache, turns: this.#stats.turns };
+    if (path === undefined) return { messages: this.messages, state: await this.#ctx.saveState(), chat };
+    await this.#ctx.saveState(path + ".state");
+    const doc = { format: "ringllm-chat", version: 1, messages: this.messages, chat, state: basename(path) + ".state" };
+    await writeFile(path, JSON.stringify(doc, null, 2) + "\n");
+  }
+
+  /**
+   * Loads a chat saved by `save` (a ChatSnapshot, or the path given to save). The context state is
+   * used when it fits this chat's context; otherwise (another model or KV configuration, or a
+   * messages-only file) the messages are restored and the next turn evaluates them, with a warning.
+   */
+  async load(source: ChatSnapshot | string): Promise<void> {
+    this.#checkLive("load");
+    let messages: unknown;
+    let state: Buffer | string | undefined;
+    let chat: { endInCache?: unknown; turns?: unknown } | undefined;
+    if (typeof source === "string") {
+      let doc: { format?: unknown; version?: unknown; messages?: unknown; chat?: typeof chat; state?: unknown };
+      try {
+        doc = JSON.parse(await readFile(source, "utf8"));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new RingllmError(code === "ENOENT" ? "ENOENT" : "INVALID_ARGUMENT", `load: cannot read ${source}: ${(err as Error).message}`);
+      }
+      if (doc?.format !== "ringllm-chat" || doc.version !== 1) {
+        throw new RingllmError("INVALID_ARGUMENT", `load: ${source} is not a saved chat (format "ringllm-chat", version 1)`);
+      }
+      messages = doc.messages;
+      chat = doc.chat;
+      if (typeof doc.state === "string") state = join(dirname(source), basename(doc.state));
+    } else if (typeof source === "object" && source !== null) {
+      messages = source.messages;
+      state = source.state;
+      chat = source.chat;
+    } else {
+      throw new RingllmError("INVALID_ARGUMENT", `load: give a saved chat or its path; received ${describe(source)}`);
+    }
+    checkMessages("load", messages);
+    await this.restore(messages);
+    if (state === undefined) return;
+    try {
+      await this.#ctx.loadState(state);
+    } catch (err) {
+      if (!(err instanceof RingllmError) || !["STATE_MISMATCH", "STATE_CORRUPT", "ENOENT"].includes(err.code)) throw err;
+      log("warn", `chat: the saved context state was not used (${err.message}); the next turn evaluates the conversation again`);
+      await this.#ctx.reset();
+      return;
+    }
+    this.#endInCache = chat?.endInCache !== false;
+    this.#stats.turns = typeof chat?.turns === "number" && chat.turns >= 0 ? chat.turns : 1;
   }
 
   /** Forgets the conversation (the system message stays) and clears the cache. */

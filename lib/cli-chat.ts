@@ -2,11 +2,10 @@
 // second Ctrl-C or Ctrl-D exits); without a terminal, one message per line in and one reply per
 // line out, so scripts can drive it.
 import { existsSync, readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
 import * as readline from "node:readline";
 
 import type { Chat } from "./chat";
-import { chatFormats, checkMessages } from "./chat-template";
+import { chatFormats } from "./chat-template";
 import type { ContextOptions, GenerateOptions } from "./context";
 import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
@@ -23,18 +22,11 @@ export interface ChatCliOptions {
 
 const HELP = [
   "/reset          forget the conversation (the system prompt stays)",
-  "/save <file>    write the conversation to a JSON file",
-  "/load <file>    continue a conversation saved with /save",
+  "/save <file>    write the conversation (JSON) and the context state (<file>.state)",
+  "/load <file>    continue a conversation saved with /save, without evaluating it again",
   "/stats          tokens reused and evaluated, KV cache use",
   "/exit           leave (also Ctrl-D, or Ctrl-C twice)",
 ].join("\n");
-
-/** A saved conversation (`/save`): a versioned JSON document. */
-interface SavedChat {
-  format: "ringllm-chat";
-  version: 1;
-  messages: unknown;
-}
 
 // Runs a /command; returns the text to print, or null to exit.
 async function command(chat: Chat, line: string): Promise<string | null> {
@@ -58,23 +50,12 @@ async function command(chat: Chat, line: string): Promise<string | null> {
     }
     case "/save": {
       if (!arg) return "usage: /save <file>";
-      const doc: SavedChat = { format: "ringllm-chat", version: 1, messages: chat.messages };
-      await writeFile(arg, JSON.stringify(doc, null, 2) + "\n");
-      return `(saved ${chat.messages.length} messages to ${arg})`;
+      await chat.save(arg);
+      return `(saved ${chat.messages.length} messages to ${arg}, the context state to ${arg}.state)`;
     }
     case "/load": {
       if (!arg) return "usage: /load <file>";
-      let doc: Partial<SavedChat>;
-      try {
-        doc = JSON.parse(await readFile(arg, "utf8"));
-      } catch (err) {
-        throw new RingllmError("INVALID_ARGUMENT", `cannot load ${arg}: ${(err as Error).message}`);
-      }
-      if (doc?.format !== "ringllm-chat" || doc.version !== 1) {
-        throw new RingllmError("INVALID_ARGUMENT", `${arg} is not a conversation saved by /save (format "ringllm-chat", version 1)`);
-      }
-      checkMessages("/load", doc.messages);
-      await chat.restore(doc.messages);
+      await chat.load(arg);
       return `(loaded ${chat.messages.length} messages from ${arg})`;
     }
     default:

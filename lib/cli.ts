@@ -238,6 +238,8 @@ export function buildProgram(): Command {
     .option("-f, --file <path>", "read the prompt from a file (UTF-8), e.g. a long document")
     .option("-n, --max-tokens <n>", "tokens to generate at most", "200")
     .option("--stats", "print the context's KV statistics to stderr at the end")
+    .option("--load-state <file>", "start from a context state saved with --save-state (same model and context options)")
+    .option("--save-state <file>", "save the context state to this file at the end")
     .option("--no-progress", "no progress bar (it is shown only when stderr is a terminal)"))
     .action(async (promptArg: string | undefined, opts: Record<string, string | boolean>) => {
       const prompt = await readPrompt(promptArg, opts.file as string | undefined);
@@ -258,6 +260,7 @@ export function buildProgram(): Command {
       }
       const ctx = await model.createContext(contextOptions);
       try {
+        if (typeof opts.loadState === "string") await ctx.loadState(opts.loadState);
         // a prompt from the command line is echoed; a document from a file or stdin is not
         if (promptArg !== undefined && promptArg !== "-") process.stdout.write(prompt);
         let first = true;
@@ -271,6 +274,7 @@ export function buildProgram(): Command {
           progress.stop();
         }
         process.stdout.write("\n");
+        if (typeof opts.saveState === "string") await ctx.saveState(opts.saveState);
         if (opts.stats) {
           const st = ctx.stats();
           const layers = st.layers.map((l) => `${l.policy} ${l.held}/${l.capacity}`).join(", ");

@@ -167,6 +167,44 @@ maybe("chat sessions on stories260K", () => {
     await expect(model.createChat({ template: "{% for %}" })).rejects.toMatchObject({ code: "CHAT_TEMPLATE_ERROR" });
   });
 
+  test("save/load: a loaded chat continues without evaluating the conversation again, and replies the same", async () => {
+    const a = await model.createChat({ ...opts, system: "Tell tales." });
+    for (const q of QUESTIONS.slice(0, 3)) await a.ask(q, gen);
+    const snapshot = await a.save();
+    const dir = (await import("../helpers")).tempDir();
+    try {
+      const file = (await import("node:path")).join(dir.path, "chat.json");
+      await a.save(file);
+      const before = a.stats().evaluatedTokens;
+      const want = await a.ask("And the end?", gen);
+      const evaluated = a.stats().evaluatedTokens - before;
+      for (const source of [snapshot, file]) {
+        const b = await model.createChat({ ...opts, system: "ignored: the saved conversation brings its own" });
+        await b.load(source);
+        expect(b.messages).toEqual(snapshot.messages);
+        const got = await b.ask("And the end?", gen);
+        expect(got.content).toBe(want.content);
+        expect(b.stats().evaluatedTokens).toBe(evaluated);
+        await b.close();
+      }
+      // a context the state does not fit: messages only, evaluated again, the same reply
+      const warnings: string[] = [];
+      setLogger((level, message) => level === "warn" && warnings.push(message));
+      const c = await model.createChat({ ...opts, contextSize: 2048 });
+      await c.load(snapshot);
+      setLogger(null);
+      expect(warnings.join()).toMatch(/state was not used/);
+      const again = await c.ask("And the end?", gen);
+      expect(again.content).toBe(want.content);
+      expect(c.stats().evaluatedTokens).toBeGreaterThan(evaluated * 3);
+      await c.close();
+      await expect(a.load("/nonexistent/chat.json")).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      dir.cleanup();
+      await a.close();
+    }
+  });
+
   test("tools reach the template; toolChoice none leaves them out", async () => {
     const template =
       "{% if tools %}[tools:{% for t in tools %}{{ t.function.name }};{% endfor %}]{% endif %}" +

@@ -39,7 +39,7 @@ maybe("ringllm chat", () => {
     expect(r.stdout.split("\n").slice(0, -1)).toEqual(expected.map((t) => t.replace(/\n+/g, " ").trim()));
   });
 
-  test("piped /save, /load and /stats; bad options are coded errors", () => {
+  test("piped /save, /load (with the context state) and /stats; bad options are coded errors", () => {
     const dir = tempDir();
     try {
       const file = join(dir.path, "conv.json");
@@ -49,17 +49,52 @@ maybe("ringllm chat", () => {
       expect(saved.format).toBe("ringllm-chat");
       expect(saved.messages.map((m: { role: string }) => m.role)).toEqual(["system", "user", "assistant"]);
       expect(saved.messages[2].content).toBe(first.stdout.trim());
-      const second = chatCli(["-n", "8"], `/load ${file}\n/stats\nAnd then?\n/stats\n`);
+      expect(existsSync(file + ".state")).toBe(true);
+      // continuing from the saved state evaluates only the new message, and replies as one process would
+      const second = chatCli(["-n", "8"], `/load ${file}\nAnd then?\n/stats\n`);
       expect(second.status).toBe(0);
       expect(second.stderr).toMatch(/\(loaded 3 messages/);
-      expect(second.stderr).toMatch(/turns 1, tokens reused 0, evaluated \d+/);
-      expect(second.stdout.split("\n").filter(Boolean)).toHaveLength(1);
+      const [, reused] = second.stderr.match(/turns 2, tokens reused (\d+)/) ?? [];
+      expect(Number(reused)).toBeGreaterThan(10);
+      const oneRun = chatCli(["-n", "8", "--system", "Be brief."], "Hello\nAnd then?\n");
+      expect(second.stdout).toBe(oneRun.stdout.split("\n")[1] + "\n");
       const bad = chatCli(["--template", join(dir.path, "nope.jinja")], "hi\n");
       expect(bad.status).toBe(1);
       expect(bad.stderr).toMatch(/neither a file nor one of chatml/);
       const badLoad = chatCli([], `/load ${join(dir.path, "missing.json")}\n`);
       expect(badLoad.status).toBe(1);
-      expect(badLoad.stderr).toMatch(/cannot load/);
+      expect(badLoad.stderr).toMatch(/cannot read .*missing.json/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  test("generate --save-state / --load-state: a continuation in two runs equals one run", () => {
+    const dir = tempDir();
+    try {
+      const state = join(dir.path, "gen.state");
+      const run = (args: string[]) =>
+        spawnSync(process.execPath, [CLI, "generate", "-m", STORIES, "-t", "0.8", "-s", "5", "--threads", "1", ...args], { env, encoding: "utf8" });
+      const first = run(["-n", "10", "--save-state", state, "Once upon a time"]);
+      expect(first.status).toBe(0);
+      const second = run(["-n", "10", "--load-state", state, " and"]);
+      expect(second.status).toBe(0);
+      const whole = spawnSync(process.execPath, ["-e", `
+        const r = require(${JSON.stringify(join(ROOT, "dist", "cjs", "index.js"))});
+        (async () => {
+          const m = await r.loadModel(${JSON.stringify(STORIES)});
+          const ctx = await m.createContext({ threads: 1 });
+          let a = "", b = "";
+          for await (const c of ctx.generate("Once upon a time", { temperature: 0.8, seed: 5, maxTokens: 10 })) a += c.text;
+          for await (const c of ctx.generate(" and", { temperature: 0.8, seed: 5, maxTokens: 10 })) b += c.text;
+          process.stdout.write(JSON.stringify([a, b]));
+        })();`], { env, encoding: "utf8" });
+      const [a, b] = JSON.parse(whole.stdout);
+      expect(first.stdout).toBe("Once upon a time" + a + "\n");
+      expect(second.stdout).toBe(" and" + b + "\n");
+      const bad = run(["--load-state", join(dir.path, "nope.state"), "x"]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/ENOENT/);
     } finally {
       dir.cleanup();
     }
