@@ -5,6 +5,7 @@ import { describe, fromNative, RingllmError } from "./errors";
 import { abortedError, checkOptions, checkPath, isAbortSignal, isFunction, isIntegerIn } from "./validate";
 import type { Check } from "./validate";
 import type { Vocab, TokenDecoder } from "./vocab";
+import { Grammar } from "./grammar/index";
 
 /** How each layer's KV cache holds tokens (see docs in README "Long context"). */
 export type KvPolicyName = "auto" | "full" | "window" | "sinks" | "h2o";
@@ -113,6 +114,13 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** called while the prompt is read: see {@link PromptProgress} */
   onPromptProgress?: (progress: PromptProgress) => void;
+  /**
+   * Only text this grammar accepts is generated; generation stops when the grammar is complete and
+   * allows nothing more (or at an end token once it is complete). See Grammar.
+   */
+  grammar?: Grammar;
+  /** Shorthand for `grammar: Grammar.fromJsonSchema(jsonSchema)`. */
+  jsonSchema?: object | boolean;
 }
 
 /**
@@ -158,6 +166,7 @@ export interface NativeContextHandle {
 
 export interface ContextModel {
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Uint32Array;
+  tokenPieces(): { bytes: Uint8Array; offsets: Uint32Array };
   createTokenDecoder(): TokenDecoder;
   readonly vocab: Vocab;
 }
@@ -402,8 +411,16 @@ export class Context {
       },
       signal: isAbortSignal,
       onPromptProgress: isFunction,
+      grammar: (v, name) => {
+        if (!(v instanceof Grammar)) throw new RingllmError("INVALID_ARGUMENT", `${name} must be a Grammar (Grammar.fromGbnf / fromJsonSchema)`);
+      },
+      jsonSchema: (v, name) => {
+        if ((typeof v !== "object" && typeof v !== "boolean") || v === null) throw new RingllmError("INVALID_ARGUMENT", `${name} must be a JSON schema object`);
+      },
     });
     const o = options ?? {};
+    if (o.grammar && o.jsonSchema !== undefined) throw new RingllmError("INVALID_ARGUMENT", "generate: give grammar or jsonSchema, not both");
+    const grammar = o.grammar ?? (o.jsonSchema !== undefined ? Grammar.fromJsonSchema(o.jsonSchema) : undefined);
     const bias: [number, number][] = [];
     for (const [k, v] of o.logitBias instanceof Map ? o.logitBias : Object.entries(o.logitBias ?? {})) {
       const id = Number(k);
@@ -448,14 +465,19 @@ export class Context {
         this.#pending = -1;
       }
       const decoder = this.#model.createTokenDecoder();
+      const matcher = grammar?.matcher(this.#model, this.#model, [...endIds]);
       const callSite = new Error(); // one stack capture per generate call, not per token
       let held = ""; // text that may be the start of a stop string
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortedError("generate", signal);
         const feed = this.#pending;
         if (feed >= 0) this.#checkRoom("generate", 1);
-        const token = await this.#run("generate", signal, () => this.#handle.step(params, feed), callSite);
+        const stepParams = matcher ? { ...params, allow: matcher.mask() } : params;
+        const token = await this.#run("generate", signal, () => this.#handle.step(stepParams, feed), callSite);
         this.#pending = token;
+        if (matcher && !endIds.has(token) && !matcher.accept(token)) {
+          throw new RingllmError("INTERNAL", `generate: the sampler returned token ${token}, which the grammar does not allow`);
+        }
         if (endIds.has(token) || stopIds.has(token)) {
           const tail = held + decoder.finish();
           if (tail) yield { token, text: tail };
@@ -481,6 +503,11 @@ export class Context {
         const text = held.slice(0, held.length - keep);
         held = held.slice(held.length - keep);
         yield { token, text };
+        if (matcher?.finished) {
+          const tail = held + decoder.finish();
+          if (tail) yield { token, text: tail };
+          return { finishReason: "stop" };
+        }
       }
       const tail = held + decoder.finish();
       if (tail) yield { token: this.#pending, text: tail };

@@ -19,6 +19,7 @@ export type { ApplyChatTemplateOptions, ChatMessage, ChatTool, ChatToolCall } fr
 export { Chat } from "./chat";
 export type { ChatChunk, ChatOptions, ChatReply, ChatSendOptions, ChatStats } from "./chat";
 export { parseToolCalls } from "./tool-calls";
+export { Grammar } from "./grammar/index";
 export type { ParsedReply, ToolCall } from "./tool-calls";
 export type {
   ContextOptions, ContextStats, GenerateOptions, GenerateResult, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,

@@ -301,6 +301,12 @@ export class Model {
     return createChat(this, options);
   }
 
+  /** @internal Every token's text as UTF-8 bytes (for grammars' token tries). */
+  tokenPieces(): { bytes: Uint8Array; offsets: Uint32Array } {
+    this.#live();
+    return this.#native(() => this.#handle.tokenPieces());
+  }
+
   /** A streaming detokenizer for generated tokens (see TokenDecoder). */
   createTokenDecoder(options?: DetokenizeOptions): TokenDecoder {
     this.#live();

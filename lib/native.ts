@@ -28,6 +28,7 @@ export interface NativeModelHandle {
   tokenizeAsync(text: string, addSpecial: boolean, parseSpecial: boolean): Promise<Uint32Array>;
   detokenize(tokens: Uint32Array | Int32Array | number[], removeSpecial: boolean, unparseSpecial: boolean): string;
   tokenToPiece(id: number, unparseSpecial: boolean): string;
+  tokenPieces(): { bytes: Buffer; offsets: Uint32Array };
   vocabInfo(): NativeVocabInfo;
   tokenId(text: string): number;
   createDecoder(removeSpecial: boolean, unparseSpecial: boolean): NativeDecoder;

@@ -132,6 +132,11 @@ SamplerParams sampler_params(Napi::Object o) {
                                       (float)pair.Get(1u).As<Napi::Number>().DoubleValue());
         }
     }
+    Napi::Value allow = o.Get("allow");  // Uint32Array token bitmap of a grammar (copied: JS reuses it)
+    if (allow.IsTypedArray() && allow.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
+        Napi::Uint32Array a = allow.As<Napi::Uint32Array>();
+        p.allow.assign(a.Data(), a.Data() + a.ElementLength());
+    }
     return p;
 }
 

@@ -17,6 +17,7 @@ Napi::Function ModelHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ModelHandle::tokenize_async>("tokenizeAsync"),
                            InstanceMethod<&ModelHandle::detokenize_sync>("detokenize"),
                            InstanceMethod<&ModelHandle::token_to_piece_js>("tokenToPiece"),
+                           InstanceMethod<&ModelHandle::token_pieces_js>("tokenPieces"),
                            InstanceMethod<&ModelHandle::vocab_info>("vocabInfo"),
                            InstanceMethod<&ModelHandle::token_id>("tokenId"),
                            InstanceMethod<&ModelHandle::create_decoder>("createDecoder"),

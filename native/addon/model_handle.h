@@ -32,6 +32,7 @@ private:
     Napi::Value tokenize_async(const Napi::CallbackInfo& info);
     Napi::Value detokenize_sync(const Napi::CallbackInfo& info);
     Napi::Value token_to_piece_js(const Napi::CallbackInfo& info);
+    Napi::Value token_pieces_js(const Napi::CallbackInfo& info);
     Napi::Value vocab_info(const Napi::CallbackInfo& info);
     Napi::Value token_id(const Napi::CallbackInfo& info);
     Napi::Value create_decoder(const Napi::CallbackInfo& info);

@@ -142,6 +142,27 @@ Napi::Value ModelHandle::token_to_piece_js(const Napi::CallbackInfo& info) {
     return Napi::String::New(env, text);
 }
 
+// tokenPieces() -> { bytes: Buffer, offsets: Uint32Array (size + 1) }: every token's text as UTF-8
+// bytes (control tokens empty), for grammar-constrained sampling's token trie.
+Napi::Value ModelHandle::token_pieces_js(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Vocab& vocab = vocab_of(env, live(env));
+    const int32_t n = (int32_t)vocab.size();
+    std::string all;
+    Napi::Uint32Array offsets = Napi::Uint32Array::New(env, (size_t)n + 1);
+    std::string text;
+    for (int32_t id = 0; id < n; id++) {
+        offsets[(size_t)id] = (uint32_t)all.size();
+        text.clear();
+        if (token_to_piece(vocab, id, false, &text).ok()) all += text;
+    }
+    offsets[(size_t)n] = (uint32_t)all.size();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bytes", Napi::Buffer<char>::Copy(env, all.data(), all.size()));
+    o.Set("offsets", offsets);
+    return o;
+}
+
 // vocabInfo() -> { kind, model, pre, size, bos, eos, ..., types: Uint8Array, warnings }
 Napi::Value ModelHandle::vocab_info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

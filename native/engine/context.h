@@ -61,6 +61,9 @@ struct SamplerParams {
     float presence_penalty = 0.0f;   // 0: off
     int32_t penalty_last_n = 64;     // tokens of history the penalties look at (-1: all in context)
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to logits before sampling (-inf bans)
+    // Grammar: bit i of allow[i / 32] set = token i may be sampled (empty: every token). Tokens
+    // outside it are banned before the penalties and the bias.
+    std::vector<uint32_t> allow;
 };
 
 // How one layer attends: full causal attention, or a sliding window of the last `window` positions

@@ -61,6 +61,9 @@ static Status check_params(const SamplerParams& p, int32_t n_vocab) {
                        std::to_string(n_vocab) + ")");
         if (std::isnan(b.second)) return bad("logit_bias for token " + std::to_string(b.first) + " is NaN");
     }
+    if (!p.allow.empty() && p.allow.size() != ((size_t)n_vocab + 31) / 32)
+        return bad("the grammar's token mask has " + std::to_string(p.allow.size() * 32) + " bits for a vocabulary of " +
+                   std::to_string(n_vocab));
     return status_ok();
 }
 
@@ -72,6 +75,9 @@ Status sampler_sample(Sampler* s, const SamplerParams& p, const float* logits, c
     float* l = s->logits.data();
     std::copy(logits, logits + n_vocab, l);
     for (const auto& b : p.logit_bias) l[b.first] += b.second;
+    if (!p.allow.empty())
+        for (int32_t i = 0; i < n_vocab; i++)
+            if (!((p.allow[(size_t)i >> 5] >> (i & 31)) & 1u)) l[i] = -INFINITY;
 
     const bool penalize = p.repeat_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
     int32_t n_last = p.penalty_last_n < 0 ? n_history : std::min(p.penalty_last_n, n_history);
@@ -99,7 +105,7 @@ Status sampler_sample(Sampler* s, const SamplerParams& p, const float* logits, c
         float best_l = -INFINITY;
         for (int32_t i = 0; i < n_vocab; i++)
             if (l[i] > best_l) best_l = l[i], best = i;
-        if (best < 0) return bad("every token is banned (all logits are -inf or NaN after logit_bias)");
+        if (best < 0) return bad("every token is banned (all logits are -inf or NaN after logit_bias and the grammar)");
         *token = best;
         return status_ok();
     }
@@ -108,7 +114,7 @@ Status sampler_sample(Sampler* s, const SamplerParams& p, const float* logits, c
     int32_t n = 0;
     for (int32_t i = 0; i < n_vocab; i++)
         if (l[i] > -INFINITY) c[n++] = SamplerCandidate{i, l[i]};  // also drops NaN
-    if (n == 0) return bad("every token is banned (all logits are -inf or NaN after logit_bias)");
+    if (n == 0) return bad("every token is banned (all logits are -inf or NaN after logit_bias and the grammar)");
     auto by_logit = [](const SamplerCandidate& a, const SamplerCandidate& b) {
         return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
     };
