@@ -167,7 +167,7 @@ export interface NativeContextHandle {
 export interface ContextModel {
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Uint32Array;
   tokenPieces(): { bytes: Uint8Array; offsets: Uint32Array };
-  createTokenDecoder(): TokenDecoder;
+  createTokenDecoder(options?: { after?: number }): TokenDecoder;
   readonly vocab: Vocab;
 }
 
@@ -201,6 +201,7 @@ export class Context {
   #closed = false;
   /** a sampled token not yet run through the model (fed at the start of the next call) */
   #pending = -1;
+  #last = -1; // the last token taken (decoded or sampled), -1 when unknown or none
   #contextSize: number;
   #vocabSize: number;
 
@@ -373,6 +374,7 @@ export class Context {
           throw err;
         }
         this.#pending = -1;
+        this.#last = all[all.length - 1];
         if (options?.logits === "all" && all.length !== ids.length) return logits.slice(this.#vocabSize);
         return logits;
       }),
@@ -459,12 +461,15 @@ export class Context {
       if (signal?.aborted) throw abortedError("generate", signal);
       if (o.seed !== undefined) this.#handle.setSeed(o.seed);
       const first = this.#withPending(promptIds);
+      // the token the generated text follows: its kind decides a leading space (SentencePiece)
+      const after = first.length > 0 ? first[first.length - 1] : this.#last;
       if (first.length > 0) {
         this.#checkRoom("generate", first.length + 1);
         await this.#run("generate", signal, () => this.#withProgress(first.length, o.onPromptProgress, () => this.#handle.decode(first, false)));
         this.#pending = -1;
+        this.#last = first[first.length - 1];
       }
-      const decoder = this.#model.createTokenDecoder();
+      const decoder = this.#model.createTokenDecoder({ after });
       const matcher = grammar?.matcher(this.#model, this.#model, [...endIds]);
       const callSite = new Error(); // one stack capture per generate call, not per token
       let held = ""; // text that may be the start of a stop string
@@ -475,6 +480,7 @@ export class Context {
         const stepParams = matcher ? { ...params, allow: matcher.mask() } : params;
         const token = await this.#run("generate", signal, () => this.#handle.step(stepParams, feed), callSite);
         this.#pending = token;
+        this.#last = token;
         if (matcher && !endIds.has(token) && !matcher.accept(token)) {
           throw new RingllmError("INTERNAL", `generate: the sampler returned token ${token}, which the grammar does not allow`);
         }
@@ -550,6 +556,7 @@ export class Context {
       if (position === logical) return;
       try {
         this.#handle.truncate(position);
+        this.#last = -1;
       } catch (err) {
         throw fromNative(err);
       }
@@ -618,6 +625,7 @@ export class Context {
     await this.#enqueue(async () => {
       this.#pending = -1;
       this.#handle.reset();
+      this.#last = -1;
     });
   }
 

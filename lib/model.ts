@@ -307,13 +307,17 @@ export class Model {
     return this.#native(() => this.#handle.tokenPieces());
   }
 
-  /** A streaming detokenizer for generated tokens (see TokenDecoder). */
-  createTokenDecoder(options?: DetokenizeOptions): TokenDecoder {
+  /**
+   * A streaming detokenizer for generated tokens (see TokenDecoder). `after`: the token the
+   * decoded text continues (generation after a prompt), so a SentencePiece word's leading space is
+   * kept as in the whole text; without it the tokens start a text.
+   */
+  createTokenDecoder(options?: DetokenizeOptions & { after?: number }): TokenDecoder {
     this.#live();
-    checkOptions("createTokenDecoder", options, { removeSpecial: isBoolean, unparseSpecial: isBoolean });
+    checkOptions("createTokenDecoder", options, { removeSpecial: isBoolean, unparseSpecial: isBoolean, after: isIntegerIn(-1, 2 ** 31 - 1) });
     const size = this.vocab.size;
     return new TokenDecoder(
-      this.#native(() => this.#handle.createDecoder(options?.removeSpecial ?? false, options?.unparseSpecial ?? false)),
+      this.#native(() => this.#handle.createDecoder(options?.removeSpecial ?? false, options?.unparseSpecial ?? false, options?.after ?? -1)),
       size,
     );
   }

@@ -31,7 +31,7 @@ export interface NativeModelHandle {
   tokenPieces(): { bytes: Buffer; offsets: Uint32Array };
   vocabInfo(): NativeVocabInfo;
   tokenId(text: string): number;
-  createDecoder(removeSpecial: boolean, unparseSpecial: boolean): NativeDecoder;
+  createDecoder(removeSpecial: boolean, unparseSpecial: boolean, after?: number): NativeDecoder;
   createContext(options: Record<string, unknown>): Promise<unknown>;
 }
 

@@ -239,7 +239,9 @@ export class GrammarEngine {
       if (need < 0) out = null;
       else {
         const bits = b & (need === 3 ? 0x07 : need === 2 ? 0x0f : 0x1f);
-        const lo = bits << (6 * need), hi = lo | ((1 << (6 * need)) - 1);
+        // the smallest character a sequence of this length encodes (shorter forms are overlong)
+        const lo = Math.max(bits << (6 * need), need === 3 ? 0x10000 : need === 2 ? 0x800 : 0x80);
+        const hi = (bits << (6 * need)) | ((1 << (6 * need)) - 1);
         out = this.#acceptsSomeIn(s, lo, hi) ? this.#state([...s.tops], s.accepting, bits, need) : null;
       }
     }

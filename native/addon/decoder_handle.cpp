@@ -12,11 +12,13 @@ Napi::Function TokenDecoderHandle::define_class(Napi::Env env) {
                        });
 }
 
-Napi::Object TokenDecoderHandle::create(Napi::Env env, std::shared_ptr<Model> model, const DetokenizeOptions& opts) {
+Napi::Object TokenDecoderHandle::create(Napi::Env env, std::shared_ptr<Model> model, const DetokenizeOptions& opts,
+                                        int32_t after) {
     RingllmAddon* addon = env.GetInstanceData<RingllmAddon>();
     Napi::Object obj = addon->decoder_ctor.New({});
     TokenDecoderHandle* self = TokenDecoderHandle::Unwrap(obj);
     self->decoder_ = std::make_unique<StreamDecoder>(model->vocab.get(), opts);
+    if (after >= 0 && (size_t)after < model->vocab->size()) self->decoder_->continue_after(after);
     self->model_ = std::move(model);
     return obj;
 }

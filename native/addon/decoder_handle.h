@@ -14,7 +14,9 @@ class TokenDecoderHandle : public Napi::ObjectWrap<TokenDecoderHandle> {
 public:
     static Napi::Function define_class(Napi::Env env);
     // The decoder keeps the model (and so its vocabulary) alive until it is collected.
-    static Napi::Object create(Napi::Env env, std::shared_ptr<Model> model, const DetokenizeOptions& opts);
+    // after >= 0: the decoded tokens continue a text that ended with that token (see StreamDecoder).
+    static Napi::Object create(Napi::Env env, std::shared_ptr<Model> model, const DetokenizeOptions& opts,
+                               int32_t after = -1);
 
     explicit TokenDecoderHandle(const Napi::CallbackInfo& info);
 

@@ -205,11 +205,13 @@ Napi::Value ModelHandle::token_id(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, it == v.token_to_id.end() ? -1 : it->second);
 }
 
-// createDecoder(removeSpecial, unparseSpecial) -> TokenDecoderHandle
+// createDecoder(removeSpecial, unparseSpecial, after?) -> TokenDecoderHandle (after: the token the
+// decoded text continues, or -1 for the start of a text)
 Napi::Value ModelHandle::create_decoder(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     vocab_of(env, live(env));
-    return TokenDecoderHandle::create(env, model_, detokenize_options(info, 0));
+    const int32_t after = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+    return TokenDecoderHandle::create(env, model_, detokenize_options(info, 0), after);
 }
 
 }  // namespace rl

@@ -48,6 +48,12 @@ public:
     StreamDecoder(const Vocab* vocab, const DetokenizeOptions& opts);
     Status push(int32_t id, std::string* text_out);  // appends newly completed text
     void finish(std::string* text_out);              // flushes what is held back (as U+FFFD)
+    // The tokens pushed next continue a text that ended with token `prev` (generation after a
+    // prompt): the leading-space rule then follows prev's kind instead of applying as at the start.
+    void continue_after(int32_t prev) {
+        prev_id_ = prev;
+        n_pushed_ = 1;
+    }
 
 private:
     const Vocab* vocab_;
