@@ -1,6 +1,6 @@
 // Grammar: GBNF or JSON Schema, for constrained generation (ctx.generate(prompt, { grammar })).
 import { describe, RingllmError } from "../errors";
-import { parseGbnf } from "./gbnf";
+import { type Cfg, parseGbnf } from "./gbnf";
 import { jsonSchemaToGbnf } from "./json-schema";
 import { GrammarEngine, type MatchState, TokenTrie } from "./matcher";
 
@@ -38,14 +38,20 @@ function trieOf(owner: object, vocab: GrammarVocab): VocabTrie {
  * for await (const c of ctx.generate("A person as JSON: ", { grammar: g })) out += c.text;
  * JSON.parse(out); // { name: "..." }
  */
+// Memoized states and stack nodes an engine may hold before the next generation starts a fresh one
+// (generations already running keep theirs): a grammar reused by a long-running server stays bounded.
+const ENGINE_LIMIT = 500_000;
+
 export class Grammar {
   readonly #gbnf: string;
+  readonly #cfg: Cfg;
   /** @internal */
-  readonly engine: GrammarEngine;
+  engine: GrammarEngine;
 
   private constructor(gbnf: string, root: string) {
     this.#gbnf = gbnf;
-    this.engine = new GrammarEngine(parseGbnf(gbnf, root));
+    this.#cfg = parseGbnf(gbnf, root);
+    this.engine = new GrammarEngine(this.#cfg);
   }
 
   /**
@@ -84,6 +90,7 @@ export class Grammar {
 
   /** @internal A matcher for one generation over a model's vocabulary. */
   matcher(owner: object, vocab: GrammarVocab, endTokens: readonly number[]): GrammarMatcher {
+    if (this.engine.size > ENGINE_LIMIT) this.engine = new GrammarEngine(this.#cfg);
     return new GrammarMatcher(this.engine, trieOf(owner, vocab), endTokens);
   }
 }

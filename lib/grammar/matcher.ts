@@ -10,6 +10,8 @@ const END = 0, CHARS = 1, RULE = 2;
 
 /** A matcher state: the ready stacks (tops on a character set), whether the grammar may end here, and a partial UTF-8 sequence. */
 export interface MatchState {
+  /** dense id (index into the engine's state table) */
+  id: number;
   tops: readonly number[];
   accepting: boolean;
   /** code point bits gathered so far, and continuation bytes still expected (0: none) */
@@ -79,10 +81,12 @@ export class GrammarEngine {
   #alts: number[][];
   #nodePos: number[] = [-1];
   #nodeNext: number[] = [-1];
-  #intern = new Map<number, number>(); // (pos * 2^21 + next) packed... see #node
+  #intern = new Map<number, number>(); // pos * 2^30 + next -> node id (see #node)
   #internBig = new Map<string, number>();
   #states = new Map<string, MatchState>();
-  #steps = new Map<string, MatchState | null>();
+  #stateList: MatchState[] = [];
+  // byte transitions per state id: 0 unknown, -1 rejected, k + 1 the state with id k
+  #trans: (Int32Array | undefined)[] = [];
   #masks = new Map<string, Uint32Array>();
   readonly initial: MatchState;
 
@@ -106,12 +110,10 @@ export class GrammarEngine {
         arg.push(0);
       }
     });
-    this.#kind = Uint8Array.from(kind);
-    this.#arg = Int32Array.from(arg);
-    // the start: every alternative of the root, on the empty stack
-    const start = this.#node(kind.length, 0); // a sentinel END position below the root
     this.#kind = Uint8Array.from([...kind, END]);
     this.#arg = Int32Array.from([...arg, 0]);
+    // the start: every alternative of the root, on the empty stack
+    const start = this.#node(kind.length, 0); // a sentinel END position below the root
     const tops = new Set<number>();
     const flag = { accepting: false };
     for (const a of this.#alts[cfg.root]) this.#expand(this.#node(a, start), tops, flag, new Set());
@@ -152,7 +154,9 @@ export class GrammarEngine {
         id = this.#nodeNext[id];
         continue;
       }
-      const cont = this.#node(pos + 1, this.#nodeNext[id]);
+      // the rest of this alternative after the rule; at its end, simply what follows (a tail call:
+      // repetition rules then loop on the same stack instead of growing it)
+      const cont = this.#kind[pos + 1] === END ? this.#nodeNext[id] : this.#node(pos + 1, this.#nodeNext[id]);
       for (const a of this.#alts[this.#arg[pos]]) this.#expand(this.#node(a, cont), tops, flag, seen);
       return;
     }
@@ -163,11 +167,16 @@ export class GrammarEngine {
     const key = `${tops.join(",")}|${accepting ? 1 : 0}|${partial}|${need}`;
     let s = this.#states.get(key);
     if (!s) {
-      s = { tops, accepting, partial, need, key };
-      if (this.#states.size > 200_000) this.#states.clear();
+      s = { id: this.#stateList.length, tops, accepting, partial, need, key };
+      this.#stateList.push(s);
       this.#states.set(key, s);
     }
     return s;
+  }
+
+  /** Cached states and stack nodes: how much this engine has memoized. */
+  get size(): number {
+    return this.#stateList.length + this.#nodePos.length;
   }
 
   /** Whether the grammar may stop here (a complete sentence, no partial character). */
@@ -218,9 +227,16 @@ export class GrammarEngine {
 
   /** The state after one byte of UTF-8, or null. Cached per (state, byte). */
   acceptByte(s: MatchState, b: number): MatchState | null {
-    const key = s.key + "/" + b;
-    const hit = this.#steps.get(key);
-    if (hit !== undefined) return hit;
+    let row = this.#trans[s.id];
+    if (!row) row = this.#trans[s.id] = new Int32Array(256);
+    const t = row[b];
+    if (t !== 0) return t < 0 ? null : this.#stateList[t - 1];
+    const out = this.#computeByte(s, b);
+    row[b] = out ? out.id + 1 : -1;
+    return out;
+  }
+
+  #computeByte(s: MatchState, b: number): MatchState | null {
     let out: MatchState | null;
     if (s.need > 0) {
       if ((b & 0xc0) !== 0x80) out = null;
@@ -245,8 +261,6 @@ export class GrammarEngine {
         out = this.#acceptsSomeIn(s, lo, hi) ? this.#state([...s.tops], s.accepting, bits, need) : null;
       }
     }
-    if (this.#steps.size > 500_000) this.#steps.clear();
-    this.#steps.set(key, out);
     return out;
   }
 
@@ -270,15 +284,28 @@ export class GrammarEngine {
       return hit;
     }
     const out = new Uint32Array((trie.size + 31) >> 5);
-    const walk = (node: number, state: MatchState): void => {
-      for (let child = trie.firstChild[node]; child >= 0; child = trie.nextSibling[child]) {
-        const next = this.acceptByte(state, trie.byte[child]);
-        if (!next) continue;
-        for (let t = trie.tokenHead[child]; t >= 0; t = trie.tokenNext[t]) out[t >> 5] |= 1 << (t & 31);
-        if (trie.firstChild[child] >= 0) walk(child, next);
+    // depth-first over the trie with an explicit stack of (node, state id)
+    const nodes: number[] = [0], states: number[] = [s.id];
+    const { firstChild, nextSibling, byte, tokenHead, tokenNext } = trie;
+    while (nodes.length > 0) {
+      const node = nodes.pop()!, sid = states.pop()!;
+      let row = this.#trans[sid];
+      if (!row) row = this.#trans[sid] = new Int32Array(256);
+      for (let child = firstChild[node]; child >= 0; child = nextSibling[child]) {
+        const b = byte[child];
+        let t = row[b];
+        if (t === 0) {
+          const next = this.#computeByte(this.#stateList[sid], b);
+          t = row[b] = next ? next.id + 1 : -1;
+        }
+        if (t < 0) continue;
+        for (let k = tokenHead[child]; k >= 0; k = tokenNext[k]) out[k >> 5] |= 1 << (k & 31);
+        if (firstChild[child] >= 0) {
+          nodes.push(child);
+          states.push(t - 1);
+        }
       }
-    };
-    walk(0, s);
+    }
     if (this.isComplete(s)) for (const t of endTokens) out[t >> 5] |= 1 << (t & 31);
     if (this.#masks.size >= 256) this.#masks.delete(this.#masks.keys().next().value as string);
     this.#masks.set(key, out);
