@@ -307,6 +307,42 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("embed")
+    .description("print embedding vectors of texts (one line per text; \"-\" reads one text per line from standard input)")
+    .argument("<text...>", "texts to embed")
+    .option("-m, --model <file>", "GGUF model file (default: the embedded model)")
+    .option("--pooling <kind>", "mean, cls, last or none (default: the model's pooling type, else mean)")
+    .option("--no-normalize", "keep the vectors' length (default: unit length)")
+    .option("--json", "print JSON: { model, pooling, dimensions, embeddings }")
+    .option("--threads <n>", "worker threads (default: physical cores)")
+    .action(async (args: string[], opts: Record<string, string | boolean>) => {
+      let texts = args;
+      if (args.length === 1 && args[0] === "-") {
+        const chunks: Buffer[] = [];
+        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+        texts = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l.length > 0);
+      }
+      const model = await loadModel((opts.model as string | undefined) ?? defaultModelPath());
+      try {
+        const pooling = opts.pooling as "mean" | "cls" | "last" | "none" | undefined;
+        const vectors = await model.embed(texts, { pooling, normalize: opts.normalize !== false, threads: num("threads", opts.threads) });
+        if (opts.json) {
+          const name = model.metadata["general.name"];
+          process.stdout.write(JSON.stringify({
+            model: typeof name === "string" ? name : null,
+            pooling: pooling ?? null,
+            dimensions: vectors[0]?.length ?? 0,
+            embeddings: vectors.map((v) => Array.from(v)),
+          }) + "\n");
+        } else {
+          for (const v of vectors) process.stdout.write(Array.from(v, (x) => x.toPrecision(7)).join(" ") + "\n");
+        }
+      } finally {
+        await model.close();
+      }
+    });
+
+  program
     .command("system")
     .description("print CPU features and the kernel tier in use")
     .action(() => {

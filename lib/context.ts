@@ -156,6 +156,7 @@ export interface NativeContextHandle {
   truncate(position: number): void;
   tokens(): Uint32Array | null;
   saveState(pending: number, path?: string): Promise<Buffer | undefined>;
+  embed(tokens: Uint32Array, pooling: number): Promise<Float32Array>;
   loadState(source: Uint8Array | string): Promise<number>;
   info(): { position: number; contextSize: number; vocabSize: number };
   setSeed(seed: number): void;
@@ -617,6 +618,20 @@ export class Context {
         throw fromNative(err, callSite);
       }
     });
+  }
+
+  /** @internal Embeddings of one text (see model.embed); the context is left reset. */
+  async embedTokens(tokens: Uint32Array, pooling: number, signal?: AbortSignal): Promise<Float32Array> {
+    this.#live();
+    const callSite = new Error();
+    return this.#enqueue(() =>
+      this.#run("embed", signal, async () => {
+        if (signal?.aborted) throw abortedError("embed", signal);
+        this.#pending = -1;
+        this.#last = -1;
+        return this.#handle.embed(tokens, pooling);
+      }, callSite),
+    );
   }
 
   /** Clears the cache: position 0. */

@@ -28,7 +28,7 @@ export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";
 export { defaultModelPath } from "./default-model";
-export type { DetokenizeOptions, LoadModelOptions, TokenizeOptions } from "./model";
+export type { DetokenizeOptions, EmbedOptions, LoadModelOptions, TokenizeOptions } from "./model";
 export { TokenDecoder, TokenType, Vocab } from "./vocab";
 export { systemInfo } from "./system";
 export type { KernelTier, SystemInfo } from "./system";

@@ -30,6 +30,17 @@ export interface DetokenizeOptions {
 
 type TokenList = Uint32Array | Int32Array | readonly number[];
 
+export interface EmbedOptions {
+  /** default: the model's `{arch}.pooling_type`, else "mean" */
+  pooling?: "mean" | "cls" | "last" | "none";
+  /** scale each pooled vector to length 1 (default true) */
+  normalize?: boolean;
+  /** prompt chunk size in tokens */
+  batchSize?: number;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
 export interface LoadModelOptions {
   /** Read only the header (metadata, vocabulary): no tensor data is mapped. Default false. */
   vocabOnly?: boolean;
@@ -299,6 +310,68 @@ export class Model {
   async createChat(options?: ChatOptions): Promise<Chat> {
     this.#live();
     return createChat(this, options);
+  }
+
+  /**
+   * Embedding vectors of one text or several: the final norm's output per token, pooled —
+   * `pooling` "mean" | "cls" (first token) | "last" | "none" (one vector per token, concatenated),
+   * default the model's `{arch}.pooling_type`, else "mean". `normalize` (default true) scales each
+   * vector to length 1 (not with "none"). The text is tokenized as the model asks (BOS/EOS added).
+   * Runs off the main thread; each text is one sequence.
+   *
+   * @example
+   * const [a, b] = await model.embed(["a cat", "a kitten"]);
+   * const cosine = a.reduce((s, x, i) => s + x * b[i], 0); // normalized: the dot product
+   */
+  embed(text: string, options?: EmbedOptions): Promise<Float32Array>;
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  async embed(input: string | string[], options?: EmbedOptions): Promise<Float32Array | Float32Array[]> {
+    this.#live();
+    const texts = typeof input === "string" ? [input] : input;
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string")) {
+      throw new RingllmError("INVALID_ARGUMENT", `embed: give a string or an array of strings; received ${describe(input)}`);
+    }
+    checkOptions("embed", options, {
+      pooling: isOneOf(["mean", "cls", "last", "none"]),
+      normalize: isBoolean,
+      batchSize: isIntegerIn(1, 1 << 16),
+      threads: isIntegerIn(0, 1024),
+      signal: isAbortSignal,
+    });
+    const pooling = options?.pooling ?? this.#defaultPooling();
+    const code = { none: 0, mean: 1, cls: 2, last: 3 }[pooling];
+    const normalize = options?.normalize ?? true;
+    const ids = await Promise.all(texts.map((t) => this.tokenizeAsync(t, { addSpecial: true })));
+    const longest = Math.max(1, ...ids.map((t) => t.length));
+    if (ids.some((t) => t.length === 0)) throw new RingllmError("INVALID_ARGUMENT", "embed: a text gives no tokens (an empty string without BOS)");
+    const ctx = await this.createContext({
+      contextSize: Math.ceil(longest / 64) * 64,
+      batchSize: options?.batchSize ?? Math.min(512, Math.ceil(longest / 64) * 64),
+      threads: options?.threads,
+      kv: { policy: "full" },
+    });
+    try {
+      const out: Float32Array[] = [];
+      for (const t of ids) {
+        const v = await ctx.embedTokens(t, code, options?.signal);
+        if (normalize && pooling !== "none") {
+          let n = 0;
+          for (let i = 0; i < v.length; i++) n += v[i] * v[i];
+          const k = n > 0 ? 1 / Math.sqrt(n) : 0;
+          for (let i = 0; i < v.length; i++) v[i] *= k;
+        }
+        out.push(v);
+      }
+      return typeof input === "string" ? out[0] : out;
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  #defaultPooling(): "mean" | "cls" | "last" | "none" {
+    const v = this.#info.metadata[`${this.#info.architecture}.pooling_type`];
+    // llama.cpp's enum: 0 none, 1 mean, 2 cls, 3 last (4 rank is a reranker's: not an embedding)
+    return v === 0 ? "none" : v === 2 ? "cls" : v === 3 ? "last" : "mean";
   }
 
   /** @internal Every token's text as UTF-8 bytes (for grammars' token tries). */

@@ -209,6 +209,7 @@ Napi::Function ContextHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ContextHandle::reset>("reset"),
                            InstanceMethod<&ContextHandle::truncate>("truncate"),
                            InstanceMethod<&ContextHandle::save_state>("saveState"),
+                           InstanceMethod<&ContextHandle::embed>("embed"),
                            InstanceMethod<&ContextHandle::load_state>("loadState"),
                            InstanceMethod<&ContextHandle::tokens>("tokens"),
                            InstanceMethod<&ContextHandle::info>("info"),
@@ -311,6 +312,32 @@ Napi::Value ContextHandle::truncate(const Napi::CallbackInfo& info) {
     Status st = ctx->truncate((int64_t)info[0].As<Napi::Number>().DoubleValue());
     if (!st.ok()) throw_status(env, st);
     return env.Undefined();
+}
+
+// embed(tokens: Uint32Array, pooling: 0 none | 1 mean | 2 cls | 3 last) -> Promise<Float32Array>
+Napi::Value ContextHandle::embed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<Context> ctx = live(env);
+    if (info.Length() < 2 || !info[1].IsNumber()) throw_invalid(env, "embed(tokens, pooling)");
+    auto ids = std::make_shared<std::vector<int32_t>>(tokens_arg(env, info[0]));
+    const int32_t pooling = info[1].As<Napi::Number>().Int32Value();
+    if (pooling < 0 || pooling > 3) throw_invalid(env, "embed: pooling must be 0..3");
+    if (busy_->exchange(true))
+        throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
+    cancel_->store(false);
+    auto out = std::make_shared<std::vector<float>>();
+    auto cancel = cancel_;
+    auto* worker = new ContextWorker(
+        env, ctx, busy_,
+        [ids, pooling, out, cancel](Context& c) { return c.embed(ids->data(), ids->size(), (Pooling)pooling, out.get(), cancel.get()); },
+        [out](Napi::Env e) -> Napi::Value {
+            Napi::Float32Array a = Napi::Float32Array::New(e, out->size());
+            std::copy(out->begin(), out->end(), a.Data());
+            return a;
+        });
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
 }
 
 // saveState(pending, path?) -> Promise<Buffer> (no path) or Promise<undefined> (written to path, streamed).

@@ -25,6 +25,7 @@ private:
     Napi::Value reset(const Napi::CallbackInfo& info);
     Napi::Value truncate(const Napi::CallbackInfo& info);
     Napi::Value save_state(const Napi::CallbackInfo& info);
+    Napi::Value embed(const Napi::CallbackInfo& info);
     Napi::Value load_state(const Napi::CallbackInfo& info);
     Napi::Value tokens(const Napi::CallbackInfo& info);
     Napi::Value info(const Napi::CallbackInfo& info);

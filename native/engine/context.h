@@ -37,6 +37,9 @@ struct ContextParams {
     KvOptions kv;
 };
 
+// How embed() turns per-token vectors into one: none (every token's), mean, first token, last token.
+enum class Pooling : uint8_t { None, Mean, Cls, Last };
+
 struct KvLayerStats {
     KvLayerConfig config;
     int64_t capacity = 0;  // slots
@@ -110,6 +113,11 @@ public:
     // cache, or nothing was evicted yet); false otherwise.
     virtual bool tokens(std::vector<int32_t>* out) const = 0;
     virtual const std::vector<LayerKind>& layer_kinds() const = 0;  // (n_layer)
+    // Embeddings: `tokens` run as a fresh sequence (the context is reset before and after) and the
+    // final norm's output pooled: n_embd floats, or n * n_embd for Pooling::None. CONTEXT_FULL when
+    // a full cache cannot hold them; ABORTED when cancelled.
+    virtual Status embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
+                         const std::atomic<bool>* cancel) = 0;
     // Saved state: the tokens, every layer's KV cache (ring positions, sinks, h2o scores), the
     // position, the last logits and the sampler's random state, after a header naming the model
     // (file size and a hash of its metadata and tensor table) and the KV configuration, with a

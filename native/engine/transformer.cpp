@@ -50,6 +50,8 @@ public:
     }
     Status truncate(int64_t n) override;
     Status save_state(StateSink* out, int32_t pending) const override;
+    Status embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
+                 const std::atomic<bool>* cancel) override;
     Status load_state(StateSource* in, int32_t* pending) override;
     bool tokens(std::vector<int32_t>* out) const override {
         if (hist_n_ != pos_) return false;  // the history keeps only the last tokens of a long stream
@@ -806,6 +808,55 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
     hist_n_ = hist_n;
     *pending = pend;
     snapshot();
+    return status_ok();
+}
+
+Status TransformerContext::embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
+                                 const std::atomic<bool>* cancel) {
+    if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", "embed needs at least one token");
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
+            return status_error("INVALID_ARGUMENT", "token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
+    if (has_full_ && (int64_t)n > n_ctx_)
+        return status_error("CONTEXT_FULL", "a text of " + std::to_string(n) + " tokens does not fit the context size " +
+                                                std::to_string(n_ctx_) + "; embed with a larger contextSize");
+    const int64_t E = hp_.n_embd;
+    try {
+        out->assign(pooling == Pooling::None ? n * (size_t)E : (size_t)E, 0.0f);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory for the embeddings of " + std::to_string(n) + " tokens");
+    }
+    std::vector<double> sum(pooling == Pooling::Mean ? (size_t)E : 0, 0.0);
+    reset();
+    for (size_t c = 0; c < n; c += (size_t)n_batch_) {
+        const int32_t m = (int32_t)std::min(n - c, (size_t)n_batch_);
+        const bool last_chunk = c + (size_t)m == n;
+        // rows the pooling reads: every one (mean, none), the first of the text (cls), its last (last)
+        int32_t first = 0;
+        if (pooling == Pooling::Last) first = last_chunk ? m - 1 : m;
+        if (pooling == Pooling::Cls) first = c == 0 ? 0 : m;
+        const int32_t rows = pooling == Pooling::Cls && c == 0 ? 1 : m - first;
+        if ((cancel && cancel->load(std::memory_order_relaxed)) || !forward_layers(tokens + c, m, pos_, first, cancel)) {
+            reset();
+            return status_error("ABORTED", "embed was cancelled");
+        }
+        pos_ += m;
+        if (rows <= 0) continue;
+        float* h = h_.data();
+        norm_rows(hp_.opt, x_.data() + (size_t)first * E, w_.output_norm, h, rows, E, hp_.rms_eps);
+        switch (pooling) {
+            case Pooling::None: std::copy(h, h + (size_t)rows * E, out->data() + c * (size_t)E); break;
+            case Pooling::Mean:
+                for (int32_t r = 0; r < rows; r++)
+                    for (int64_t e = 0; e < E; e++) sum[(size_t)e] += h[(size_t)r * E + e];
+                break;
+            case Pooling::Cls:
+            case Pooling::Last: std::copy(h, h + E, out->data()); break;
+        }
+    }
+    if (pooling == Pooling::Mean)
+        for (int64_t e = 0; e < E; e++) (*out)[(size_t)e] = (float)(sum[(size_t)e] / (double)n);
+    reset();
     return status_ok();
 }
 
