@@ -25,6 +25,8 @@ import { basename, dirname, join } from "node:path";
 import { describe, RingllmError } from "./errors";
 import { log } from "./log";
 import type { Model } from "./model";
+import { Grammar } from "./grammar/index";
+import { jsonSchemaToGbnf } from "./grammar/json-schema";
 import { parseToolCalls, type ToolCall } from "./tool-calls";
 import { checkOptions, isBoolean } from "./validate";
 
@@ -47,7 +49,9 @@ export interface ChatSendOptions extends GenerateOptions {
   tools?: ChatTool[];
   /**
    * "auto" (default): the template lists the tools; "none": it lists none; "required" or a tool's
-   * name: it lists them (only that one for a name) and a reply without a call is logged as a warning.
+   * name: it lists them (only that one for a name) and the reply is constrained by a grammar to one
+   * call in the template's format (Hermes/Qwen `<tool_call>`, Mistral `[TOOL_CALLS]`, Llama 3.1 JSON),
+   * its arguments following the tool's parameter schema.
    */
   toolChoice?: "auto" | "none" | "required" | (string & {});
   /** more template variables for this turn (e.g. { enable_thinking: false }) */
@@ -306,6 +310,10 @@ export class Chat {
       if (tools.length === 0) throw new RingllmError("INVALID_ARGUMENT", `send: toolChoice names "${toolChoice}", which is not among the tools`);
     }
     const renderExtra = { tools: tools && tools.length > 0 ? tools : undefined, extra };
+    if ((toolChoice === "required" || (toolChoice && toolChoice !== "auto" && toolChoice !== "none")) && tools && tools.length > 0) {
+      // the reply must be a call: constrained by a grammar in the template's tool-call format
+      if (generate.grammar === undefined && generate.jsonSchema === undefined) generate.grammar = toolCallGrammar(tools, this.#template);
+    }
     return this.#run(incoming, renderExtra, generate, toolChoice);
   }
 
@@ -599,6 +607,24 @@ export class Chat {
     this.#closed = true;
     await this.#ctx.close();
   }
+}
+
+// A grammar for one tool call in the format the template teaches: Hermes/Qwen `<tool_call>` JSON
+// (the default), Mistral `[TOOL_CALLS] [...]`, or Llama 3.1's bare JSON with "parameters".
+function toolCallGrammar(tools: ChatTool[], template: string): Grammar {
+  const mistral = template.includes("[TOOL_CALLS]");
+  const llama = !mistral && !template.includes("<tool_call>") && template.includes("<|python_tag|>");
+  const argsKey = llama ? "parameters" : "arguments";
+  const call = {
+    anyOf: tools.map((t) => ({
+      type: "object",
+      properties: { name: { const: t.function.name }, [argsKey]: t.function.parameters ?? { type: "object" } },
+      required: ["name", argsKey],
+    })),
+  };
+  const json = jsonSchemaToGbnf(call).replace(/^root ::=/m, "call ::=");
+  const root = mistral ? 'root ::= "[TOOL_CALLS] [" call "]"' : llama ? "root ::= call" : 'root ::= "<tool_call>\\n" call "\\n</tool_call>"';
+  return Grammar.fromGbnf(`${root}\n${json}`);
 }
 
 /** @internal model.createChat(): resolves the template and the context options, then the chat. */

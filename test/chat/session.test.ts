@@ -205,6 +205,34 @@ maybe("chat sessions on stories260K", () => {
     }
   });
 
+  test("toolChoice required / a name: the reply is a tool call in the template's format, with valid arguments", async () => {
+    const template =
+      "{% if tools %}<tools>{{ tools | tojson }}</tools>{% endif %}" +
+      "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n" +
+      "{# the model answers calls as <tool_call>{...}</tool_call> #}";
+    const tools = [
+      { type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 }, days: { type: "integer", minimum: 1, maximum: 7 } }, required: ["city", "days"] } } },
+      { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: { zone: { enum: ["UTC", "CET"] } }, required: ["zone"] } } },
+    ];
+    const chat = await model.createChat({ ...opts, template, tools });
+    for (const [seed, choice] of [[1, "required"], [2, "required"], [3, "get_time"]] as const) {
+      const reply = await chat.ask("What is the weather?", { toolChoice: choice, temperature: 0.8, seed, maxTokens: 200 });
+      expect(reply.finishReason).toBe("toolCalls");
+      expect(reply.toolCalls).toHaveLength(1);
+      const call = reply.toolCalls![0];
+      if (choice === "get_time") expect(call.name).toBe("get_time");
+      if (call.name === "get_weather") {
+        expect(typeof call.arguments.city).toBe("string");
+        expect(call.arguments.days).toBeGreaterThanOrEqual(1);
+      } else expect(["UTC", "CET"]).toContain(call.arguments.zone);
+      // the call is kept in the conversation as tool_calls; a tool result goes back as a tool message
+      expect(chat.messages.at(-1)!.tool_calls![0].function.name).toBe(call.name);
+      const next = await chat.ask({ role: "tool", content: "{\"ok\": true}", tool_call_id: call.id }, { maxTokens: 3 });
+      expect(next.finishReason).not.toBe("toolCalls");
+    }
+    await chat.close();
+  });
+
   test("tools reach the template; toolChoice none leaves them out", async () => {
     const template =
       "{% if tools %}[tools:{% for t in tools %}{{ t.function.name }};{% endfor %}]{% endif %}" +
