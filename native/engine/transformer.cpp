@@ -791,6 +791,9 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
     std::vector<KvTables> tables(kv_.size());
     for (size_t il = 0; il < kv_.size(); il++)
         if (!(st = kv_[il]->read_tables(in, position, &tables[il])).ok()) return st;
+    uint64_t rows = 0;
+    for (size_t il = 0; il < kv_.size(); il++) rows += kv_[il]->state_row_bytes(tables[il]);
+    if (in->size() - in->position() != rows + 8) return corrupt("its KV rows are not the size its tables say");
     // Everything above is checked; from here on the context takes the state. The rows' bytes need
     // no check (any bit pattern is a value), and the checksum pass read them all already.
     for (size_t il = 0; il < kv_.size(); il++) kv_[il]->apply_tables(&tables[il]);

@@ -248,6 +248,11 @@ int64_t KvLayer::state_rows() const {
     return cfg_.policy == KvPolicy::H2O ? n_slots_ : std::min(n_seen_, n_slots_);
 }
 
+uint64_t KvLayer::state_row_bytes(const KvTables& t) const {
+    const int64_t n = cfg_.policy == KvPolicy::H2O ? n_slots_ : std::min(t.n_seen, n_slots_);
+    return (uint64_t)n * (k_row_ + v_row_);
+}
+
 Status KvLayer::save_rows(StateSink* out) const {
     const int64_t n = state_rows();
     Status st = out->write(k_, (size_t)n * k_row_);

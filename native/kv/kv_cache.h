@@ -117,6 +117,8 @@ public:
     Status read_tables(StateSource* in, int64_t position, KvTables* t) const;
     void apply_tables(KvTables* t);
     int64_t state_rows() const;
+    // Bytes of rows a state with these tables holds for this layer.
+    uint64_t state_row_bytes(const KvTables& t) const;
     Status save_rows(StateSink* out) const;
     Status load_rows(StateSource* in);
 

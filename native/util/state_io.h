@@ -86,6 +86,7 @@ class StateSource {
 public:
     virtual ~StateSource() = default;
     virtual uint64_t size() const = 0;
+    virtual uint64_t position() const = 0;  // bytes read since the start
     virtual Status rewind() = 0;
     // Reads exactly n bytes; STATE_CORRUPT past the end.
     virtual Status read(void* p, size_t n) = 0;
@@ -99,13 +100,14 @@ class MemorySource final : public StateSource {
 public:
     MemorySource(const uint8_t* data, size_t n) : data_(data), n_(n) {}
     uint64_t size() const override { return n_; }
+    uint64_t position() const override { return at_; }
     Status rewind() override {
         at_ = 0;
         return status_ok();
     }
     Status read(void* p, size_t n) override {
         if (n > n_ - at_) return status_error("STATE_CORRUPT", "the saved state is truncated");
-        std::memcpy(p, data_ + at_, n);
+        if (n) std::memcpy(p, data_ + at_, n);
         at_ += n;
         return status_ok();
     }
@@ -120,6 +122,7 @@ class FileSource final : public StateSource {
 public:
     FileSource(std::FILE* f, uint64_t size, std::string path) : f_(f), size_(size), path_(std::move(path)) {}
     uint64_t size() const override { return size_; }
+    uint64_t position() const override { return at_; }
     Status rewind() override {
         at_ = 0;
         if (std::fseek(f_, 0, SEEK_SET) != 0) return status_error("EIO", "could not read " + path_);
