@@ -250,8 +250,9 @@ export class Chat {
     });
   }
 
-  #tokenize(text: string, atStart: boolean): Uint32Array {
-    const ids = this.#model.tokenize(text, { addSpecial: false, parseSpecial: true });
+  // Off the main thread: a long conversation's rendering is tokenized again every turn.
+  async #tokenize(text: string, atStart: boolean): Promise<Uint32Array> {
+    const ids = await this.#model.tokenizeAsync(text, { addSpecial: false, parseSpecial: true });
     const vocab = this.#model.vocab;
     if (!atStart || !vocab.addBos || vocab.bos === null || ids[0] === vocab.bos) return ids;
     const out = new Uint32Array(ids.length + 1);
@@ -327,11 +328,11 @@ export class Chat {
   }
 
   // What to evaluate for a turn: the prompt tokens and, for a full cache, the messages kept.
-  #plan(
+  async #plan(
     incoming: ChatMessage[],
     renderExtra: Omit<ApplyChatTemplateOptions, "template">,
     maxTokens: number,
-  ): TurnPlan {
+  ): Promise<TurnPlan> {
     if (this.#appendOnly && this.#stats.turns > 0) {
       // The difference between two renderings of the last turns: system + last exchange (+ new).
       const tail = this.#tail();
@@ -351,7 +352,7 @@ export class Chat {
     }
     let messages = [...this.#messages, ...incoming];
     let prompt = this.#render(messages, true, renderExtra);
-    let tokens = this.#tokenize(prompt, true);
+    let tokens = await this.#tokenize(prompt, true);
     let dropped = 0;
     const size = this.#ctx.contextSize;
     if (size !== Infinity) {
@@ -371,7 +372,7 @@ export class Chat {
         messages = [...messages.slice(0, first), ...messages.slice(cut)];
         dropped++;
         prompt = this.#render(messages, true, renderExtra);
-        tokens = this.#tokenize(prompt, true);
+        tokens = await this.#tokenize(prompt, true);
       }
     }
     return { kind: "full", messages, tokens, prompt, dropped };
@@ -393,8 +394,14 @@ export class Chat {
   ): AsyncGenerator<ChatChunk, ChatReply, undefined> {
     this.#checkLive("send");
     // Rendered before anything is evaluated: a template error leaves the context as it was.
-    const plan = this.#plan(incoming, renderExtra, generate.maxTokens ?? 256);
     this.#busy = true;
+    let plan: TurnPlan;
+    try {
+      plan = await this.#plan(incoming, renderExtra, generate.maxTokens ?? 256);
+    } catch (err) {
+      this.#busy = false;
+      throw err;
+    }
     const ctx = this.#ctx;
     let feed: Uint32Array;
     let raw = "";
@@ -417,8 +424,8 @@ export class Chat {
         feed = plan.tokens.subarray(reuse);
         this.#stats.reusedTokens += reuse;
       } else {
-        feed = this.#tokenize(plan.text, false);
-        if (feed.length === 0) feed = this.#tokenize("\n", false);
+        feed = await this.#tokenize(plan.text, false);
+        if (feed.length === 0) feed = await this.#tokenize("\n", false);
       }
       this.#stats.evaluatedTokens += feed.length;
       const startInside = THINK.find(([open, close]) => {
