@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
-const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json] [--quiet] [--flash-attention on|off]";
+const USAGE = "usage: node check-load.mjs <file.gguf> [--tokens N] [--prompt TEXT] [--score IDS] [--context N] [--json] [--quiet] [--special] [--flash-attention on|off]";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -21,6 +21,7 @@ const { values, positionals } = parseArgs({
     "flash-attention": { type: "string" },
     json: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
+    special: { type: "boolean", default: false }, // parse special-token text (e.g. <|im_start|>) in --prompt
     help: { type: "boolean", short: "h" },
   },
 });
@@ -53,7 +54,7 @@ const sequence = context.getSequence();
 
 const bos = model.tokens.bos;
 if (bos == null) throw new Error("model has no BOS token");
-const input = [bos, ...(values.prompt ? model.tokenize(values.prompt) : [])];
+const input = [bos, ...(values.prompt ? model.tokenize(values.prompt, values.special) : [])];
 
 let scored = null;
 if (values.score !== undefined) {

@@ -9,7 +9,7 @@ export const DEFAULT_MODEL_FILE = "ringllm-tiny-fortunes.gguf";
 
 /**
  * Absolute path of the model that ships inside the package (models/ringllm-tiny-fortunes.gguf: a
- * 2.3 M-parameter llama with grouped-query attention and a 64-token sliding window, trained on
+ * 2.3 M-parameter llama with grouped-query attention and a 128-token sliding window, trained on
  * fortune-cookie text; see models/README.md). `loadModel()` with no path and `ringllm generate`
  * without `--model` use it. Throws ENOENT when the package was installed without its models/ folder.
  *

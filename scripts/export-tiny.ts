@@ -17,6 +17,8 @@ interface Manifest {
   tokens: string[];
   scores: number[];
   token_types: number[];
+  eot_token_id: number;
+  chat_template: string;
   tensors: { name: string; shape: number[]; file: string; type: QuantType }[];
   out: string;
 }
@@ -37,11 +39,16 @@ function main(argv: string[]): void {
   if (m.tokens[0] !== "<unk>" || m.tokens[1] !== "<s>" || m.tokens[2] !== "</s>") {
     throw new Error(`expected <unk>, <s>, </s> at ids 0..2; got ${m.tokens.slice(0, 3).join(", ")}`);
   }
+  // The ChatML markers: CONTROL tokens (type 3), so that special-token parsing turns their text into one id.
+  if (m.tokens[3] !== "<|im_start|>" || m.tokens[4] !== "<|im_end|>" || m.token_types[3] !== 3 || m.token_types[4] !== 3) {
+    throw new Error(`expected CONTROL tokens <|im_start|>, <|im_end|> at ids 3, 4; got ${m.tokens.slice(3, 5).join(", ")}`);
+  }
+  if (m.tokens[m.eot_token_id] !== "<|im_end|>") throw new Error(`eot_token_id ${m.eot_token_id} is not <|im_end|>`);
 
   const w = new GgufWriter();
   w.addString("general.architecture", "llama");
   w.addString("general.name", "ringllm-tiny-fortunes");
-  w.addString("general.description", "ringllm's embedded default model: fortune-cookie text, GQA 4:1, sliding window; see models/README.md");
+  w.addString("general.description", "ringllm's embedded default model: fortune-cookie text and ChatML chat, GQA 4:1, sliding window; see models/README.md");
   w.addString("general.license", "BSD-3-Clause");
   w.addString("general.source.url", "scripts/train-tiny.py");
   w.addU32("general.file_type", LLAMA_FILE_TYPE.F16!);
@@ -57,6 +64,8 @@ function main(argv: string[]): void {
   w.addF32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   w.addU32("llama.vocab_size", c.vocab_size);
   addSpmVocab(w, { tokens: m.tokens, scores: m.scores, tokenTypes: m.token_types });
+  w.addU32("tokenizer.ggml.eot_token_id", m.eot_token_id);
+  w.addString("tokenizer.chat_template", m.chat_template);
 
   for (const t of m.tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);

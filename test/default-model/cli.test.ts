@@ -15,7 +15,7 @@ function run(...args: string[]) {
 
 async function apiGreedy(file: string | undefined, prompt: string, n: number): Promise<string> {
   const model = await loadModel(file);
-  const ctx = await model.createContext({ contextSize: 256 });
+  const ctx = await model.createContext({ contextSize: 512 });
   let text = "";
   for await (const c of ctx.generate(prompt, { maxTokens: n, temperature: 0 })) text += c.text;
   await ctx.close();
@@ -30,6 +30,23 @@ test("generate with no --model prints the prompt and the embedded model's greedy
   const expected = await apiGreedy(undefined, "The meaning of life", 30);
   expect(expected.trim().length).toBeGreaterThan(0);
   expect(r.stdout).toBe(`The meaning of life${expected}\n`);
+});
+
+test("chat with no --model answers a piped question with the embedded model's ChatML reply", async () => {
+  const r = spawnSync(process.execPath, [CLI, "chat", "-t", "0"], { input: "Tell me about cats\n", encoding: "utf8" });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  // the model's own template (ChatML), greedy, ended by <|im_end|>: the same answer as the API's
+  const model = await loadModel();
+  const prompt = model.tokenize("<|im_start|>user\nTell me about cats<|im_end|>\n<|im_start|>assistant\n", { addSpecial: true, parseSpecial: true });
+  const ctx = await model.createContext({ contextSize: 512 });
+  let expected = "";
+  for await (const c of ctx.generate(prompt, { maxTokens: 256, temperature: 0 })) expected += c.text;
+  await ctx.close();
+  await model.close();
+  expect(expected.trim().length).toBeGreaterThan(0);
+  const squash = (s: string) => s.replace(/\s+/g, " ").trim();
+  expect(squash(r.stdout)).toBe(squash(expected));
 });
 
 test("generate --model <file> runs that file instead", async () => {

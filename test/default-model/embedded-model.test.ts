@@ -1,6 +1,6 @@
 // The embedded default model (models/ringllm-tiny-fortunes.gguf): what loadModel() with no path
-// loads, its GQA + sliding-window shape, its tokenizer against SentencePiece, and reproducible
-// generation.
+// loads, its GQA + sliding-window shape, its tokenizer against SentencePiece, its ChatML markers and
+// template, and reproducible generation.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -9,9 +9,15 @@ import { ROOT } from "../helpers";
 
 const MODELS = join(ROOT, "models");
 // Written by scripts/train-tiny.py: the ids SentencePiece (the tokenizer model stored in the GGUF)
-// gives tiny-validation.txt, as [1] + encode(entry) + [2] per entry (see its "about" field).
+// gives tiny-validation.txt (see its "about" field): per plain example [1] + encode(text) + [2]; per
+// ChatML example (text starting with <|im_start|>) [1] + the markers as ids 3/4 and each fragment
+// between them encode()d, which is what special-token parsing does.
 const golden = JSON.parse(readFileSync(join(MODELS, "tiny-validation.json"), "utf8")) as { ids: number[] };
 const entries = readFileSync(join(MODELS, "tiny-validation.txt"), "utf8").split("\n%\n").slice(0, -1);
+const IM_START = 3, IM_END = 4;
+const CHATML =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}" +
+  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 let model: Model;
 beforeAll(async () => { model = await loadModel(); });
@@ -37,13 +43,13 @@ test("loadModel() with no path loads the embedded model", async () => {
   await again.close();
 });
 
-test("metadata says grouped-query attention (8 query heads, 2 KV heads) and a 64-token sliding window", () => {
+test("metadata says grouped-query attention (8 query heads, 2 KV heads) and a 128-token sliding window", () => {
   const hp = model.hparams;
   expect(hp.headCount).toBe(8);
   expect(hp.headCountKv).toBe(2);
-  expect(hp.slidingWindow).toBe(64);
-  expect(hp.contextLength).toBe(256); // trained on sequences four windows long
-  expect(model.metadata["llama.attention.sliding_window"]).toBe(64);
+  expect(hp.slidingWindow).toBe(128);
+  expect(hp.contextLength).toBe(512); // trained on sequences four windows long
+  expect(model.metadata["llama.attention.sliding_window"]).toBe(128);
   const k = model.tensors.find((t) => t.name === "blk.0.attn_k.weight")!;
   const q = model.tensors.find((t) => t.name === "blk.0.attn_q.weight")!;
   expect(q.shape[1] / k.shape[1]).toBe(4); // K projects to a quarter of Q's width
@@ -52,20 +58,61 @@ test("metadata says grouped-query attention (8 query heads, 2 KV heads) and a 64
 
 test("the tokenizer gives SentencePiece's ids on the validation text", () => {
   expect(entries.length).toBeGreaterThan(10);
+  const chat = entries.filter((e) => e.startsWith("<|im_start|>"));
+  expect(chat.length).toBeGreaterThan(0);
   const ids: number[] = [];
-  for (const e of entries) ids.push(model.vocab.bos!, ...model.tokenize(e), model.vocab.eos!);
+  for (const e of entries) {
+    if (e.startsWith("<|im_start|>")) ids.push(model.vocab.bos!, ...model.tokenize(e, { parseSpecial: true }));
+    else ids.push(model.vocab.bos!, ...model.tokenize(e), model.vocab.eos!);
+  }
   expect(ids).toEqual(golden.ids);
-  expect(model.detokenize(model.tokenize(entries[0]))).toBe(entries[0]);
+  const plain = entries.find((e) => !e.startsWith("<|im_start|>")) ?? chat[0].split("\n")[1];
+  expect(model.detokenize(model.tokenize(plain))).toBe(plain);
+  expect(model.detokenize(model.tokenize(chat[0], { parseSpecial: true }), { unparseSpecial: true })).toBe(chat[0]);
+});
+
+test("ChatML: <|im_start|> and <|im_end|> are CONTROL tokens 3 and 4, <|im_end|> ends a turn, the template is ChatML", () => {
+  expect([model.vocab.unk, model.vocab.bos, model.vocab.eos, model.vocab.eot]).toEqual([0, 1, 2, IM_END]);
+  expect(model.vocab.addBos).toBe(true);
+  expect(model.vocab.tokenId("<|im_start|>")).toBe(IM_START);
+  expect(model.vocab.tokenId("<|im_end|>")).toBe(IM_END);
+  expect([model.vocab.tokenType(IM_START), model.vocab.tokenType(IM_END)]).toEqual([3, 3]);
+  expect(model.metadata["tokenizer.ggml.eot_token_id"]).toBe(IM_END);
+  expect(model.metadata["tokenizer.chat_template"]).toBe(CHATML);
+  const prompt = "<|im_start|>user\nhi<|im_end|>\n";
+  const ids = [...model.tokenize(prompt, { addSpecial: true, parseSpecial: true })];
+  expect(ids[0]).toBe(model.vocab.bos);
+  expect(ids[1]).toBe(IM_START);
+  expect(ids.filter((t) => t === IM_START || t === IM_END)).toEqual([IM_START, IM_END]);
+  // without special-token parsing the markers are plain text
+  expect([...model.tokenize(prompt)]).not.toContain(IM_START);
+});
+
+test("a ChatML question gets a greedy answer that ends its turn with <|im_end|>", async () => {
+  const prompt = "<|im_start|>user\nTell me about cats<|im_end|>\n<|im_start|>assistant\n";
+  const ids = [...model.tokenize(prompt, { addSpecial: true, parseSpecial: true })];
+  const ctx = await model.createContext({ contextSize: 512 });
+  const answer = await collect(ctx, ids, { maxTokens: 200, temperature: 0 });
+  // generation stops at the end-of-turn token: check that it is the argmax after the answer
+  await ctx.reset();
+  const logits = await ctx.decode([...ids, ...answer], { logits: "last" });
+  await ctx.close();
+  let best = 0;
+  for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+  expect(answer.length).toBeGreaterThan(3);
+  expect(answer.length).toBeLessThan(200);
+  expect(best).toBe(IM_END);
+  expect(model.detokenize(answer).trim().length).toBeGreaterThan(0);
 });
 
 test("greedy generation is deterministic and each token is the argmax of the decoded logits", async () => {
   const prompt = "A man walks into a bar";
-  const ctx = await model.createContext({ contextSize: 256 });
+  const ctx = await model.createContext({ contextSize: 512 });
   const first = await collect(ctx, prompt, { maxTokens: 40, temperature: 0 });
   await ctx.reset();
   const second = await collect(ctx, prompt, { maxTokens: 40, temperature: 0 });
   await ctx.close();
-  const other = await model.createContext({ contextSize: 256, threads: 1 });
+  const other = await model.createContext({ contextSize: 512, threads: 1 });
   const third = await collect(other, prompt, { maxTokens: 40, temperature: 0 });
   expect(first.length).toBeGreaterThan(5);
   expect(second).toEqual(first);
@@ -88,7 +135,7 @@ test("greedy generation is deterministic and each token is the argmax of the dec
 
 test("sampling with a seed is reproducible, and another seed gives other text", async () => {
   const opts = { maxTokens: 60, temperature: 1, topK: 0, topP: 1, minP: 0 };
-  const ctx = await model.createContext({ contextSize: 256 });
+  const ctx = await model.createContext({ contextSize: 512 });
   const a = await collect(ctx, "Life is", { ...opts, seed: 7 });
   await ctx.reset();
   const b = await collect(ctx, "Life is", { ...opts, seed: 7 });
@@ -100,16 +147,16 @@ test("sampling with a seed is reproducible, and another seed gives other text", 
   expect(c).not.toEqual(a);
 });
 
-test("10,000 generated tokens run with constant KV memory: every layer is a 64-slot ring", async () => {
+test("10,000 generated tokens run with constant KV memory: every layer is a 128-slot ring", async () => {
   // The model's window makes the default ("auto") cache a ring on every layer, so the context never
   // fills (contextSize Infinity is accepted) and its KV bytes never grow.
   const ctx = await model.createContext({ contextSize: Infinity, seed: 7 });
   const first = ctx.stats();
   expect(ctx.contextSize).toBe(Infinity);
-  expect(first.layers.map((l) => [l.policy, l.capacity])).toEqual(first.layers.map(() => ["window", 64]));
+  expect(first.layers.map((l) => [l.policy, l.capacity])).toEqual(first.layers.map(() => ["window", 128]));
   const bytes = new Set<number>();
   let n = 0;
-  // EOS ends a fortune; keep going with the next one in the same context.
+  // EOS (or <|im_end|>) ends a fortune; keep going with the next one in the same context.
   while (n < 10_000) {
     for await (const c of ctx.generate(n === 0 ? "Q:" : [model.vocab.bos!], { maxTokens: 10_000 - n, temperature: 1, seed: n })) {
       void c;
@@ -121,6 +168,6 @@ test("10,000 generated tokens run with constant KV memory: every layer is a 64-s
   expect(last.tokensProcessed).toBeGreaterThanOrEqual(10_000);
   expect([...bytes]).toEqual([first.kvBytes]);
   expect(last.kvBytes).toBe(first.kvBytes);
-  expect(last.layers.every((l) => l.held === 64)).toBe(true);
+  expect(last.layers.every((l) => l.held === 128)).toBe(true);
   await ctx.close();
 }, 120_000);
