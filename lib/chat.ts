@@ -494,7 +494,9 @@ export class Chat {
     const parsed = parseToolCalls(whole.text);
     const reply: ChatReply = {
       role: "assistant",
-      content: parsed.toolCalls.length > 0 ? parsed.content : whole.text.trim(),
+      // as generated (whitespace included: the next rendering then matches the cache token for token);
+      // after a thinking block, without the blank lines that separate it
+      content: parsed.toolCalls.length > 0 ? parsed.content : thinking ? whole.text.replace(/^\s+/, "") : whole.text,
       finishReason: finish === null ? "abort" : parsed.toolCalls.length > 0 ? "toolCalls" : finish.finishReason,
     };
     if (thinking.trim()) reply.reasoning = thinking.trim();

@@ -60,7 +60,7 @@ maybe("chat sessions on stories260K", () => {
       let text = "";
       for await (const c of ctx.generate(expected, { ...gen, stop: ["<|im_end|>"] })) text += c.text;
       await ctx.close();
-      expect({ turn, reply: reply.content }).toEqual({ turn, reply: text.trim() });
+      expect({ turn, reply: reply.content }).toEqual({ turn, reply: text });
       expect(reply.finishReason === "length" || reply.finishReason === "stop").toBe(true);
     }
     expect(chat.messages.length).toBe(1 + 2 * 12);
@@ -247,4 +247,42 @@ maybe("chat sessions on stories260K", () => {
     expect(model.detokenize((await chat.context.tokens())!, { unparseSpecial: true })).not.toContain("[tools:");
     await chat.close();
   });
+});
+
+// The embedded model speaks ChatML with <|im_end|> as its end-of-turn control token.
+describe("chat sessions on the embedded model", () => {
+  test("20 turns: evaluated tokens = the new message and template glue; greedy replies equal a fresh context fed the whole conversation", async () => {
+    setLogger(null);
+    const model = await loadModel();
+    expect(model.chatTemplate).toContain("<|im_start|>");
+    const opts = { contextSize: 4096, attentionSplits: 1, threads: 1, kv: { policy: "full" as const } };
+    const gen = { temperature: 0, maxTokens: 60 };
+    const questions = ["Tell me about cats", "And dogs?", "What about love?", "Say something about computers", "Give me a fortune."];
+    const chat = await model.createChat({ ...opts, system: "You are a fortune cookie." });
+    let stops = 0;
+    let ended = false; // the last reply ended with <|im_end|> (else maxTokens cut it)
+    for (let turn = 0; turn < 20; turn++) {
+      const question = questions[turn % questions.length];
+      const before = chat.stats().evaluatedTokens;
+      const text = await model.applyChatTemplate([...chat.messages, { role: "user", content: question }]);
+      const expected = Uint32Array.from([model.vocab.bos!, ...model.tokenize(text, { parseSpecial: true })]);
+      const reply = await chat.ask(question, gen);
+      const evaluated = chat.stats().evaluatedTokens - before;
+      if (turn > 0) {
+        // after the last reply (and its cached <|im_end|>, if it wrote one): the new user turn + the generation prompt
+        const glue = model.tokenize((ended ? "\n" : "<|im_end|>\n") + (await model.applyChatTemplate([{ role: "user", content: question }])), { parseSpecial: true });
+        expect({ turn, evaluated }).toEqual({ turn, evaluated: glue.length });
+      }
+      const ctx = await model.createContext(opts);
+      let fresh = "";
+      for await (const c of ctx.generate(expected, gen)) fresh += c.text;
+      await ctx.close();
+      expect({ turn, reply: reply.content }).toEqual({ turn, reply: fresh });
+      if (reply.finishReason === "stop") stops++;
+      ended = reply.finishReason === "stop";
+    }
+    expect(stops).toBeGreaterThan(10); // the model ends most turns with <|im_end|>
+    await chat.close();
+    await model.close();
+  }, 60_000);
 });
