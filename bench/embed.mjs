@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { median } from "./common.mjs";
 
@@ -18,12 +19,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
 const r = require(join(ROOT, "dist", "cjs", "index.js"));
 r.setLogger(null);
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const N = Number(arg("texts", 64)), REPEATS = Number(arg("repeats", 3)), THREADS = Number(arg("threads", 2));
-let file = arg("model", null);
+const { values: args } = parseArgs({ options: { model: { type: "string" }, texts: { type: "string", default: "64" }, repeats: { type: "string", default: "3" }, threads: { type: "string", default: "2" } } });
+const N = Number(args.texts), REPEATS = Number(args.repeats), THREADS = Number(args.threads);
+let file = args.model;
 if (!file) {
   file = join(homedir(), ".cache", "ringllm-bench", "small-l4-d512-h8-kv2-ffn1408-v32000-Q8_0.gguf");
   if (!existsSync(file)) {

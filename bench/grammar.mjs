@@ -9,11 +9,11 @@
 //    the work added to each sampled token. Median, p90, mean and the cold first step.
 // 2. End to end: stories260K (0.1 ms per token, where grammar work shows) generating with
 //    temperature 0.8 with and without the schema, alternated.
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { median } from "./common.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,12 +21,9 @@ const require = createRequire(import.meta.url);
 const r = require(join(ROOT, "dist", "cjs", "index.js"));
 r.setLogger(null);
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const STEPS = Number(arg("steps", 3000));
-const REPEATS = Number(arg("repeats", 5));
+const { values: args } = parseArgs({ options: { steps: { type: "string", default: "3000" }, repeats: { type: "string", default: "5" }, json: { type: "string" } } });
+const STEPS = Number(args.steps);
+const REPEATS = Number(args.repeats);
 const VOCAB = join(ROOT, "..", "shared", "vocab", "ggml-vocab-llama-spm.gguf");
 const STORIES = join(ROOT, "..", "shared", "models", "stories260K.gguf");
 
@@ -125,5 +122,5 @@ async function endToEnd() {
 
 const report = { grammarWork: await grammarWork(), endToEnd: await endToEnd() };
 console.log(JSON.stringify(report, null, 2));
-const out = arg("json", null);
+const out = args.json;
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + "\n");

@@ -8,25 +8,25 @@
 // Ring caches (window, sinks, h2o) cannot rewind once they evict: the chat only appends the
 // difference between two renderings of the last turns, so a turn costs the same at turn 1,000 as
 // at turn 1; keepSystem pins the system prompt as the sinks of a sinks cache.
+import { readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
 import {
   type ApplyChatTemplateOptions,
   type ChatMessage,
   type ChatTool,
   checkMessages,
   defaultChatFormat,
-  renderChat,
   resolveTemplate,
   templateSupportsSystem,
 } from "./chat-template";
 import type { Context, ContextOptions, GenerateOptions, GenerateResult } from "./context";
-import { readFile, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-
 import { describe, RingllmError } from "./errors";
 import { log } from "./log";
 import type { Model } from "./model";
 import { Grammar } from "./grammar/index";
 import { jsonSchemaToGbnf } from "./grammar/json-schema";
+import { partialMarkerLength } from "./text";
 import { parseToolCalls, type ToolCall } from "./tool-calls";
 import { checkOptions, isBoolean } from "./validate";
 
@@ -97,7 +97,10 @@ export interface ChatStats {
   turns: number;
 }
 
-const THINK: readonly [string, string][] = [
+type Markers = readonly [open: string, close: string];
+const emptyStats = (): ChatStats => ({ reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 });
+
+const THINK: readonly Markers[] = [
   ["<think>", "</think>"],
   ["<thinking>", "</thinking>"],
 ];
@@ -105,9 +108,9 @@ const THINK: readonly [string, string][] = [
 // Splits streamed text into reasoning (inside thinking markers) and answer text, holding back a
 // partial marker until it is decided.
 class ReasoningSplitter {
-  #inside: [string, string] | null;
+  #inside: Markers | null;
   #held = "";
-  constructor(startInside: [string, string] | null) {
+  constructor(startInside: Markers | null) {
     this.#inside = startInside;
   }
   push(text: string, final = false): { text: string; reasoning: string } {
@@ -125,12 +128,12 @@ class ReasoningSplitter {
           this.#inside = null;
           continue;
         }
-        const keep = final ? 0 : partialSuffix(s, [close]);
+        const keep = final ? 0 : partialMarkerLength(s, [close]);
         reasoning += s.slice(0, s.length - keep);
         this.#held = s.slice(s.length - keep);
         break;
       }
-      let first: [number, [string, string]] | null = null;
+      let first: [number, Markers] | null = null;
       for (const pair of THINK) {
         const at = s.indexOf(pair[0]);
         if (at >= 0 && (!first || at < first[0])) first = [at, pair];
@@ -141,7 +144,7 @@ class ReasoningSplitter {
         this.#inside = first[1];
         continue;
       }
-      const keep = final ? 0 : partialSuffix(s, THINK.map((p) => p[0]));
+      const keep = final ? 0 : partialMarkerLength(s, THINK.map((p) => p[0]));
       out += s.slice(0, s.length - keep);
       this.#held = s.slice(s.length - keep);
       break;
@@ -150,23 +153,19 @@ class ReasoningSplitter {
   }
 }
 
-// Length of the longest suffix of s that is a proper prefix of one of the markers.
-function partialSuffix(s: string, markers: string[]): number {
-  let keep = 0;
-  for (const m of markers) {
-    for (let k = Math.min(m.length - 1, s.length); k > keep; k--) {
-      if (s.endsWith(m.slice(0, k))) {
-        keep = k;
-        break;
-      }
-    }
-  }
-  return keep;
-}
-
 type TurnPlan =
   | { kind: "full"; messages: ChatMessage[]; tokens: Uint32Array; prompt: string; dropped: number }
   | { kind: "append"; text: string; prompt: string };
+
+// A rendering's tokens start with BOS when the vocabulary asks for it and the template did not write it.
+function withBos(model: Model, ids: Uint32Array): Uint32Array {
+  const { addBos, bos } = model.vocab;
+  if (!addBos || bos === null || ids[0] === bos) return ids;
+  const out = new Uint32Array(ids.length + 1);
+  out[0] = bos;
+  out.set(ids, 1);
+  return out;
+}
 
 function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = Math.min(a.length, b.length);
@@ -198,9 +197,9 @@ export class Chat {
   #messages: ChatMessage[] = [];
   #system: ChatMessage | null;
   #lastReply: ChatReply | null = null;
-  #stats: ChatStats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+  #stats = emptyStats();
   #endText = "";  // the template's end-of-turn marker after an assistant message ("<|im_end|>")
-  #stopIds: number[] = [];
+  #stopId: number | null = null;  // the marker as one control token, when it is one
   #appendOnly: boolean;
   // what the cache holds after the last turn (append mode): did the end-of-turn marker make it in
   #endInCache = true;
@@ -239,26 +238,13 @@ export class Chat {
   }
 
   #render(messages: ChatMessage[], addGenerationPrompt: boolean, extra?: Omit<ApplyChatTemplateOptions, "template">): string {
-    const vocab = this.#model.vocab;
-    const special = (id: number | null) => (id === null ? "" : this.#model.tokenToText(id, { special: true }));
-    return renderChat(messages, {
-      template: this.#template,
-      bosToken: special(vocab.bos),
-      eosToken: special(vocab.eos),
-      addGenerationPrompt,
-      ...extra,
-    });
+    return this.#model.renderChatTemplate(messages, { template: this.#template, addGenerationPrompt, ...extra });
   }
 
   // Off the main thread: a long conversation's rendering is tokenized again every turn.
   async #tokenize(text: string, atStart: boolean): Promise<Uint32Array> {
     const ids = await this.#model.tokenizeAsync(text, { addSpecial: false, parseSpecial: true });
-    const vocab = this.#model.vocab;
-    if (!atStart || !vocab.addBos || vocab.bos === null || ids[0] === vocab.bos) return ids;
-    const out = new Uint32Array(ids.length + 1);
-    out[0] = vocab.bos;
-    out.set(ids, 1);
-    return out;
+    return atStart ? withBos(this.#model, ids) : ids;
   }
 
   // The end-of-turn marker: what the template writes right after an assistant message's content.
@@ -273,14 +259,10 @@ export class Chat {
       // a template that cannot render this probe: the vocabulary's end tokens still stop a reply
     }
     this.#endText = after.trimEnd();
-    const vocab = this.#model.vocab;
-    const ids = new Set<number>();
     if (this.#endText) {
       const t = this.#model.tokenize(this.#endText, { addSpecial: false, parseSpecial: true });
-      const first = t[0];
-      if (t.length >= 1 && vocab.isControl(first)) ids.add(first);  // "<|im_end|>" or "<|eot_id|>"
+      if (t.length > 0 && this.#model.vocab.isControl(t[0])) this.#stopId = t[0]; // "<|im_end|>", "<|eot_id|>"
     }
-    this.#stopIds = [...ids];
   }
 
   #checkLive(fn: string): void {
@@ -311,11 +293,10 @@ export class Chat {
       if (tools.length === 0) throw new RingllmError("INVALID_ARGUMENT", `send: toolChoice names "${toolChoice}", which is not among the tools`);
     }
     const renderExtra = { tools: tools && tools.length > 0 ? tools : undefined, extra };
-    if ((toolChoice === "required" || (toolChoice && toolChoice !== "auto" && toolChoice !== "none")) && tools && tools.length > 0) {
-      // the reply must be a call: constrained by a grammar in the template's tool-call format
-      if (generate.grammar === undefined && generate.jsonSchema === undefined) generate.grammar = toolCallGrammar(tools, this.#template);
-    }
-    return this.#run(incoming, renderExtra, generate, toolChoice);
+    const mustCall = toolChoice !== undefined && toolChoice !== "auto" && toolChoice !== "none" && renderExtra.tools !== undefined;
+    // the reply must be a call: constrained by a grammar in the template's tool-call format
+    if (mustCall && generate.grammar === undefined && generate.jsonSchema === undefined) generate.grammar = toolCallGrammar(tools!, this.#template);
+    return this.#run(incoming, renderExtra, generate, mustCall);
   }
 
   /** Sends a message and resolves with the whole reply. */
@@ -338,17 +319,14 @@ export class Chat {
       const tail = this.#tail();
       const before = this.#render(tail, false, renderExtra);
       const after = this.#render([...tail, ...incoming], true, renderExtra);
-      let text: string;
+      // what follows the end-of-turn marker in the rendering (and the marker, when the reply lacks it)
       let sep = "";
       const end = this.#endText ? before.lastIndexOf(this.#endText) : -1;
       if (end >= 0) sep = before.slice(end + this.#endText.length);
       if (!this.#endInCache && this.#endText) sep = this.#endText + sep;
-      if (after.startsWith(before)) text = sep + after.slice(before.length);
-      else {
-        log("debug", "chat: the template rewrote earlier turns; appending from where the renderings differ");
-        text = sep + after.slice(commonTextPrefix(before, after));
-      }
-      return { kind: "append", text, prompt: after };
+      const same = commonTextPrefix(before, after);
+      if (same < before.length) log("debug", "chat: the template rewrote earlier turns; appending from where the renderings differ");
+      return { kind: "append", text: sep + after.slice(same), prompt: after };
     }
     let messages = [...this.#messages, ...incoming];
     let prompt = this.#render(messages, true, renderExtra);
@@ -390,7 +368,7 @@ export class Chat {
     incoming: ChatMessage[],
     renderExtra: Omit<ApplyChatTemplateOptions, "template">,
     generate: GenerateOptions,
-    toolChoice: string | undefined,
+    mustCall: boolean,
   ): AsyncGenerator<ChatChunk, ChatReply, undefined> {
     this.#checkLive("send");
     // Rendered before anything is evaluated: a template error leaves the context as it was.
@@ -404,7 +382,15 @@ export class Chat {
     }
     const ctx = this.#ctx;
     let feed: Uint32Array;
-    let raw = "";
+    let split = new ReasoningSplitter(null);
+    const reply = { text: "", reasoning: "" };
+    // what the splitter still holds back (a partial marker) joins the reply at its end
+    const flush = () => {
+      const last = split.push("", true);
+      reply.text += last.text;
+      reply.reasoning += last.reasoning;
+      return last;
+    };
     let generated = 0;
     let reuse = -1;
     let finish: GenerateResult | null = null;
@@ -428,12 +414,14 @@ export class Chat {
         if (feed.length === 0) feed = await this.#tokenize("\n", false);
       }
       this.#stats.evaluatedTokens += feed.length;
+      // a generation prompt that opens a thinking block starts the reply inside it
       const startInside = THINK.find(([open, close]) => {
         const o = plan.prompt.lastIndexOf(open);
         return o >= 0 && plan.prompt.indexOf(close, o) < 0;
       });
-      const split = new ReasoningSplitter(startInside ? [startInside[0], startInside[1]] : null);
-      const stop = [...(generate.stop ?? []), ...this.#stopIds, ...(this.#endText && this.#stopIds.length === 0 ? [this.#endText] : [])];
+      split = new ReasoningSplitter(startInside ?? null);
+      const end = this.#stopId ?? (this.#endText || null);
+      const stop = end === null ? generate.stop : [...(generate.stop ?? []), end];
       const it = ctx.generate(feed, { ...generate, stop });
       try {
         for (;;) {
@@ -443,8 +431,9 @@ export class Chat {
             break;
           }
           generated++;
-          raw += r.value.text;
           const part = split.push(r.value.text);
+          reply.text += part.text;
+          reply.reasoning += part.reasoning;
           if (part.text || part.reasoning) yield { token: r.value.token, text: part.text, reasoning: part.reasoning };
         }
       } catch (err) {
@@ -456,7 +445,7 @@ export class Chat {
           await it.return?.(undefined as unknown as GenerateResult);
         }
       }
-      const last = split.push("", true);
+      const last = flush();
       if (last.text || last.reasoning) yield { token: -1, text: last.text, reasoning: last.reasoning };
     } catch (err) {
       this.#busy = false;
@@ -466,44 +455,42 @@ export class Chat {
         throw err;
       }
       aborted = true;
-      this.#finishTurn(incoming, plan, raw, generated, null, toolChoice, generate.stop);
+      flush();
+      this.#finishTurn(incoming, plan, reply, generated, null, mustCall, generate.stop);
       throw err;
     } finally {
       if (aborted && this.#busy) {
         // the consumer broke out of the loop: keep what was generated
-        this.#finishTurn(incoming, plan, raw, generated, null, toolChoice, generate.stop);
+        flush();
+        this.#finishTurn(incoming, plan, reply, generated, null, mustCall, generate.stop);
       }
       this.#busy = false;
     }
-    return this.#finishTurn(incoming, plan, raw, generated, finish, toolChoice, generate.stop);
+    return this.#finishTurn(incoming, plan, reply, generated, finish, mustCall, generate.stop);
   }
 
   #finishTurn(
     incoming: ChatMessage[],
     plan: TurnPlan,
-    raw: string,
+    out: { text: string; reasoning: string },
     generated: number,
     finish: GenerateResult | null,
-    toolChoice: string | undefined,
+    mustCall: boolean,
     userStops: readonly (string | number)[] | undefined,
   ): ChatReply {
     this.#busy = false;
-    const split = new ReasoningSplitter(null);
-    const whole = split.push(raw, true);
-    const thinking = whole.reasoning;
-    const parsed = parseToolCalls(whole.text);
+    const thinking = out.reasoning.trim();
+    const parsed = parseToolCalls(out.text);
     const reply: ChatReply = {
       role: "assistant",
       // as generated (whitespace included: the next rendering then matches the cache token for token);
       // after a thinking block, without the blank lines that separate it
-      content: parsed.toolCalls.length > 0 ? parsed.content : thinking ? whole.text.replace(/^\s+/, "") : whole.text,
+      content: parsed.toolCalls.length > 0 ? parsed.content : thinking ? out.text.replace(/^\s+/, "") : out.text,
       finishReason: finish === null ? "abort" : parsed.toolCalls.length > 0 ? "toolCalls" : finish.finishReason,
     };
-    if (thinking.trim()) reply.reasoning = thinking.trim();
+    if (thinking) reply.reasoning = thinking;
     if (parsed.toolCalls.length > 0) reply.toolCalls = parsed.toolCalls;
-    if ((toolChoice === "required" || (toolChoice && toolChoice !== "auto" && toolChoice !== "none")) && parsed.toolCalls.length === 0) {
-      log("warn", `chat: toolChoice "${toolChoice}" was asked for but the reply calls no tool`);
-    }
+    if (mustCall && parsed.toolCalls.length === 0) log("warn", "chat: toolChoice asked for a tool call, but the reply (cut short?) has none");
     const message: ChatMessage = { role: "assistant", content: reply.content };
     if (reply.toolCalls) {
       message.tool_calls = reply.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
@@ -533,7 +520,7 @@ export class Chat {
     this.#system = copy.length > 0 && copy[0].role === "system" ? copy[0] : null;
     this.#messages = copy;
     this.#lastReply = null;
-    this.#stats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+    this.#stats = emptyStats();
     this.#endInCache = true;
     await this.#ctx.reset();
   }
@@ -605,7 +592,7 @@ export class Chat {
     this.#checkLive("reset");
     this.#messages = this.#system ? [this.#system] : [];
     this.#lastReply = null;
-    this.#stats = { reusedTokens: 0, evaluatedTokens: 0, truncatedTurns: 0, generatedTokens: 0, turns: 0 };
+    this.#stats = emptyStats();
     this.#endInCache = true;
     await this.#ctx.reset();
   }
@@ -673,12 +660,9 @@ export async function createChat(model: Model, options: ChatOptions | undefined)
 // Tokens of the rendered conversation that come before the first user message's text: what a
 // system prompt (with BOS and template glue) occupies at the start of the cache.
 function systemTokens(model: Model, template: string, system: string): number {
-  const vocab = model.vocab;
-  const special = (id: number | null) => (id === null ? "" : model.tokenToText(id, { special: true }));
   const render = (messages: ChatMessage[]) => {
-    const text = renderChat(messages, { template, bosToken: special(vocab.bos), eosToken: special(vocab.eos), addGenerationPrompt: false });
-    const ids = model.tokenize(text, { addSpecial: false, parseSpecial: true });
-    return vocab.addBos && vocab.bos !== null && ids[0] !== vocab.bos ? [vocab.bos, ...ids] : [...ids];
+    const text = model.renderChatTemplate(messages, { template, addGenerationPrompt: false });
+    return withBos(model, model.tokenize(text, { addSpecial: false, parseSpecial: true }));
   };
   const sys: ChatMessage = { role: "system", content: system };
   const a = render([sys, { role: "user", content: "a" }]);
@@ -690,6 +674,6 @@ function systemTokens(model: Model, template: string, system: string): number {
 
 /** @internal Answer text and thinking text of a whole reply (thinking markers removed). */
 export function splitReasoning(text: string, startInside = false): { content: string; reasoning: string } {
-  const r = new ReasoningSplitter(startInside ? [THINK[0][0], THINK[0][1]] : null).push(text, true);
+  const r = new ReasoningSplitter(startInside ? THINK[0] : null).push(text, true);
   return { content: r.text, reasoning: r.reasoning };
 }

@@ -111,6 +111,10 @@ async function readPrompt(arg: string | undefined, file: string | undefined): Pr
   }
   if (arg === undefined) throw new RingllmError("INVALID_ARGUMENT", 'no prompt: give it as an argument, with --file <path>, or "-" to read standard input');
   if (arg !== "-") return arg;
+  return readStdin();
+}
+
+async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
@@ -317,11 +321,7 @@ export function buildProgram(): Command {
     .option("--threads <n>", "worker threads (default: physical cores)")
     .action(async (args: string[], opts: Record<string, string | boolean>) => {
       let texts = args;
-      if (args.length === 1 && args[0] === "-") {
-        const chunks: Buffer[] = [];
-        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-        texts = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l.length > 0);
-      }
+      if (args.length === 1 && args[0] === "-") texts = (await readStdin()).split("\n").filter((l) => l.length > 0);
       const model = await loadModel((opts.model as string | undefined) ?? defaultModelPath());
       try {
         const pooling = opts.pooling as "mean" | "cls" | "last" | "none" | undefined;

@@ -6,6 +6,7 @@ import { abortedError, checkOptions, checkPath, isAbortSignal, isFunction, isInt
 import type { Check } from "./validate";
 import type { Vocab, TokenDecoder } from "./vocab";
 import { Grammar } from "./grammar/index";
+import { partialMarkerLength } from "./text";
 
 /** How each layer's KV cache holds tokens (see docs in README "Long context"). */
 export type KvPolicyName = "auto" | "full" | "window" | "sinks" | "h2o";
@@ -501,12 +502,7 @@ export class Context {
           return { finishReason: "stop", stop: stopStrings.find((s) => held.startsWith(s, cut)) };
         }
         // emit all but the longest suffix that is a prefix of some stop string
-        let keep = 0;
-        for (const s of stopStrings) {
-          for (let k = Math.min(s.length - 1, held.length); k > keep; k--) {
-            if (held.endsWith(s.slice(0, k))) { keep = k; break; }
-          }
-        }
+        const keep = partialMarkerLength(held, stopStrings);
         const text = held.slice(0, held.length - keep);
         held = held.slice(held.length - keep);
         yield { token, text };
@@ -614,6 +610,7 @@ export class Context {
       }
       try {
         this.#pending = await this.#handle.loadState(source);
+        this.#last = this.#pending;
       } catch (err) {
         throw fromNative(err, callSite);
       }

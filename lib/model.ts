@@ -288,6 +288,11 @@ export class Model {
    * built-in format name) and its BOS/EOS token text. See applyChatTemplate.
    */
   async applyChatTemplate(messages: ChatMessage[], options?: ApplyChatTemplateOptions): Promise<string> {
+    return this.renderChatTemplate(messages, options);
+  }
+
+  /** @internal applyChatTemplate, synchronously (rendering is pure JavaScript). */
+  renderChatTemplate(messages: ChatMessage[], options?: ApplyChatTemplateOptions): string {
     this.#live();
     const vocab = this.vocab;
     const text = (id: number | null) => (id === null ? "" : this.tokenToText(id, { special: true }));
@@ -298,6 +303,7 @@ export class Model {
       template: options?.template ?? this.chatTemplate ?? undefined,
     });
   }
+
 
   /**
    * A chat session over a new context (options: the context's, plus system, template, keepSystem,

@@ -30,6 +30,20 @@ export function sharedTest(name: string, files: string[], fn: () => unknown, tim
   }
 }
 
+/** `describe` for a group of tests that need files from ../shared (see sharedTest). */
+export function sharedDescribe(name: string, files: string[], fn: () => void): void {
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length === 0) {
+    describe(name, fn);
+  } else if (IN_CI) {
+    test(name, () => {
+      throw new Error(`missing shared test data: ${missing.join(", ")}`);
+    });
+  } else {
+    describe.skip(`${name} [skipped: missing ${missing.join(", ")}]`, fn);
+  }
+}
+
 export function tempDir(prefix = "ringllm-test-"): { path: string; cleanup(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };

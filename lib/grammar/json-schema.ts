@@ -91,9 +91,8 @@ class Converter {
     log("warn", `JSON schema: keyword "${key}" (first at ${pointer || "/"}) is not supported and is ignored`);
   }
 
-  resolve(ref: string, pointer: string): string {
-    const hit = this.#refs.get(ref);
-    if (hit) return hit;
+  // The schema a $ref (a JSON pointer into this schema) names.
+  lookup(ref: string, pointer: string): unknown {
     if (!ref.startsWith("#")) this.unsupported(pointer, `$ref "${ref}": only references inside the schema (#/...) are supported`);
     let target: unknown = this.#root;
     for (const part of ref.slice(1).split("/").filter(Boolean)) {
@@ -101,6 +100,13 @@ class Converter {
       if (typeof target !== "object" || target === null || !(key in (target as object))) this.unsupported(pointer, `$ref "${ref}" points nowhere`);
       target = (target as Record<string, unknown>)[key];
     }
+    return target;
+  }
+
+  resolve(ref: string, pointer: string): string {
+    const hit = this.#refs.get(ref);
+    if (hit) return hit;
+    const target = this.lookup(ref, pointer);
     const name = this.name("ref-" + ref.split("/").pop());
     this.#refs.set(ref, name);
     const body = this.visit(target as Schema, ref.slice(1), name);
@@ -171,11 +177,7 @@ class Converter {
     const parts = [{ ...s, allOf: undefined }, ...(s.allOf as Schema[])];
     parts.forEach((p0, i) => {
       let p = p0 as Record<string, unknown>;
-      if (typeof p.$ref === "string") {
-        let target: unknown = this.#root;
-        for (const part of p.$ref.slice(1).split("/").filter(Boolean)) target = (target as Record<string, unknown>)?.[part];
-        p = target as Record<string, unknown>;
-      }
+      if (typeof p.$ref === "string") p = this.lookup(p.$ref, `${pointer}/allOf/${i}`) as Record<string, unknown>;
       if (typeof p !== "object" || p === null) this.unsupported(`${pointer}/allOf/${i}`, "allOf members must be object schemas");
       if (p.type !== undefined && p.type !== "object") this.unsupported(`${pointer}/allOf/${i}`, "allOf is supported for object schemas");
       Object.assign(out.properties as object, p.properties ?? {});

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <limits>
 
@@ -359,8 +358,7 @@ Napi::Value ContextHandle::save_state(const Napi::CallbackInfo& info) {
                 return c.save_state(&sink, pending);
             }
             std::FILE* f = std::fopen(path.c_str(), "wb");
-            if (!f) return status_error(errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO",
-                                        "cannot write the state to " + path + ": " + std::strerror(errno));
+            if (!f) return errno_status(errno, path, "write the state to");
             FileSink sink(f, path);
             Status st = c.save_state(&sink, pending);
             if (std::fclose(f) != 0 && st.ok()) st = status_error("EIO", "could not write the state to " + path);
@@ -400,8 +398,7 @@ Napi::Value ContextHandle::load_state(const Napi::CallbackInfo& info) {
                 return c.load_state(&src, pending.get());
             }
             std::FILE* f = std::fopen(path.c_str(), "rb");
-            if (!f) return status_error(errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO",
-                                        "cannot read the state file " + path + ": " + std::strerror(errno));
+            if (!f) return errno_status(errno, path, "read the state file");
             Status st = status_ok();
             const int64_t size = state_file_size(f);
             if (size < 0) st = status_error("EISDIR", path + " is not a regular file");

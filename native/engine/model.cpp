@@ -1,8 +1,7 @@
 #include "model.h"
 
-#include "../util/state_io.h"
-
 #include "../gguf/gguf_types.h"
+#include "../util/state_io.h"
 #include "repack.h"
 
 namespace rl {
@@ -15,6 +14,7 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
     Status st = opts.vocab_only ? model->file.open_header(path)
                                 : model->file.open_full(path, opts.use_mmap, progress, cancel);
     if (!st.ok()) return st;
+    model->identity = model_identity(*model);
     if (const GgufValue* arch = model->file.header().find("general.architecture")) {
         if (arch->type == GGUF_TYPE_STRING) model->architecture = std::string(arch->str);
     }

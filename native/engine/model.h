@@ -24,12 +24,13 @@ struct Model {
     std::unique_ptr<Vocab> vocab;  // null when the file has no usable tokenizer (see vocab_status)
     Status vocab_status;           // why vocab is null: TOKENIZER_MISSING / _UNSUPPORTED / _INVALID
     std::shared_ptr<PackedWeights> packed;  // repacked weight copies shared by the model's contexts
+    uint64_t identity = 0;  // model_identity(), computed at load: names the model in saved states
 };
 
 Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,
                   const std::atomic<bool>* cancel, std::unique_ptr<Model>* out);
 
-// A hash of the file's metadata and tensor table (FNV-1a 64): names the model in saved states.
+// A hash of the file's metadata and tensor table (FNV-1a 64); model_load stores it in Model::identity.
 uint64_t model_identity(const Model& model);
 
 // Fails with MODEL_UNSUPPORTED_TYPE naming the first tensor whose type the engine cannot compute.

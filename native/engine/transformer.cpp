@@ -15,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <tuple>
 
 #include "../gguf/gguf_types.h"
 #include "../kv/attention.h"
@@ -88,6 +89,8 @@ private:
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
     void output_logits(int32_t first, int32_t count, float* out);
     void push_history(const int32_t* tokens, int32_t m);
+    // INVALID_ARGUMENT for no tokens or an id outside the vocabulary (`fn` names the caller).
+    Status check_tokens(const char* fn, const int32_t* tokens, size_t n) const;
     void snapshot();
 
     std::shared_ptr<Model> model_;  // keeps the mapped weights alive
@@ -555,6 +558,17 @@ void TransformerContext::output_logits(int32_t first, int32_t count, float* out)
     if (hp_.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp_.n_vocab, hp_.opt.final_softcap);
 }
 
+Status TransformerContext::check_tokens(const char* fn, const int32_t* tokens, size_t n) const {
+    if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", std::string(fn) + " needs at least one token");
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
+            return status_error("INVALID_ARGUMENT", "token id " + std::to_string(tokens[i]) + " at index " +
+                                                        std::to_string(i) + " is outside the vocabulary [0, " +
+                                                        std::to_string(hp_.n_vocab) + ")");
+    }
+    return status_ok();
+}
+
 void TransformerContext::push_history(const int32_t* tokens, int32_t m) {
     if (hist_n_ + m > (int64_t)hist_.size()) {  // bounded contexts: keep the last hist_keep_ tokens
         const int64_t keep = std::min<int64_t>(hist_n_, hist_keep_ - std::min<int64_t>(m, hist_keep_));
@@ -571,13 +585,8 @@ void TransformerContext::push_history(const int32_t* tokens, int32_t m) {
 
 Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                                   const std::atomic<bool>* cancel) {
-    if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", "decode needs at least one token");
-    for (size_t i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
-            return status_error("INVALID_ARGUMENT", "token id " + std::to_string(tokens[i]) + " at index " +
-                                                        std::to_string(i) + " is outside the vocabulary [0, " +
-                                                        std::to_string(hp_.n_vocab) + ")");
-    }
+    Status st = check_tokens("decode", tokens, n);
+    if (!st.ok()) return st;
     if (has_full_ && pos_ + (int64_t)n > n_ctx_)
         return status_error("CONTEXT_FULL", "decoding " + std::to_string(n) + " tokens at position " +
                                                 std::to_string(pos_) + " would exceed the context size " +
@@ -672,6 +681,13 @@ struct LayerShape {
     uint64_t k_row, v_row;
 };
 
+bool operator==(const LayerShape& a, const LayerShape& b) {
+    auto key = [](const LayerShape& l) {
+        return std::tie(l.policy, l.slots, l.n_ctx, l.mask_window, l.window, l.sinks, l.recent, l.heavy, l.k_row, l.v_row);
+    };
+    return key(a) == key(b);
+}
+
 LayerShape layer_shape(const KvLayer& kv) {
     const KvLayerConfig& c = kv.config();
     return {(uint8_t)c.policy, kv.n_slots(), c.n_ctx, c.mask_window, c.window, c.sinks, c.recent, c.heavy,
@@ -713,7 +729,7 @@ Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
     Status st = out->write(kStateMagic, 4);
     if (st.ok()) st = out->scalar(kStateVersion);
     if (st.ok()) st = out->scalar<uint64_t>(model_->file.file_size());
-    if (st.ok()) st = out->scalar<uint64_t>(model_identity(*model_));
+    if (st.ok()) st = out->scalar<uint64_t>(model_->identity);
     if (st.ok()) st = out->scalar<uint32_t>((uint32_t)kv_.size());
     if (st.ok()) st = out->scalar<uint8_t>((uint8_t)kv_[0]->type());
     if (st.ok()) st = out->scalar<int32_t>(hp_.n_vocab);
@@ -753,7 +769,7 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
                         std::to_string(kStateVersion));
     for (Status s2 : {in->scalar(&file_size), in->scalar(&identity), in->scalar(&n_layer), in->scalar(&type), in->scalar(&n_vocab)})
         if (!s2.ok()) return s2;
-    if (file_size != model_->file.file_size() || identity != model_identity(*model_))
+    if (file_size != model_->file.file_size() || identity != model_->identity)
         return mismatch("it was saved with another model (model file of " + std::to_string(file_size) + " bytes; this one has " +
                         std::to_string(model_->file.file_size()) + ")");
     if (n_layer != kv_.size() || n_vocab != hp_.n_vocab) return corrupt("its layer or vocabulary count differs from its model's");
@@ -763,9 +779,7 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
     for (size_t il = 0; il < kv_.size(); il++) {
         LayerShape saved{}, mine = layer_shape(*kv_[il]);
         if (!(st = read_shape(in, &saved)).ok()) return st;
-        if ((saved.policy != mine.policy || saved.slots != mine.slots || saved.n_ctx != mine.n_ctx ||
-             saved.mask_window != mine.mask_window || saved.window != mine.window || saved.sinks != mine.sinks ||
-             saved.recent != mine.recent || saved.heavy != mine.heavy || saved.k_row != mine.k_row || saved.v_row != mine.v_row))
+        if (!(saved == mine))
             return mismatch("layer " + std::to_string(il) + " was saved as a " + (saved.policy <= 3 ? describe_shape(saved) : "unknown") +
                             " cache; this context's is a " + describe_shape(mine) + " cache");
     }
@@ -816,10 +830,8 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
 
 Status TransformerContext::embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
                                  const std::atomic<bool>* cancel) {
-    if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", "embed needs at least one token");
-    for (size_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
-            return status_error("INVALID_ARGUMENT", "token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
+    Status st = check_tokens("embed", tokens, n);
+    if (!st.ok()) return st;
     if (has_full_ && (int64_t)n > n_ctx_)
         return status_error("CONTEXT_FULL", "a text of " + std::to_string(n) + " tokens does not fit the context size " +
                                                 std::to_string(n_ctx_) + "; embed with a larger contextSize");

@@ -11,13 +11,13 @@
 
 namespace rl {
 
-namespace {
-
 Status errno_status(int err, const std::string& path, const char* what) {
     const char* code = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EISDIR ? "EISDIR" : "EIO";
     std::string hint = err == ENOENT ? " (check the path; relative paths resolve from the process's cwd)" : "";
     return status_error(code, std::string("cannot ") + what + " '" + path + "': " + std::strerror(err) + hint);
 }
+
+namespace {
 
 // Opens a regular file and returns its size.
 Status open_regular(const std::string& path, int* fd_out, uint64_t* size_out) {

@@ -10,6 +10,10 @@
 
 namespace rl {
 
+// ENOENT / EACCES / EISDIR / EIO for a failed file operation on `path` (`what`: "open", "read", ...),
+// with the system's message.
+Status errno_status(int err, const std::string& path, const char* what);
+
 // Called with a fraction in [0, 1]; cheap, may be called often.
 using ProgressFn = std::function<void(double)>;
 

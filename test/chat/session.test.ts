@@ -1,13 +1,10 @@
 // Chat sessions on stories260K (no chat template: the default ChatML format). Each turn evaluates
 // only what the cache lacks; replies equal a fresh context fed the whole rendered conversation;
 // long conversations stay bounded; errors leave the conversation and the cache as they were.
-import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { type Chat, type ChatMessage, loadModel, type Model, RingllmError, setLogger } from "../../lib/index";
-import { IN_CI, STORIES } from "../helpers";
+import { sharedDescribe, STORIES, tempDir } from "../helpers";
 
-const have = existsSync(STORIES);
-if (!have && IN_CI) throw new Error(`missing shared test data: ${STORIES}`);
-const maybe = have ? describe : describe.skip;
 
 const QUESTIONS = ["Once upon a time", "Tell me about the cat.", "What did the dog do?", "Where is the ball?", "Who was sad?", "Why?"];
 
@@ -17,7 +14,7 @@ function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return i;
 }
 
-maybe("chat sessions on stories260K", () => {
+sharedDescribe("chat sessions on stories260K", [STORIES], () => {
   let model: Model;
   beforeAll(async () => {
     setLogger(null);
@@ -171,9 +168,9 @@ maybe("chat sessions on stories260K", () => {
     const a = await model.createChat({ ...opts, system: "Tell tales." });
     for (const q of QUESTIONS.slice(0, 3)) await a.ask(q, gen);
     const snapshot = await a.save();
-    const dir = (await import("../helpers")).tempDir();
+    const dir = tempDir();
     try {
-      const file = (await import("node:path")).join(dir.path, "chat.json");
+      const file = join(dir.path, "chat.json");
       await a.save(file);
       const before = a.stats().evaluatedTokens;
       const want = await a.ask("And the end?", gen);

@@ -5,14 +5,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel, setLogger } from "../../lib/index";
-import { IN_CI, ROOT, STORIES, tempDir } from "../helpers";
+import { IN_CI, ROOT, sharedDescribe, STORIES, tempDir } from "../helpers";
 
 const CLI = join(ROOT, "dist", "cjs", "cli.js");
-const have = existsSync(STORIES);
-if (!have && IN_CI) throw new Error(`missing shared test data: ${STORIES}`);
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 if (!hasTmux && IN_CI) throw new Error("tmux is needed for the interactive chat test (.ci/run installs it)");
-const maybe = have ? describe : describe.skip;
 
 const env = { ...process.env, NODE_NO_WARNINGS: "1" };
 const QUESTIONS = ["Once upon a time", "Tell me about the cat.", "What did the dog do?"];
@@ -31,7 +28,7 @@ function chatCli(args: string[], input: string) {
   return spawnSync(process.execPath, [CLI, "chat", "-m", STORIES, "-t", "0", "--threads", "1", ...args], { input, env, encoding: "utf8", timeout: 60_000 });
 }
 
-maybe("ringllm chat", () => {
+sharedDescribe("ringllm chat", [STORIES], () => {
   test("piped: one reply per line, the same as the library's Chat", async () => {
     const r = chatCli(["-n", "16"], QUESTIONS.join("\n") + "\n\n");
     expect(r.status).toBe(0);
@@ -100,72 +97,66 @@ maybe("ringllm chat", () => {
     }
   });
 
-  (hasTmux ? test : test.skip)("interactive on a terminal: streamed replies, /reset, Ctrl-C stops a reply, a second Ctrl-C exits", async () => {
-    const session = `ringllm-chat-${process.pid}`;
-    const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-    const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
-    const waitFor = async (pred: (s: string) => boolean, what: string) => {
-      const end = Date.now() + 20_000;
-      for (;;) {
-        const s = screen();
-        if (pred(s)) return s;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
+  // `ringllm chat` with these arguments in a tmux pane: type keys, wait for the screen to show something.
+  function chatInTmux(name: string, args: string) {
+    const session = `ringllm-${name}-${process.pid}`;
+    const tmux = (...a: string[]) => execFileSync("tmux", a, { encoding: "utf8" });
     const native = process.env.RINGLLM_NATIVE ? `RINGLLM_NATIVE=${process.env.RINGLLM_NATIVE} ` : "";
-    const cmd = `${native}NODE_NO_WARNINGS=1 ${process.execPath} ${CLI} chat -m ${STORIES} -t 0 --threads 1 -n 24 -c 100000 2>/dev/null; echo CHAT-EXITED; sleep 60`;
+    const cmd = `${native}NODE_NO_WARNINGS=1 ${process.execPath} ${CLI} chat -m ${STORIES} --threads 1 ${args} 2>/dev/null; echo CHAT-EXITED; sleep 60`;
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd);
+    return {
+      keys: (...keys: string[]) => tmux("send-keys", "-t", session, ...keys),
+      waitFor: async (pred: (screen: string) => boolean, what: string): Promise<void> => {
+        const end = Date.now() + 20_000;
+        for (;;) {
+          const screen = tmux("capture-pane", "-p", "-J", "-S", "-500", "-t", session);
+          if (pred(screen)) return;
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+      close: () => spawnSync("tmux", ["kill-session", "-t", session]),
+    };
+  }
+
+  (hasTmux ? test : test.skip)("interactive on a terminal: streamed replies, /reset, Ctrl-C stops a reply, a second Ctrl-C exits", async () => {
+    const t = chatInTmux("chat", "-t 0 -n 24 -c 100000");
     try {
-      await waitFor((s) => /\/help for commands/.test(s) && /^> $/m.test(s), "the banner and the prompt");
+      await t.waitFor((s) => /\/help for commands/.test(s) && /^> $/m.test(s), "the banner and the prompt");
       const [expected] = await apiReplies([QUESTIONS[0]], 24);
-      tmux("send-keys", "-t", session, QUESTIONS[0], "Enter");
+      t.keys(QUESTIONS[0], "Enter");
       const firstLine = expected.split("\n")[0];
-      await waitFor((s) => s.includes(firstLine) && (s.match(/^> /gm) ?? []).length >= 2, "the reply");
-      tmux("send-keys", "-t", session, "/stats", "Enter");
-      await waitFor((s) => /turns 1, tokens reused 0/.test(s), "/stats");
-      tmux("send-keys", "-t", session, "/reset", "Enter");
-      await waitFor((s) => s.includes("(conversation cleared)"), "/reset");
-      tmux("send-keys", "-t", session, "/help", "Enter");
-      await waitFor((s) => s.includes("/save <file>"), "/help");
-      tmux("send-keys", "-t", session, "C-c");
-      await waitFor((s) => s.includes("Ctrl-C again or Ctrl-D to exit"), "the first Ctrl-C at the prompt");
-      tmux("send-keys", "-t", session, "C-c");
-      await waitFor((s) => s.includes("CHAT-EXITED"), "exit after the second Ctrl-C");
+      await t.waitFor((s) => s.includes(firstLine) && (s.match(/^> /gm) ?? []).length >= 2, "the reply");
+      t.keys("/stats", "Enter");
+      await t.waitFor((s) => /turns 1, tokens reused 0/.test(s), "/stats");
+      t.keys("/reset", "Enter");
+      await t.waitFor((s) => s.includes("(conversation cleared)"), "/reset");
+      t.keys("/help", "Enter");
+      await t.waitFor((s) => s.includes("/save <file>"), "/help");
+      t.keys("C-c");
+      await t.waitFor((s) => s.includes("Ctrl-C again or Ctrl-D to exit"), "the first Ctrl-C at the prompt");
+      t.keys("C-c");
+      await t.waitFor((s) => s.includes("CHAT-EXITED"), "exit after the second Ctrl-C");
     } finally {
-      spawnSync("tmux", ["kill-session", "-t", session]);
+      t.close();
     }
   }, 60_000);
 
   (hasTmux ? test : test.skip)("interactive: Ctrl-C during a reply stops it and the chat goes on", async () => {
-    const session = `ringllm-chat-stop-${process.pid}`;
-    const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-    const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-500", "-t", session);
-    const waitFor = async (pred: (s: string) => boolean, what: string) => {
-      const end = Date.now() + 20_000;
-      for (;;) {
-        const s = screen();
-        if (pred(s)) return s;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    const native = process.env.RINGLLM_NATIVE ? `RINGLLM_NATIVE=${process.env.RINGLLM_NATIVE} ` : "";
     // sampling at temperature 1 with no end: the reply runs until stopped (stories260K writes no <|im_end|>)
-    const cmd = `${native}NODE_NO_WARNINGS=1 ${process.execPath} ${CLI} chat -m ${STORIES} -t 1 --min-p 0 --top-p 1 --top-k 0 -n 1000000 -c inf --kv window --window 256 --threads 1 2>/dev/null; echo CHAT-EXITED; sleep 60`;
-    tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd);
+    const t = chatInTmux("chat-stop", "-t 1 --min-p 0 --top-p 1 --top-k 0 -n 1000000 -c inf --kv window --window 256");
     try {
-      await waitFor((s) => /^> $/m.test(s), "the prompt");
-      tmux("send-keys", "-t", session, "Once upon a time", "Enter");
-      await waitFor((s) => s.split("Once upon a time")[1]?.replace(/\s/g, "").length > 40, "some reply text");
-      tmux("send-keys", "-t", session, "C-c");
-      await waitFor((s) => s.includes("(stopped)") && /^> $/m.test(s.split("(stopped)")[1] ?? ""), "the stop and a new prompt");
-      tmux("send-keys", "-t", session, "/stats", "Enter");
-      await waitFor((s) => /turns 1,/.test(s), "/stats after the stop");
-      tmux("send-keys", "-t", session, "C-d");
-      await waitFor((s) => s.includes("CHAT-EXITED"), "exit on Ctrl-D");
+      await t.waitFor((s) => /^> $/m.test(s), "the prompt");
+      t.keys("Once upon a time", "Enter");
+      await t.waitFor((s) => s.split("Once upon a time")[1]?.replace(/\s/g, "").length > 40, "some reply text");
+      t.keys("C-c");
+      await t.waitFor((s) => s.includes("(stopped)") && /^> $/m.test(s.split("(stopped)")[1] ?? ""), "the stop and a new prompt");
+      t.keys("/stats", "Enter");
+      await t.waitFor((s) => /turns 1,/.test(s), "/stats after the stop");
+      t.keys("C-d");
+      await t.waitFor((s) => s.includes("CHAT-EXITED"), "exit on Ctrl-D");
     } finally {
-      spawnSync("tmux", ["kill-session", "-t", session]);
+      t.close();
     }
   }, 60_000);
 });

@@ -3,16 +3,13 @@
 // states from another model or another KV configuration are STATE_MISMATCH; damaged or hostile
 // states are STATE_CORRUPT and leave the context unchanged (a mutation fuzz with the checksum
 // recomputed, so the field checks behind it are what is tested).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Context, type ContextOptions, loadModel, type Model, setLogger } from "../../lib/index";
 import { writeArchModel, ARCH_TEST_MODELS } from "../../scripts/gguf/arch-models";
 import { writeLlamaModel } from "../../scripts/gguf/llama-model";
-import { IN_CI, STORIES, rng, tempDir } from "../helpers";
+import { rng, sharedDescribe, STORIES, tempDir } from "../helpers";
 
-const have = existsSync(STORIES);
-if (!have && IN_CI) throw new Error(`missing shared test data: ${STORIES}`);
-const maybe = have ? describe : describe.skip;
 
 // FNV-1a 64 of the bytes before the 8-byte trailer, written into the trailer (as the engine does).
 function reseal(state: Buffer): Buffer {
@@ -33,7 +30,7 @@ const CONFIGS: [string, ContextOptions, "stories" | "heads32"][] = [
   ["window q4_0 (wrapped)", { contextSize: Infinity, kv: { policy: "window", window: 40, type: "q4_0" } }, "heads32"],
 ];
 
-maybe("saved state", () => {
+sharedDescribe("saved state", [STORIES], () => {
   let stories: Model, heads32: Model;
   let model: Model;
   let dir: { path: string; cleanup(): void };

@@ -2,14 +2,10 @@
 // context fed that prefix (bit for bit: attention sums in a fixed order whatever the chunking), and
 // ring caches refuse once they have evicted what the rewind would need.
 import { loadModel, type Model, RingllmError, setLogger } from "../../lib/index";
-import { IN_CI, STORIES } from "../helpers";
-import { existsSync } from "node:fs";
+import { sharedDescribe, STORIES } from "../helpers";
 
-const have = existsSync(STORIES);
-if (!have && IN_CI) throw new Error(`missing shared test data: ${STORIES}`);
-const maybe = have ? describe : describe.skip;
 
-maybe("truncate and tokens on stories260K", () => {
+sharedDescribe("truncate and tokens on stories260K", [STORIES], () => {
   let model: Model;
   beforeAll(async () => {
     setLogger(null);
