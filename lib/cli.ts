@@ -330,7 +330,7 @@ export function buildProgram(): Command {
           const name = model.metadata["general.name"];
           process.stdout.write(JSON.stringify({
             model: typeof name === "string" ? name : null,
-            pooling: pooling ?? null,
+            pooling: pooling ?? model.poolingType,
             dimensions: vectors[0]?.length ?? 0,
             embeddings: vectors.map((v) => Array.from(v)),
           }) + "\n");

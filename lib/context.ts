@@ -157,7 +157,7 @@ export interface NativeContextHandle {
   truncate(position: number): void;
   tokens(): Uint32Array | null;
   saveState(pending: number, path?: string): Promise<Buffer | undefined>;
-  embed(tokens: Uint32Array, pooling: number): Promise<Float32Array>;
+  embed(tokens: Uint32Array, pooling: number, lengths?: Uint32Array): Promise<Float32Array>;
   loadState(source: Uint8Array | string): Promise<number>;
   info(): { position: number; contextSize: number; vocabSize: number };
   setSeed(seed: number): void;
@@ -617,8 +617,11 @@ export class Context {
     });
   }
 
-  /** @internal Embeddings of one text (see model.embed); the context is left reset. */
-  async embedTokens(tokens: Uint32Array, pooling: number, signal?: AbortSignal): Promise<Float32Array> {
+  /**
+   * @internal Embeddings of one text, or of several (`lengths`: tokens per text, one after another
+   * in `tokens`; results concatenated in order). See model.embed; the context is left reset.
+   */
+  async embedTokens(tokens: Uint32Array, pooling: number, signal?: AbortSignal, lengths?: Uint32Array): Promise<Float32Array> {
     this.#live();
     const callSite = new Error();
     return this.#enqueue(() =>
@@ -626,7 +629,7 @@ export class Context {
         if (signal?.aborted) throw abortedError("embed", signal);
         this.#pending = -1;
         this.#last = -1;
-        return this.#handle.embed(tokens, pooling);
+        return this.#handle.embed(tokens, pooling, lengths);
       }, callSite),
     );
   }

@@ -322,8 +322,10 @@ export class Model {
    * Embedding vectors of one text or several: the final norm's output per token, pooled —
    * `pooling` "mean" | "cls" (first token) | "last" | "none" (one vector per token, concatenated),
    * default the model's `{arch}.pooling_type`, else "mean". `normalize` (default true) scales each
-   * vector to length 1 (not with "none"). The text is tokenized as the model asks (BOS/EOS added).
-   * Runs off the main thread; each text is one sequence.
+   * vector to length 1 (not with "none"). The text is tokenized as the model asks (BOS/EOS added;
+   * [CLS]/[SEP] for BERT). Runs off the main thread. Architectures: decoder models (llama, qwen2, ...)
+   * and encoders (bert, nomic-bert); encoders run several texts per forward pass, up to `batchSize`
+   * tokens (default 512), each text attending only to itself.
    *
    * @example
    * const [a, b] = await model.embed(["a cat", "a kitten"]);
@@ -348,30 +350,55 @@ export class Model {
     const code = { none: 0, mean: 1, cls: 2, last: 3 }[pooling];
     const normalize = options?.normalize ?? true;
     const ids = await Promise.all(texts.map((t) => this.tokenizeAsync(t, { addSpecial: true })));
-    const longest = Math.max(1, ...ids.map((t) => t.length));
     if (ids.some((t) => t.length === 0)) throw new RingllmError("INVALID_ARGUMENT", "embed: a text gives no tokens (an empty string without BOS)");
+    const longest = Math.max(1, ...ids.map((t) => t.length));
+    const batchSize = options?.batchSize ?? 512;
     const ctx = await this.createContext({
       contextSize: Math.ceil(longest / 64) * 64,
-      batchSize: options?.batchSize ?? Math.min(512, Math.ceil(longest / 64) * 64),
+      batchSize: Math.min(batchSize, Math.ceil(longest / 64) * 64),
       threads: options?.threads,
       kv: { policy: "full" },
     });
     try {
       const out: Float32Array[] = [];
-      for (const t of ids) {
-        const v = await ctx.embedTokens(t, code, options?.signal);
-        if (normalize && pooling !== "none") {
-          let n = 0;
-          for (let i = 0; i < v.length; i++) n += v[i] * v[i];
-          const k = n > 0 ? 1 / Math.sqrt(n) : 0;
-          for (let i = 0; i < v.length; i++) v[i] *= k;
+      // texts in groups of about batchSize tokens: encoders run a group in one forward pass
+      for (let first = 0; first < ids.length; ) {
+        let last = first + 1, rows = ids[first].length;
+        while (last < ids.length && rows + ids[last].length <= batchSize) rows += ids[last++].length;
+        const group = ids.slice(first, last);
+        const lengths = Uint32Array.from(group, (t) => t.length);
+        const tokens = new Uint32Array(rows);
+        group.reduce((at, t) => (tokens.set(t, at), at + t.length), 0);
+        const flat = await ctx.embedTokens(tokens, code, options?.signal, group.length > 1 ? lengths : undefined);
+        const dims = flat.length / (pooling === "none" ? rows : group.length);
+        let at = 0;
+        for (const t of group) {
+          const n = pooling === "none" ? t.length * dims : dims;
+          const v = flat.slice(at, at + n);
+          at += n;
+          if (normalize && pooling !== "none") {
+            let s = 0;
+            for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+            const k = s > 0 ? 1 / Math.sqrt(s) : 0;
+            for (let i = 0; i < v.length; i++) v[i] *= k;
+          }
+          out.push(v);
         }
-        out.push(v);
+        first = last;
       }
       return typeof input === "string" ? out[0] : out;
     } finally {
       await ctx.close();
     }
+  }
+
+  /**
+   * The pooling embed() uses when none is given: the file's `{arch}.pooling_type` (llama.cpp's
+   * numbering: 0 none, 1 mean, 2 cls, 3 last), else "mean".
+   */
+  get poolingType(): "mean" | "cls" | "last" | "none" {
+    this.#live();
+    return this.#defaultPooling();
   }
 
   #defaultPooling(): "mean" | "cls" | "last" | "none" {

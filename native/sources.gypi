@@ -11,6 +11,8 @@
       "native/addon/system_info.cpp",
       "native/addon/tokenizer_binding.cpp",
       "native/engine/context.cpp",
+      "native/engine/encoder.cpp",
+      "native/engine/load_util.cpp",
       "native/engine/matmul.cpp",
       "native/engine/model.cpp",
       "native/engine/ops.cpp",

@@ -1,6 +1,7 @@
 // Writes test/engine/goldens/embed-llamacpp.json: llama.cpp's embeddings (node-llama-cpp
 // createEmbeddingContext, through bench/embed-check.mjs) of EMBED_TEXTS with each EMBED_MODELS
-// entry, a seeded F32 model written by buildLlamaModel (plus `<arch>.pooling_type` when given).
+// entry: seeded decoder models written by buildLlamaModel (plus `<arch>.pooling_type` when given)
+// and encoders (bert, nomic-bert) written by buildBertModel.
 // Needs bench/ installed (cd bench && npm ci). Usage: npx tsx scripts/make-embed-goldens.ts
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +23,7 @@ try {
   }
   writeFileSync(OUT, JSON.stringify({
     about: "llama.cpp (node-llama-cpp 3.21.1, prebuilt CPU binary) embeddings of EMBED_TEXTS for each EMBED_MODELS entry of " +
-      "scripts/gguf/embed-models.ts, raw (not normalized), rounded to 6 decimals. Written by `npx tsx scripts/make-embed-goldens.ts` " +
+      "scripts/gguf/embed-models.ts (llama decoders and bert / nomic-bert encoders), raw (not normalized), rounded to 6 decimals. Written by `npx tsx scripts/make-embed-goldens.ts` " +
       "through bench/embed-check.mjs (createEmbeddingContext + getEmbeddingFor; llama.cpp pools as the file's pooling_type says, " +
       "the last token when it says nothing).",
     texts: EMBED_TEXTS,

@@ -5,6 +5,7 @@
 //        [--mix q4_k_m]
 
 import { parseArgs } from "node:util";
+import { type BertModelOptions, writeBertModel } from "./gguf/bert-models";
 import { LLAMA_PRESETS, LlamaModelOptions, q4KMMix, writeLlamaModel } from "./gguf/llama-model";
 import { QUANTIZABLE_TYPES, isQuantizable } from "./gguf/quants";
 
@@ -19,7 +20,9 @@ const USAGE = `usage: npx tsx scripts/make-model.ts --out FILE.gguf [options]
   --rope-base F --rms-eps F --std F --name S
   --tied               omit output.weight (tied embeddings)
   --simulate-type T    F32 twin: weights rounded through T's quantizer, stored as F32
-  --version 2|3        GGUF version (default 3)`;
+  --version 2|3        GGUF version (default 3)
+  --arch bert|nomic-bert  an encoder (scripts/gguf/bert-models.ts) with --layers --dim --heads --ffn
+                       --ctx --type --seed (vocabulary: 1,000 WordPiece tokens) and --pooling N`;
 
 function main(argv: string[]): void {
   const { values } = parseArgs({
@@ -45,6 +48,8 @@ function main(argv: string[]): void {
       tied: { type: "boolean" },
       "simulate-type": { type: "string" },
       version: { type: "string" },
+      arch: { type: "string" },
+      pooling: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -111,6 +116,17 @@ function main(argv: string[]): void {
   if (values.mix === "q4_k_m") Object.assign(opts, q4KMMix(opts.nLayer, opts.tiedEmbeddings));
 
   const t0 = Date.now();
+  if (values.arch !== undefined) {
+    if (values.arch !== "bert" && values.arch !== "nomic-bert") throw new Error(`--arch must be bert or nomic-bert; got ${JSON.stringify(values.arch)}`);
+    const enc: BertModelOptions = {
+      arch: values.arch, seed: opts.seed, nLayer: opts.nLayer, nEmbd: opts.nEmbd, nHead: opts.nHead, nFf: opts.nFf,
+      contextLength: opts.contextLength, weightType: opts.weightType, pooling: int("pooling", values.pooling), name: values.name,
+    };
+    const r = writeBertModel(values.out, enc);
+    console.log(`wrote ${values.out}: ${(r.size / 1e6).toFixed(1)} MB, ${values.arch} ${enc.nLayer} layers, dim ${enc.nEmbd}, ` +
+      `heads ${enc.nHead}, ffn ${enc.nFf}, ${enc.weightType ?? "F32"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return;
+  }
   const res = writeLlamaModel(values.out, opts);
   const mb = (res.size / 1e6).toFixed(1);
   console.log(

@@ -313,14 +313,28 @@ Napi::Value ContextHandle::truncate(const Napi::CallbackInfo& info) {
     return env.Undefined();
 }
 
-// embed(tokens: Uint32Array, pooling: 0 none | 1 mean | 2 cls | 3 last) -> Promise<Float32Array>
+// embed(tokens: Uint32Array, pooling: 0 none | 1 mean | 2 cls | 3 last, lengths?: Uint32Array)
+//   -> Promise<Float32Array>: one text, or (lengths) several texts one after another, their results
+//   concatenated in order.
 Napi::Value ContextHandle::embed(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<Context> ctx = live(env);
-    if (info.Length() < 2 || !info[1].IsNumber()) throw_invalid(env, "embed(tokens, pooling)");
+    if (info.Length() < 2 || !info[1].IsNumber()) throw_invalid(env, "embed(tokens, pooling, lengths?)");
     auto ids = std::make_shared<std::vector<int32_t>>(tokens_arg(env, info[0]));
     const int32_t pooling = info[1].As<Napi::Number>().Int32Value();
     if (pooling < 0 || pooling > 3) throw_invalid(env, "embed: pooling must be 0..3");
+    auto lengths = std::make_shared<std::vector<int32_t>>();
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+        *lengths = tokens_arg(env, info[2]);
+        size_t sum = 0;
+        for (int32_t n : *lengths) {
+            if (n < 1) throw_invalid(env, "embed: every text needs at least one token");
+            sum += (size_t)n;
+        }
+        if (sum != ids->size()) throw_invalid(env, "embed: lengths must add up to the number of tokens");
+    } else {
+        lengths->push_back((int32_t)ids->size());
+    }
     if (busy_->exchange(true))
         throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
     cancel_->store(false);
@@ -328,7 +342,10 @@ Napi::Value ContextHandle::embed(const Napi::CallbackInfo& info) {
     auto cancel = cancel_;
     auto* worker = new ContextWorker(
         env, ctx, busy_,
-        [ids, pooling, out, cancel](Context& c) { return c.embed(ids->data(), ids->size(), (Pooling)pooling, out.get(), cancel.get()); },
+        [ids, lengths, pooling, out, cancel](Context& c) {
+            if (lengths->size() == 1) return c.embed(ids->data(), ids->size(), (Pooling)pooling, out.get(), cancel.get());
+            return c.embed_batch(ids->data(), lengths->data(), lengths->size(), (Pooling)pooling, out.get(), cancel.get());
+        },
         [out](Napi::Env e) -> Napi::Value {
             Napi::Float32Array a = Napi::Float32Array::New(e, out->size());
             std::copy(out->begin(), out->end(), a.Data());

@@ -118,6 +118,12 @@ public:
     // a full cache cannot hold them; ABORTED when cancelled.
     virtual Status embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
                          const std::atomic<bool>* cancel) = 0;
+    // Several texts: tokens holds them one after another, lengths[i] tokens each (every length >= 1);
+    // out receives each text's result of embed() in order, concatenated. Encoders run several texts
+    // per forward pass (rows of all texts through every matrix, attention within each text); the
+    // default runs embed() once per text.
+    virtual Status embed_batch(const int32_t* tokens, const int32_t* lengths, size_t n_texts, Pooling pooling,
+                               std::vector<float>* out, const std::atomic<bool>* cancel);
     // Saved state: the tokens, every layer's KV cache (ring positions, sinks, h2o scores), the
     // position, the last logits and the sampler's random state, after a header naming the model
     // (file size and a hash of its metadata and tensor table) and the KV configuration, with a
@@ -134,5 +140,8 @@ public:
     // Not while a decode runs. INVALID_ARGUMENT for a layer or head out of range.
     virtual Status kv_slots(int32_t layer, int32_t head, std::vector<int64_t>* pos, std::vector<double>* scores) const = 0;
 };
+
+// INVALID_ARGUMENT for no tokens or an id outside [0, n_vocab) (`fn` names the caller).
+Status check_token_ids(const char* fn, const int32_t* tokens, size_t n, int32_t n_vocab);
 
 }  // namespace rl

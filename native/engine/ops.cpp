@@ -12,7 +12,7 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+void ops_layernorm_bias(const float* x, const float* w, const float* b, float* y, int64_t n, float eps) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) sum += x[i];
     const float mean = (float)(sum / (double)n);
@@ -20,6 +20,12 @@ void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float ep
     for (int64_t i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
     const float scale = 1.0f / std::sqrt((float)(var / (double)n) + eps);
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * scale * w[i];
+    if (b)
+        for (int64_t i = 0; i < n; i++) y[i] += b[i];
+}
+
+void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    ops_layernorm_bias(x, w, nullptr, y, n, eps);
 }
 
 void ops_rope_yarn_dims(int32_t n_rot, int64_t n_ctx_orig, float base, float beta_fast, float beta_slow, float* low,
@@ -129,12 +135,17 @@ void ops_swiglu(float* g, const float* u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
-void ops_geglu(float* g, const float* u, int64_t n) {
+static inline float gelu_tanh(float x) {
     const float k = 0.7978845608028654f;  // sqrt(2/pi)
-    for (int64_t i = 0; i < n; i++) {
-        const float x = g[i];
-        g[i] = 0.5f * x * (1.0f + std::tanh(k * x * (1.0f + 0.044715f * x * x))) * u[i];
-    }
+    return 0.5f * x * (1.0f + std::tanh(k * x * (1.0f + 0.044715f * x * x)));
+}
+
+void ops_geglu(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = gelu_tanh(g[i]) * u[i];
+}
+
+void ops_gelu(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = gelu_tanh(x[i]);
 }
 
 void ops_axpy(float* y, float a, const float* x, int64_t n) {

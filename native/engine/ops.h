@@ -12,6 +12,9 @@ void ops_rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps)
 // y = (x - mean(x)) / sqrt(var(x) + eps) * w  (LayerNorm without bias; cohere2)
 void ops_layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
+// Same, then + b (BERT)
+void ops_layernorm_bias(const float* x, const float* w, const float* b, float* y, int64_t n, float eps);
+
 // cos/sin of each of the n_rot/2 rotated pairs at position pos: theta_i = pos * pos_scale *
 // base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null). cs: (n_rot/2, 2). Positions from
 // kRopeExactFrom on are computed in double.
@@ -55,6 +58,9 @@ void ops_swiglu(float* g, const float* u, int64_t n);
 
 // g = gelu(g) * u, gelu in its tanh approximation
 void ops_geglu(float* g, const float* u, int64_t n);
+
+// x = gelu(x), tanh approximation (BERT's FFN, as llama.cpp computes it)
+void ops_gelu(float* x, int64_t n);
 
 // y += a * x
 void ops_axpy(float* y, float a, const float* x, int64_t n);

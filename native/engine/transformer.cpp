@@ -559,14 +559,7 @@ void TransformerContext::output_logits(int32_t first, int32_t count, float* out)
 }
 
 Status TransformerContext::check_tokens(const char* fn, const int32_t* tokens, size_t n) const {
-    if (n == 0 || !tokens) return status_error("INVALID_ARGUMENT", std::string(fn) + " needs at least one token");
-    for (size_t i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab)
-            return status_error("INVALID_ARGUMENT", "token id " + std::to_string(tokens[i]) + " at index " +
-                                                        std::to_string(i) + " is outside the vocabulary [0, " +
-                                                        std::to_string(hp_.n_vocab) + ")");
-    }
-    return status_ok();
+    return check_token_ids(fn, tokens, n, hp_.n_vocab);
 }
 
 void TransformerContext::push_history(const int32_t* tokens, int32_t m) {
