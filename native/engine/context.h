@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../kv/kv_cache.h"
+#include "thread_pool.h"
 #include "../util/state_io.h"
 #include "../util/status.h"
 #include "model.h"
@@ -35,6 +36,9 @@ struct ContextParams {
     uint64_t seed = 0;      // sampler seed
     int32_t attn_splits = 0;  // single-token attention split into this many KV ranges (0: auto)
     KvOptions kv;
+    // A pool to run on instead of starting one (n_threads then ignored): a batcher's, shared by the
+    // contexts whose work it runs one step at a time (never two calls at once).
+    std::shared_ptr<ThreadPool> pool;
 };
 
 // How embed() turns per-token vectors into one: none (every token's), mean, first token, last token.

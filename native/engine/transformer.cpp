@@ -82,6 +82,11 @@ private:
     // row's K/V is stored in every layer. false when cancelled between layers.
     bool forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
                         const std::atomic<bool>* cancel);
+    // Token embeddings (scaled as the architecture says) of m tokens into x (m, n_embd).
+    void embed_rows(const int32_t* tokens, int32_t m, float* x) const;
+    // Layer il's attention for the m rows in q_/k_/v_ at positions pos0..: RoPE, the K/V rows stored
+    // in the cache (every row), the attention of rows [r0, m) into att_.
+    void attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0);
     // Attention of the chunk's queries [r0, m) over layer kv's cache and the staged rows, into att_.
     void attention(const KvLayer& kv, int32_t m, int64_t pos0, int32_t r0);
     // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
@@ -97,7 +102,7 @@ private:
     const KernelTable* kt_ = nullptr;
     TransformerHparams hp_;
     TransformerWeights w_;
-    ThreadPool pool_;
+    std::shared_ptr<ThreadPool> pool_;  // own, or a batcher's shared by the model's batched contexts
     Sampler sampler_;
     std::vector<std::unique_ptr<KvLayer>> kv_;  // (n_layer)
     AttnShape attn_;
@@ -280,9 +285,13 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     hist_keep_ = has_full_ ? n_ctx_ : kHistoryBounded;
     hist_.assign((size_t)(has_full_ ? n_ctx_ : 2 * kHistoryBounded), 0);
 
-    int n_threads = params.n_threads > 0 ? params.n_threads : 1;
-    st = pool_.init(n_threads);
-    if (!st.ok()) return st;
+    if (params.pool) {
+        pool_ = params.pool;
+    } else {
+        pool_ = std::make_shared<ThreadPool>();
+        st = pool_->init(params.n_threads > 0 ? params.n_threads : 1);
+        if (!st.ok()) return st;
+    }
     parts_.assign((size_t)hp_.n_head_kv * kMaxSplits * attn_partial_floats(attn_), 0.0f);
     // per worker: a decode partial + tile scratch, h2o's rows and probabilities, or a prefill block
     const size_t R = (size_t)kAttnBlock * attn_.group;
@@ -290,8 +299,8 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
                              (size_t)kAttnKeys * (2 * hp_.head_dim_k + hp_.head_dim_v + attn_.group) +
                                  (size_t)attn_.group * h2o_slots_,
                              R * (2 * hp_.head_dim_k + 2 + hp_.head_dim_v) + attn_block_scratch_floats(attn_, (int32_t)R)});
-    work_.assign((size_t)pool_.n_threads() * work_stride_, 0.0f);
-    held_.assign((size_t)pool_.n_threads() * h2o_slots_, 0);
+    work_.assign((size_t)pool_->n_threads() * work_stride_, 0.0f);
+    held_.assign((size_t)pool_->n_threads() * h2o_slots_, 0);
 
     size_t act = matmul_act_bytes(w_.output, 1) * B;  // output runs on at most n_batch rows
     for (const TransformerLayer& L : w_.layers)
@@ -336,13 +345,13 @@ void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0, i
         int32_t splits = 1;
         if (attn_splits_ > 0) {
             splits = attn_splits_;
-        } else if (pool_.n_threads() > 1 && n_keys >= kSplitMinKeys) {
-            const int64_t want = (2 * pool_.n_threads() + n_kv - 1) / n_kv;  // ~2 ranges per thread
+        } else if (pool_->n_threads() > 1 && n_keys >= kSplitMinKeys) {
+            const int64_t want = (2 * pool_->n_threads() + n_kv - 1) / n_kv;  // ~2 ranges per thread
             splits = (int32_t)std::max<int64_t>(1, std::min<int64_t>(want, n_keys / kSplitKeysPerPart));
         }
         splits = std::min(splits, kMaxSplits);
         const int64_t work = n_keys * (int64_t)(dk + dv) * G / splits;
-        pool_.parallel_for_work((int64_t)n_kv * splits, work, [&](int64_t begin, int64_t end, int worker) {
+        pool_->parallel_for_work((int64_t)n_kv * splits, work, [&](int64_t begin, int64_t end, int worker) {
             float* scratch = work_.data() + (size_t)worker * work_stride_;
             for (int64_t item = begin; item < end; item++) {
                 const int32_t g = (int32_t)(item / splits), sp = (int32_t)(item % splits);
@@ -361,7 +370,7 @@ void TransformerContext::attention(const KvLayer& kv, int32_t m, int64_t pos0, i
     // Prefill: blocks of kAttnBlock positions x the G heads of one KV head, each against its tiles.
     const int32_t n_blocks = (m - r0 + kAttnBlock - 1) / kAttnBlock;
     const int64_t work = (pos0 + m) * (int64_t)(dk + dv) * G * kAttnBlock;
-    pool_.parallel_for_work((int64_t)n_blocks * n_kv, work, [&](int64_t begin, int64_t end, int worker) {
+    pool_->parallel_for_work((int64_t)n_blocks * n_kv, work, [&](int64_t begin, int64_t end, int worker) {
         const int32_t R = kAttnBlock * G;
         float* q0 = work_.data() + (size_t)worker * work_stride_;  // (R, dk)
         float* q1 = q0 + (size_t)R * dk;                             // (R, dk)
@@ -393,7 +402,7 @@ void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
     const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
     constexpr int32_t T = kAttnKeys;
     // KV heads evict independently: each worker takes its heads through every token of the chunk.
-    pool_.parallel_for_work(n_kv, m * h2o_slots_ * (int64_t)(dk + dv) * G, [&](int64_t begin, int64_t end, int worker) {
+    pool_->parallel_for_work(n_kv, m * h2o_slots_ * (int64_t)(dk + dv) * G, [&](int64_t begin, int64_t end, int worker) {
         float* kr = work_.data() + (size_t)worker * work_stride_;  // (T, dk) key rows of a tile
         float* ktr = kr + (size_t)T * dk;                           // (dk, T) transposed
         float* vr = ktr + (size_t)T * dk;                           // (T, dv) value rows
@@ -464,98 +473,126 @@ static void norm_heads(float* x, const std::vector<float>& w, int32_t m, int32_t
     for (int64_t r = 0; r < (int64_t)m * n_heads; r++) ops_rmsnorm(x + r * head_dim, w.data(), x + r * head_dim, head_dim, eps);
 }
 
+// Block norm, Q/K/V projections (one pass over the three matrices), biases and Q/K norms of m rows.
+static void layer_qkv(const TransformerHparams& hp, const TransformerLayer& L, const float* x, float* h, float* q,
+                      float* k, float* v, int32_t m, int64_t q_dim, int64_t k_dim, int64_t v_dim, ThreadPool* pool,
+                      uint8_t* act) {
+    const int64_t E = hp.n_embd;
+    norm_rows(hp.opt, x, L.attn_norm, h, m, E, hp.rms_eps);
+    const MatmulOut qkv[3] = {{&L.wq, q, q_dim}, {&L.wk, k, k_dim}, {&L.wv, v, v_dim}};
+    matmul_many(pool, qkv, 3, h, E, m, act);
+    add_bias(q, L.bq, m, q_dim);
+    add_bias(k, L.bk, m, k_dim);
+    add_bias(v, L.bv, m, v_dim);
+    if (hp.opt.qk_norm) {
+        norm_heads(q, L.q_norm, m, hp.n_head, hp.head_dim_k, hp.rms_eps);
+        norm_heads(k, L.k_norm, m, hp.n_head_kv, hp.head_dim_k, hp.rms_eps);
+    }
+}
+
+// Output projection of the attention rows, residual add, FFN block and residual add, on mr rows
+// (x, h, o: stride n_embd; gate, up: stride n_ff; att: stride o_dim). h holds the attention's normed
+// input (parallel blocks feed it to the FFN).
+static void layer_out_ffn(const TransformerHparams& hp, const TransformerLayer& L, float* x, float* h, const float* att,
+                          float* o, float* gate, float* up, int32_t mr, int64_t o_dim, ThreadPool* pool, uint8_t* act) {
+    const int64_t E = hp.n_embd, F = hp.n_ff;
+    const ArchOptions& opt = hp.opt;
+    matmul(pool, L.wo, att, o_dim, mr, o, E, act);
+    if (opt.post_norms)
+        for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_attn_norm.data(), o + t * E, E, hp.rms_eps);
+    for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
+
+    // parallel blocks (cohere2) feed the FFN the attention's normed input, still in h
+    if (!opt.parallel_ffn) norm_rows(opt, x, L.ffn_norm, h, mr, E, hp.rms_eps);
+    const MatmulOut gate_up[2] = {{&L.w_gate, gate, F}, {&L.w_up, up, F}};
+    matmul_many(pool, gate_up, 2, h, E, mr, act);
+    if (opt.act == FfnAct::GeluTanh)
+        ops_geglu(gate, up, (int64_t)mr * F);
+    else
+        ops_swiglu(gate, up, (int64_t)mr * F);
+    matmul(pool, L.w_down, gate, F, mr, o, E, act);
+    if (opt.post_norms)
+        for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_ffn_norm.data(), o + t * E, E, hp.rms_eps);
+    for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
+}
+
+void TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0) {
+    const ArchOptions& opt = hp_.opt;
+    const LayerKind& kind = hp_.layer_kinds[(size_t)il];
+    KvLayer& kv = *kv_[(size_t)il];
+    const KvPolicy policy = kv.config().policy;
+    const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
+    auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
+    const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
+    const bool use_rope = !opt.rope_window_only || kind.window > 0;  // cohere2's global layers: no RoPE
+    if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
+    for (int32_t t = 0; t < m; t++) {
+        if (use_rope) {
+            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
+            rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+            rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+        }
+        kv_store_row(attn_.type, kt_, k_.data() + t * k_dim_, k_stage_.data() + (size_t)t * kv.k_row_bytes(), k_dim_);
+        kv_store_row(attn_.type, kt_, v_.data() + t * v_dim_, v_stage_.data() + (size_t)t * kv.v_row_bytes(), v_dim_);
+    }
+    if (policy == KvPolicy::Sinks) {
+        // queries past the first eviction see the sinks from their cache position
+        for (int32_t t = 0; t < m; t++) {
+            const int64_t pc = kv.sink_query_pos(pos0 + t);
+            if (pc == pos0 + t) continue;
+            float* qs = q_sink_.data() + t * q_dim_;
+            std::copy(q_raw_.begin() + t * q_dim_, q_raw_.begin() + (t + 1) * q_dim_, qs);
+            if (!use_rope) continue;
+            ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff, yarn);
+            rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
+        }
+    }
+    if (policy == KvPolicy::H2O) {
+        attention_h2o(kv, m, pos0);
+    } else {
+        if (m - r0 > 0) attention(kv, m, pos0, r0);
+        kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
+    }
+}
+
 bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
                                         const std::atomic<bool>* cancel) {
     const int64_t E = hp_.n_embd, F = hp_.n_ff;
-    const ArchOptions& opt = hp_.opt;
     uint8_t* act = act_.data();
-    for (int32_t t = 0; t < m; t++) matrix_get_row(w_.tok_embd, tokens[t], x_.data() + t * E);
-    if (opt.embd_scale != 1.0f) ops_scale(x_.data(), opt.embd_scale, (int64_t)m * E);
-
+    embed_rows(tokens, m, x_.data());
     for (int32_t il = 0; il < hp_.n_layer; il++) {
         if (cancel && cancel->load(std::memory_order_relaxed)) return false;
         const TransformerLayer& L = w_.layers[(size_t)il];
-        const LayerKind& kind = hp_.layer_kinds[(size_t)il];
-        KvLayer& kv = *kv_[(size_t)il];
-        const KvPolicy policy = kv.config().policy;
-        norm_rows(opt, x_.data(), L.attn_norm, h_.data(), m, E, hp_.rms_eps);
-        const MatmulOut qkv[3] = {{&L.wq, q_.data(), q_dim_}, {&L.wk, k_.data(), k_dim_}, {&L.wv, v_.data(), v_dim_}};
-        matmul_many(&pool_, qkv, 3, h_.data(), E, m, act);
-        add_bias(q_.data(), L.bq, m, q_dim_);
-        add_bias(k_.data(), L.bk, m, k_dim_);
-        add_bias(v_.data(), L.bv, m, v_dim_);
-        if (opt.qk_norm) {
-            norm_heads(q_.data(), L.q_norm, m, hp_.n_head, hp_.head_dim_k, hp_.rms_eps);
-            norm_heads(k_.data(), L.k_norm, m, hp_.n_head_kv, hp_.head_dim_k, hp_.rms_eps);
-        }
-        const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
-        auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
-        const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
-        const bool use_rope = !opt.rope_window_only || kind.window > 0;  // cohere2's global layers: no RoPE
-        if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
-        for (int32_t t = 0; t < m; t++) {
-            if (use_rope) {
-                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
-                rope(q_.data() + t * q_dim_, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-                rope(k_.data() + t * k_dim_, hp_.n_head_kv, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-            }
-            kv_store_row(attn_.type, kt_, k_.data() + t * k_dim_, k_stage_.data() + (size_t)t * kv.k_row_bytes(), k_dim_);
-            kv_store_row(attn_.type, kt_, v_.data() + t * v_dim_, v_stage_.data() + (size_t)t * kv.v_row_bytes(), v_dim_);
-        }
-        if (policy == KvPolicy::Sinks) {
-            // queries past the first eviction see the sinks from their cache position
-            for (int32_t t = 0; t < m; t++) {
-                const int64_t pc = kv.sink_query_pos(pos0 + t);
-                if (pc == pos0 + t) continue;
-                float* qs = q_sink_.data() + t * q_dim_;
-                std::copy(q_raw_.begin() + t * q_dim_, q_raw_.begin() + (t + 1) * q_dim_, qs);
-                if (!use_rope) continue;
-                ops_rope_cache(rope_cs_.data(), hp_.n_rot, pc, kind.rope_scale, kind.rope_base, ff, yarn);
-                rope(qs, hp_.n_head, hp_.head_dim_k, hp_.n_rot, rope_cs_.data());
-            }
-        }
+        layer_qkv(hp_, L, x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), m, q_dim_, k_dim_, v_dim_, pool_.get(), act);
         // In the last layer only the rows whose logits are read go on (llama.cpp does the same): with
         // one layer and "last" logits that is most of a prefill's work.
         const int32_t r0 = il == hp_.n_layer - 1 ? out_first : 0, mr = m - r0;
-        if (policy == KvPolicy::H2O) {
-            attention_h2o(kv, m, pos0);
-        } else {
-            if (mr > 0) attention(kv, m, pos0, r0);
-            kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
-        }
+        attend_layer(il, m, pos0, r0);
         if (mr <= 0) continue;
-        float* x = x_.data() + (size_t)r0 * E;
-        float* h = h_.data() + (size_t)r0 * E;
-        float* o = o_.data() + (size_t)r0 * E;
-        float* gate = gate_.data() + (size_t)r0 * F;
-        float* up = up_.data() + (size_t)r0 * F;
-        matmul(&pool_, L.wo, att_.data() + (size_t)r0 * o_dim_, o_dim_, mr, o, E, act);
-        if (opt.post_norms)
-            for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_attn_norm.data(), o + t * E, E, hp_.rms_eps);
-        for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
-
-        // parallel blocks (cohere2) feed the FFN the attention's normed input, still in h_
-        if (!opt.parallel_ffn) norm_rows(opt, x, L.ffn_norm, h, mr, E, hp_.rms_eps);
-        const MatmulOut gate_up[2] = {{&L.w_gate, gate, F}, {&L.w_up, up, F}};
-        matmul_many(&pool_, gate_up, 2, h, E, mr, act);
-        if (opt.act == FfnAct::GeluTanh)
-            ops_geglu(gate, up, (int64_t)mr * F);
-        else
-            ops_swiglu(gate, up, (int64_t)mr * F);
-        matmul(&pool_, L.w_down, gate, F, mr, o, E, act);
-        if (opt.post_norms)
-            for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_ffn_norm.data(), o + t * E, E, hp_.rms_eps);
-        for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
+        layer_out_ffn(hp_, L, x_.data() + (size_t)r0 * E, h_.data() + (size_t)r0 * E, att_.data() + (size_t)r0 * o_dim_,
+                      o_.data() + (size_t)r0 * E, gate_.data() + (size_t)r0 * F, up_.data() + (size_t)r0 * F, mr, o_dim_,
+                      pool_.get(), act);
     }
     return true;
+}
+
+void TransformerContext::embed_rows(const int32_t* tokens, int32_t m, float* x) const {
+    const int64_t E = hp_.n_embd;
+    for (int32_t t = 0; t < m; t++) matrix_get_row(w_.tok_embd, tokens[t], x + t * E);
+    if (hp_.opt.embd_scale != 1.0f) ops_scale(x, hp_.opt.embd_scale, (int64_t)m * E);
+}
+
+// Logit scale and final soft-capping of count rows of logits.
+static void finish_logits(const TransformerHparams& hp, float* out, int32_t count) {
+    if (hp.opt.logit_scale != 1.0f) ops_scale(out, hp.opt.logit_scale, (int64_t)count * hp.n_vocab);
+    if (hp.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp.n_vocab, hp.opt.final_softcap);
 }
 
 void TransformerContext::output_logits(int32_t first, int32_t count, float* out) {
     const int64_t E = hp_.n_embd;
     norm_rows(hp_.opt, x_.data() + first * E, w_.output_norm, h_.data(), count, E, hp_.rms_eps);
-    matmul(&pool_, w_.output, h_.data(), E, count, out, hp_.n_vocab, act_.data());
-    if (hp_.opt.logit_scale != 1.0f) ops_scale(out, hp_.opt.logit_scale, (int64_t)count * hp_.n_vocab);
-    if (hp_.opt.final_softcap > 0) ops_softcap(out, (int64_t)count * hp_.n_vocab, hp_.opt.final_softcap);
+    matmul(pool_.get(), w_.output, h_.data(), E, count, out, hp_.n_vocab, act_.data());
+    finish_logits(hp_, out, count);
 }
 
 Status TransformerContext::check_tokens(const char* fn, const int32_t* tokens, size_t n) const {
