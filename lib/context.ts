@@ -63,6 +63,21 @@ export interface ContextStats {
    */
   repackedBytes: number;
   layers: KvLayerStats[];
+  /**
+   * The batched steps this context takes part in (shared by the model's batched contexts of the
+   * same thread count; null with `batching: false` or for an encoder): forward passes run, rows
+   * they decoded, sequences per step (mean, most, latest) and calls queued or running now.
+   */
+  batch: BatchStats | null;
+}
+
+export interface BatchStats {
+  steps: number;
+  rows: number;
+  meanSequences: number;
+  maxSequences: number;
+  lastSequences: number;
+  running: number;
 }
 
 export interface ContextOptions {
@@ -85,6 +100,13 @@ export interface ContextOptions {
   threads?: number;
   /** Sampler seed (default 0). */
   seed?: number;
+  /**
+   * Decode together with the model's other contexts that decode at the same time (default true):
+   * one pass over the weights per step for all of them, each with its own cache, sampling and
+   * abort; results are bit for bit those of the context alone. Contexts batch together when they
+   * have the same `threads`. false: this context runs its own forward passes on its own threads.
+   */
+  batching?: boolean;
 }
 
 export interface GenerateOptions {

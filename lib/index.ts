@@ -22,7 +22,7 @@ export { parseToolCalls } from "./tool-calls";
 export { Grammar } from "./grammar/index";
 export type { ParsedReply, ToolCall } from "./tool-calls";
 export type {
-  ContextOptions, ContextStats, GenerateOptions, GenerateResult, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
+  BatchStats, ContextOptions, ContextStats, GenerateOptions, GenerateResult, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
 } from "./context";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";

@@ -243,6 +243,7 @@ export class Model {
       threads: isIntegerIn(0, 1024),
       seed: isIntegerIn(0, Number.MAX_SAFE_INTEGER),
       attentionSplits: isIntegerIn(0, 256),
+      batching: isBoolean,
       kv: (v, name) => {
         if (typeof v !== "object" || v === null || Array.isArray(v)) {
           throw new RingllmError("INVALID_ARGUMENT", `${name} must be an object such as { policy: "sinks" }`);

@@ -10,6 +10,7 @@
       "native/addon/sampler_probe.cpp",
       "native/addon/system_info.cpp",
       "native/addon/tokenizer_binding.cpp",
+      "native/engine/batcher.cpp",
       "native/engine/context.cpp",
       "native/engine/encoder.cpp",
       "native/engine/load_util.cpp",

@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 
+#include "../util/cpu_topology.h"
 #include "addon.h"
 
 namespace rl {
@@ -81,9 +82,9 @@ private:
 
 class CreateWorker : public Napi::AsyncWorker {
 public:
-    CreateWorker(Napi::Env env, std::shared_ptr<Model> model, ContextParams params)
+    CreateWorker(Napi::Env env, std::shared_ptr<Model> model, ContextParams params, std::shared_ptr<Batcher> batcher)
         : Napi::AsyncWorker(env, "ringllm.createContext"), deferred_(Napi::Promise::Deferred::New(env)),
-          model_(std::move(model)), params_(params) {}
+          model_(std::move(model)), params_(params), batcher_(std::move(batcher)) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override { status_ = Context::create(model_, params_, &ctx_); }
     void OnOK() override {
@@ -93,7 +94,9 @@ public:
             return;
         }
         try {
-            deferred_.Resolve(ContextHandle::create(Env(), std::shared_ptr<Context>(std::move(ctx_))));
+            std::shared_ptr<Context> ctx(std::move(ctx_));
+            // encoders never join batched steps: they run on their own pool
+            deferred_.Resolve(ContextHandle::create(Env(), ctx, ctx->batch_rows() > 0 ? batcher_ : nullptr));
         } catch (const Napi::Error& e) {
             deferred_.Reject(e.Value());
         }
@@ -103,8 +106,39 @@ private:
     Napi::Promise::Deferred deferred_;
     std::shared_ptr<Model> model_;
     ContextParams params_;
+    std::shared_ptr<Batcher> batcher_;
     std::unique_ptr<Context> ctx_;
     Status status_;
+};
+
+}  // namespace
+
+// A batched context's link to its batcher: calls complete on the batcher thread and are settled on
+// the JS thread through a thread-safe function, referenced (keeping the event loop alive) only while
+// calls are in flight.
+// It is released by close() once no call is in flight, never from a finalizer: at environment
+// teardown Node closes thread-safe functions itself, and releasing one there aborts.
+struct ContextHandle::BatchLink {
+    std::shared_ptr<Batcher> batcher;
+    Napi::ThreadSafeFunction tsfn;
+    int pending = 0;       // calls in flight (JS thread only)
+    bool closing = false;  // close() was called: release when pending reaches 0
+    bool released = false;
+    void release() {
+        if (!released) tsfn.Release();
+        released = true;
+    }
+};
+
+namespace {
+
+struct Settle {
+    Napi::Promise::Deferred deferred;
+    std::shared_ptr<BatchJob> job;
+    std::shared_ptr<ContextHandle::BatchLink> link;
+    std::shared_ptr<std::atomic<bool>> busy;
+    ContextHandle::Result result;
+    Status status;
 };
 
 }  // namespace
@@ -173,6 +207,7 @@ KvOptions kv_options(Napi::Env env, Napi::Value v) {
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model) {
     Napi::Env env = info.Env();
     ContextParams p;
+    bool batched = true;
     if (info.Length() > 0 && info[0].IsObject()) {
         Napi::Object o = info[0].As<Napi::Object>();
         Napi::Value size = o.Get("contextSize");
@@ -185,6 +220,9 @@ Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model
         p.n_threads = int_opt(o, "threads", p.n_threads, 0, 1024);
         p.attn_splits = int_opt(o, "attentionSplits", 0, 0, 256);
         p.kv = kv_options(env, o.Get("kv"));
+        Napi::Value batching = o.Get("batching");
+        if (!batching.IsUndefined() && !batching.IsBoolean()) throw_invalid(env, "batching must be a boolean");
+        batched = !batching.IsBoolean() || batching.As<Napi::Boolean>().Value();
         Napi::Value seed = o.Get("seed");
         if (!seed.IsUndefined()) {
             double d = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
@@ -193,7 +231,14 @@ Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model
             p.seed = (uint64_t)d;
         }
     }
-    auto* worker = new CreateWorker(env, std::move(model), p);
+    std::shared_ptr<Batcher> batcher;
+    if (batched && model->file.has_data()) {
+        const int threads = p.n_threads > 0 ? p.n_threads : cpu_physical_cores();
+        Status st = batcher_for(*model, threads, &batcher);
+        if (!st.ok()) throw_status(env, st);
+        p.pool = batcher->pool();
+    }
+    auto* worker = new CreateWorker(env, std::move(model), p, std::move(batcher));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -219,11 +264,64 @@ Napi::Function ContextHandle::define_class(Napi::Env env) {
                        });
 }
 
-Napi::Object ContextHandle::create(Napi::Env env, std::shared_ptr<Context> ctx) {
+Napi::Object ContextHandle::create(Napi::Env env, std::shared_ptr<Context> ctx, std::shared_ptr<Batcher> batcher) {
     RingllmAddon* addon = env.GetInstanceData<RingllmAddon>();
     Napi::Object obj = addon->context_ctor.New({});
-    ContextHandle::Unwrap(obj)->ctx_ = std::move(ctx);
+    ContextHandle* h = ContextHandle::Unwrap(obj);
+    h->ctx_ = std::move(ctx);
+    if (batcher) {
+        h->batch_ = std::make_shared<BatchLink>();
+        h->batch_->batcher = std::move(batcher);
+        h->batch_->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                                        "ringllm.batch", 0, 1);
+        h->batch_->tsfn.Unref(env);
+    }
     return obj;
+}
+
+Napi::Value ContextHandle::run(Napi::Env env, std::shared_ptr<Context> ctx, Job job, Result result) {
+    if (batch_) {
+        auto bj = std::make_shared<BatchJob>();
+        bj->ctx = std::move(ctx);
+        bj->exclusive = std::move(job);
+        return submit(env, std::move(bj), std::move(result));
+    }
+    auto* worker = new ContextWorker(env, std::move(ctx), busy_, std::move(job), std::move(result));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+}
+
+Napi::Value ContextHandle::submit(Napi::Env env, std::shared_ptr<BatchJob> job, Result result) {
+    auto* s = new Settle{Napi::Promise::Deferred::New(env), job, batch_, busy_, std::move(result), status_ok()};
+    Napi::Promise p = s->deferred.Promise();
+    if (batch_->pending++ == 0) batch_->tsfn.Ref(env);
+    job->done = [s](BatchJob&, const Status& st) {
+        s->status = st;
+        napi_status rc = s->link->tsfn.NonBlockingCall(s, [](Napi::Env e, Napi::Function, Settle* done) {
+            std::unique_ptr<Settle> own(done);
+            own->busy->store(false);
+            if (--own->link->pending == 0) {
+                if (own->link->closing)
+                    own->link->release();
+                else
+                    own->link->tsfn.Unref(e);
+            }
+            Napi::HandleScope scope(e);
+            if (!own->status.ok()) {
+                own->deferred.Reject(error_from_status(e, own->status).Value());
+                return;
+            }
+            try {
+                own->deferred.Resolve(own->result(e));
+            } catch (const Napi::Error& err) {
+                own->deferred.Reject(err.Value());
+            }
+        });
+        if (rc != napi_ok) delete s;  // the environment is shutting down: nobody waits for it
+    };
+    batch_->batcher->submit(std::move(job));
+    return p;
 }
 
 ContextHandle::ContextHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextHandle>(info) {}
@@ -245,17 +343,27 @@ Napi::Value ContextHandle::decode(const Napi::CallbackInfo& info) {
     cancel_->store(false);
     auto logits = std::make_shared<std::vector<float>>();
     auto cancel = cancel_;
-    auto* worker = new ContextWorker(
-        env, ctx, busy_,
+    if (batch_ && !all) {  // every row's logits: alone between steps (run below)
+        auto job = std::make_shared<BatchJob>();
+        job->ctx = ctx;
+        job->cancel = cancel;
+        job->tokens = std::move(*ids);
+        job->want_logits = true;
+        BatchJob* raw = job.get();
+        return submit(env, std::move(job), [raw](Napi::Env e) -> Napi::Value {
+            Napi::Float32Array out = Napi::Float32Array::New(e, raw->logits.size());
+            std::copy(raw->logits.begin(), raw->logits.end(), out.Data());
+            return out;
+        });
+    }
+    return run(
+        env, ctx,
         [ids, all, logits, cancel](Context& c) { return c.decode(ids->data(), ids->size(), all, logits.get(), cancel.get()); },
         [logits](Napi::Env e) -> Napi::Value {
             Napi::Float32Array out = Napi::Float32Array::New(e, logits->size());
             std::copy(logits->begin(), logits->end(), out.Data());
             return out;
         });
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
 }
 
 // step(samplerParams, feedToken) -> Promise<token>: decodes feedToken first when >= 0, then samples.
@@ -273,8 +381,18 @@ Napi::Value ContextHandle::step(const Napi::CallbackInfo& info) {
     cancel_->store(false);
     auto token = std::make_shared<int32_t>(-1);
     auto cancel = cancel_;
-    auto* worker = new ContextWorker(
-        env, ctx, busy_,
+    if (batch_) {
+        auto job = std::make_shared<BatchJob>();
+        job->ctx = ctx;
+        job->cancel = cancel;
+        if (feed >= 0) job->tokens.push_back(feed);
+        job->sample = true;
+        job->params = std::move(params);
+        BatchJob* raw = job.get();
+        return submit(env, std::move(job), [raw](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, raw->token); });
+    }
+    return run(
+        env, ctx,
         [params, feed, token, cancel](Context& c) {
             if (feed >= 0) {
                 std::vector<float> unused;
@@ -284,9 +402,6 @@ Napi::Value ContextHandle::step(const Napi::CallbackInfo& info) {
             return c.sample(params, token.get());
         },
         [token](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *token); });
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
 }
 
 Napi::Value ContextHandle::cancel(const Napi::CallbackInfo& info) {
@@ -340,8 +455,8 @@ Napi::Value ContextHandle::embed(const Napi::CallbackInfo& info) {
     cancel_->store(false);
     auto out = std::make_shared<std::vector<float>>();
     auto cancel = cancel_;
-    auto* worker = new ContextWorker(
-        env, ctx, busy_,
+    return run(
+        env, ctx,
         [ids, lengths, pooling, out, cancel](Context& c) {
             if (lengths->size() == 1) return c.embed(ids->data(), ids->size(), (Pooling)pooling, out.get(), cancel.get());
             return c.embed_batch(ids->data(), lengths->data(), lengths->size(), (Pooling)pooling, out.get(), cancel.get());
@@ -351,9 +466,6 @@ Napi::Value ContextHandle::embed(const Napi::CallbackInfo& info) {
             std::copy(out->begin(), out->end(), a.Data());
             return a;
         });
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
 }
 
 // saveState(pending, path?) -> Promise<Buffer> (no path) or Promise<undefined> (written to path, streamed).
@@ -367,8 +479,8 @@ Napi::Value ContextHandle::save_state(const Napi::CallbackInfo& info) {
     if (busy_->exchange(true))
         throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
     auto bytes = std::make_shared<std::vector<uint8_t>>();
-    auto* worker = new ContextWorker(
-        env, ctx, busy_,
+    return run(
+        env, ctx,
         [pending, to_file, path, bytes](Context& c) {
             if (!to_file) {
                 VectorSink sink(bytes.get());
@@ -386,9 +498,6 @@ Napi::Value ContextHandle::save_state(const Napi::CallbackInfo& info) {
             if (to_file) return e.Undefined();
             return Napi::Buffer<uint8_t>::Copy(e, bytes->data(), bytes->size());
         });
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
 }
 
 // loadState(bufferOrPath) -> Promise<pending token or -1>. A buffer is copied first (JS may reuse it).
@@ -407,8 +516,8 @@ Napi::Value ContextHandle::load_state(const Napi::CallbackInfo& info) {
     if (busy_->exchange(true))
         throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
     auto pending = std::make_shared<int32_t>(-1);
-    auto* worker = new ContextWorker(
-        env, ctx, busy_,
+    return run(
+        env, ctx,
         [from_file, path, bytes, pending](Context& c) {
             if (!from_file) {
                 MemorySource src(bytes->data(), bytes->size());
@@ -427,9 +536,6 @@ Napi::Value ContextHandle::load_state(const Napi::CallbackInfo& info) {
             return st;
         },
         [pending](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *pending); });
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
 }
 
 // tokens() -> Uint32Array of the tokens decoded since the last reset, or null when a bounded cache
@@ -476,6 +582,19 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("kvBytes", Napi::Number::New(env, (double)s.kv_bytes));
     o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
     o.Set("repackedBytes", Napi::Number::New(env, (double)s.repacked_bytes));
+    if (batch_) {
+        const BatcherStats b = batch_->batcher->stats();
+        Napi::Object bo = Napi::Object::New(env);
+        bo.Set("steps", Napi::Number::New(env, (double)b.steps));
+        bo.Set("rows", Napi::Number::New(env, (double)b.rows));
+        bo.Set("meanSequences", Napi::Number::New(env, b.steps > 0 ? (double)b.sequence_steps / (double)b.steps : 0.0));
+        bo.Set("maxSequences", Napi::Number::New(env, b.max_sequences));
+        bo.Set("lastSequences", Napi::Number::New(env, b.last_sequences));
+        bo.Set("running", Napi::Number::New(env, b.running));
+        o.Set("batch", bo);
+    } else {
+        o.Set("batch", env.Null());
+    }
     Napi::Array layers = Napi::Array::New(env, s.layers.size());
     for (size_t i = 0; i < s.layers.size(); i++) {
         const KvLayerStats& l = s.layers[i];
@@ -531,6 +650,10 @@ Napi::Value ContextHandle::kv_slots(const Napi::CallbackInfo& info) {
 Napi::Value ContextHandle::close(const Napi::CallbackInfo& info) {
     cancel_->store(true);
     ctx_.reset();
+    if (batch_ && !batch_->closing) {
+        batch_->closing = true;
+        if (batch_->pending == 0) batch_->release();
+    }
     return info.Env().Undefined();
 }
 

@@ -5,8 +5,10 @@
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
+#include "../engine/batcher.h"
 #include "../engine/context.h"
 
 namespace rl {
@@ -14,7 +16,10 @@ namespace rl {
 class ContextHandle : public Napi::ObjectWrap<ContextHandle> {
 public:
     static Napi::Function define_class(Napi::Env env);
-    static Napi::Object create(Napi::Env env, std::shared_ptr<Context> ctx);
+    static Napi::Object create(Napi::Env env, std::shared_ptr<Context> ctx, std::shared_ptr<Batcher> batcher);
+    using Job = std::function<Status(Context&)>;
+    using Result = std::function<Napi::Value(Napi::Env)>;
+    struct BatchLink;  // a batched context's batcher and the thread-safe function settling its calls
 
     explicit ContextHandle(const Napi::CallbackInfo& info);
 
@@ -35,10 +40,16 @@ private:
     Napi::Value kv_slots(const Napi::CallbackInfo& info);
 
     std::shared_ptr<Context> live(Napi::Env env);
+    // Runs job for the context and settles a promise with result: on the libuv pool, or (batched
+    // contexts) alone on the batcher's thread between steps.
+    Napi::Value run(Napi::Env env, std::shared_ptr<Context> ctx, Job job, Result result);
+    // Submits a batched job (decode/step of a batched context, or an exclusive one).
+    Napi::Value submit(Napi::Env env, std::shared_ptr<BatchJob> job, Result result);
 
     std::shared_ptr<Context> ctx_;
     std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
     std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<BatchLink> batch_;  // null: not batched
 };
 
 SamplerParams sampler_params(Napi::Object o);

@@ -98,6 +98,16 @@ public:
     virtual Status decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                           const std::atomic<bool>* cancel) = 0;
 
+    // What decode() would refuse before any work: ids out of range, CONTEXT_FULL.
+    virtual Status check_decode(const int32_t* tokens, size_t n) const {
+        (void)tokens;
+        (void)n;
+        return status_ok();
+    }
+    // Rows a batched step may take from this context at once (its n_batch); 0: it cannot join
+    // batched steps (batcher.h runs its decodes alone).
+    virtual int32_t batch_rows() const { return 0; }
+
     // Samples the next token from the logits of the last decoded token (history = tokens in context).
     virtual Status sample(const SamplerParams& params, int32_t* token) = 0;
 

@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "../gguf/gguf_file.h"
@@ -16,6 +19,7 @@ struct ModelLoadOptions {
 };
 
 struct PackedWeights;  // repack.h
+class Batcher;        // batcher.h
 
 struct Model {
     GgufFile file;
@@ -25,6 +29,9 @@ struct Model {
     Status vocab_status;           // why vocab is null: TOKENIZER_MISSING / _UNSUPPORTED / _INVALID
     std::shared_ptr<PackedWeights> packed;  // repacked weight copies shared by the model's contexts
     uint64_t identity = 0;  // model_identity(), computed at load: names the model in saved states
+    // batchers of this model's batched contexts, one per thread count (batcher_for)
+    std::mutex batchers_mutex;
+    std::vector<std::pair<int, std::weak_ptr<Batcher>>> batchers;
 };
 
 Status model_load(const std::string& path, const ModelLoadOptions& opts, const ProgressFn& progress,

@@ -32,6 +32,8 @@ constexpr int64_t kSplitKeysPerPart = 128;  // ...and into parts of at least thi
 constexpr int64_t kHistoryBounded = 1 << 16;  // sampler history kept when no layer has a full cache
 
 class TransformerContext final : public Context {
+    friend class TransformerBatchStepper;
+
 public:
     Status init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt);
 
@@ -50,6 +52,8 @@ public:
         snapshot();
     }
     Status truncate(int64_t n) override;
+    Status check_decode(const int32_t* tokens, size_t n) const override;
+    int32_t batch_rows() const override { return n_batch_; }
     Status save_state(StateSink* out, int32_t pending) const override;
     Status embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
                  const std::atomic<bool>* cancel) override;
@@ -613,8 +617,7 @@ void TransformerContext::push_history(const int32_t* tokens, int32_t m) {
     hist_n_ += m;
 }
 
-Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
-                                  const std::atomic<bool>* cancel) {
+Status TransformerContext::check_decode(const int32_t* tokens, size_t n) const {
     Status st = check_tokens("decode", tokens, n);
     if (!st.ok()) return st;
     if (has_full_ && pos_ + (int64_t)n > n_ctx_)
@@ -623,6 +626,13 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
                                                 std::to_string(n_ctx_) +
                                                 "; reset the context, create a larger one, or use kv.policy "
                                                 "\"sinks\", \"window\" or \"h2o\" for unbounded streams");
+    return status_ok();
+}
+
+Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
+                                  const std::atomic<bool>* cancel) {
+    Status st = check_decode(tokens, n);
+    if (!st.ok()) return st;
     const size_t V = (size_t)hp_.n_vocab;
     if (logits) {
         try {
@@ -911,6 +921,121 @@ Status TransformerContext::sample(const SamplerParams& params, int32_t* token) {
     return sampler_sample(&sampler_, params, last_logits_.data(), hist_.data() + (hist_n_ - n), (int32_t)n, token);
 }
 
+
+class TransformerBatchStepper final : public BatchStepper {
+public:
+    explicit TransformerBatchStepper(std::shared_ptr<ThreadPool> pool) : pool_(std::move(pool)) {}
+
+    Status step(const BatchSeq* seqs, size_t n) override {
+        if (n == 0) return status_ok();
+        std::vector<TransformerContext*> cs(n);
+        int64_t rows = 0;
+        for (size_t i = 0; i < n; i++) {
+            auto* c = dynamic_cast<TransformerContext*>(seqs[i].ctx);
+            if (!c || c->pool_ != pool_ || (i > 0 && c->model_ != cs[0]->model_))
+                return status_error("INVALID_ARGUMENT", "a batched step needs transformer contexts of one model on its pool");
+            if (seqs[i].m < 1 || seqs[i].m > c->n_batch_)
+                return status_error("INVALID_ARGUMENT", "a batched sequence's rows must be in [1, its n_batch]");
+            Status st = c->check_tokens("decode", seqs[i].tokens, (size_t)seqs[i].m);
+            if (!st.ok()) return st;
+            if (c->has_full_ && c->pos_ + seqs[i].m > c->n_ctx_)
+                return status_error("CONTEXT_FULL", "decoding at position " + std::to_string(c->pos_) +
+                                                        " would exceed the context size " + std::to_string(c->n_ctx_));
+            cs[i] = c;
+            rows += seqs[i].m;
+        }
+        const TransformerContext& c0 = *cs[0];
+        const TransformerHparams& hp = c0.hp_;
+        const TransformerWeights& w = c0.w_;
+        const int64_t E = hp.n_embd, F = hp.n_ff, V = hp.n_vocab;
+        const int64_t qd = c0.q_dim_, kd = c0.k_dim_, vd = c0.v_dim_, od = c0.o_dim_;
+        int32_t n_logits = 0;
+        for (size_t i = 0; i < n; i++) n_logits += seqs[i].logits ? 1 : 0;
+        (void)F;
+        try {
+            reserve(c0, rows, n_logits);
+        } catch (const std::bad_alloc&) {
+            return status_error("OUT_OF_MEMORY", "no memory for a batched step of " + std::to_string(rows) + " rows");
+        }
+        ThreadPool* pool = pool_.get();
+        uint8_t* act = act_.data();
+        for (size_t i = 0, off = 0; i < n; off += (size_t)seqs[i].m, i++) cs[i]->embed_rows(seqs[i].tokens, seqs[i].m, x_.data() + off * E);
+        for (int32_t il = 0; il < hp.n_layer; il++) {
+            const TransformerLayer& L = w.layers[(size_t)il];
+            const bool last = il == hp.n_layer - 1;
+            layer_qkv(hp, L, x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), (int32_t)rows, qd, kd, vd, pool, act);
+            // each sequence's attention on its own cache; in the last layer only the rows whose
+            // logits are read go on, packed to the front (x and h moved with them)
+            int64_t kept = 0;
+            for (size_t i = 0, off = 0; i < n; off += (size_t)seqs[i].m, i++) {
+                TransformerContext& c = *cs[i];
+                const int32_t m = seqs[i].m;
+                std::copy(q_.begin() + off * qd, q_.begin() + (off + m) * qd, c.q_.begin());
+                std::copy(k_.begin() + off * kd, k_.begin() + (off + m) * kd, c.k_.begin());
+                std::copy(v_.begin() + off * vd, v_.begin() + (off + m) * vd, c.v_.begin());
+                const int32_t r0 = last ? (seqs[i].logits ? m - 1 : m) : 0;
+                c.attend_layer(il, m, c.pos_, r0);
+                const int64_t dst = last ? kept : (int64_t)off;
+                std::copy(c.att_.begin() + (int64_t)r0 * od, c.att_.begin() + (int64_t)m * od, att_.begin() + dst * od);
+                if (last && r0 < m) {
+                    std::copy(x_.begin() + (off + r0) * E, x_.begin() + (off + m) * E, x_.begin() + kept * E);
+                    std::copy(h_.begin() + (off + r0) * E, h_.begin() + (off + m) * E, h_.begin() + kept * E);
+                    kept += m - r0;
+                }
+            }
+            const int32_t mr = (int32_t)(last ? kept : rows);
+            if (mr > 0)
+                layer_out_ffn(hp, L, x_.data(), h_.data(), att_.data(), o_.data(), gate_.data(), up_.data(), mr, od, pool, act);
+        }
+        if (n_logits > 0) {
+            norm_rows(hp.opt, x_.data(), w.output_norm, h_.data(), n_logits, E, hp.rms_eps);
+            matmul(pool, w.output, h_.data(), E, n_logits, logits_.data(), V, act);
+            finish_logits(hp, logits_.data(), n_logits);
+        }
+        for (size_t i = 0, l = 0; i < n; i++) {
+            TransformerContext& c = *cs[i];
+            c.push_history(seqs[i].tokens, seqs[i].m);
+            c.pos_ += seqs[i].m;
+            c.has_logits_ = seqs[i].logits;
+            if (seqs[i].logits) {
+                const float* row = logits_.data() + (int64_t)l++ * V;
+                std::copy(row, row + V, c.last_logits_.begin());
+                if (seqs[i].logits_out) std::copy(row, row + V, seqs[i].logits_out);
+            }
+            c.snapshot();
+        }
+        return status_ok();
+    }
+
+private:
+    void reserve(const TransformerContext& c, int64_t rows, int32_t n_logits) {
+        const size_t R = (size_t)rows;
+        const TransformerHparams& hp = c.hp_;
+        if (R > rows_) {
+            x_.resize(R * hp.n_embd);
+            h_.resize(R * hp.n_embd);
+            o_.resize(R * hp.n_embd);
+            q_.resize(R * c.q_dim_);
+            k_.resize(R * c.k_dim_);
+            v_.resize(R * c.v_dim_);
+            att_.resize(R * c.o_dim_);
+            gate_.resize(R * hp.n_ff);
+            up_.resize(R * hp.n_ff);
+            size_t act = matmul_act_bytes(c.w_.output, (int32_t)rows);
+            for (const TransformerLayer& L : c.w_.layers)
+                for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+                    act = std::max(act, matmul_act_bytes(*m, (int32_t)rows));
+            act_.resize(act + 64);
+            rows_ = R;
+        }
+        if ((size_t)n_logits * hp.n_vocab > logits_.size()) logits_.resize((size_t)n_logits * hp.n_vocab);
+    }
+
+    std::shared_ptr<ThreadPool> pool_;
+    size_t rows_ = 0;
+    std::vector<float> x_, h_, q_, k_, v_, att_, o_, gate_, up_, logits_;
+    std::vector<uint8_t> act_;
+};
 }  // namespace
 
 Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
@@ -927,6 +1052,10 @@ Status transformer_context_create(std::shared_ptr<Model> model, const ContextPar
     } catch (const std::length_error&) {
         return status_error("OUT_OF_MEMORY", "a context of " + std::to_string(params.n_ctx) + " tokens is too large");
     }
+}
+
+std::unique_ptr<BatchStepper> transformer_batch_stepper(std::shared_ptr<ThreadPool> pool) {
+    return std::make_unique<TransformerBatchStepper>(std::move(pool));
 }
 
 }  // namespace rl

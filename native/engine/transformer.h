@@ -103,4 +103,27 @@ Status transformer_load(const Model& model, const KernelTable* kt, TransformerHp
 Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
                                   std::unique_ptr<Context>* out);
 
+// One sequence's part of a batched step (batcher.h schedules the steps).
+struct BatchSeq {
+    Context* ctx;           // a transformer context created with the stepper's pool (ContextParams::pool)
+    const int32_t* tokens;  // m tokens decoded at the context's position (m <= its n_batch)
+    int32_t m;
+    bool logits;            // compute the last row's logits (kept by the context for sample()); false:
+                            // none (a prompt's middle chunk)
+    float* logits_out;      // null, or where a copy of them goes (n_vocab)
+};
+
+// Decodes several contexts of one model in one forward pass: each matrix once over the rows of all
+// sequences, attention per sequence over its own cache and policy. A sequence's results equal its
+// decode alone bit for bit (the kernels compute each row on its own, attention tiles are aligned to
+// absolute positions), whatever shares its step.
+class BatchStepper {
+public:
+    virtual ~BatchStepper() = default;
+    // INVALID_ARGUMENT when the contexts are not transformer contexts of one model on this pool;
+    // CONTEXT_FULL when a full cache cannot take a sequence's rows (nothing runs then).
+    virtual Status step(const BatchSeq* seqs, size_t n) = 0;
+};
+std::unique_ptr<BatchStepper> transformer_batch_stepper(std::shared_ptr<ThreadPool> pool);
+
 }  // namespace rl

@@ -1,0 +1,160 @@
+#include "batcher.h"
+
+#include <algorithm>
+
+namespace rl {
+
+Batcher::~Batcher() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+Status Batcher::init(int n_threads) {
+    pool_ = std::make_shared<ThreadPool>();
+    Status st = pool_->init(n_threads > 0 ? n_threads : 1);
+    if (!st.ok()) return st;
+    stepper_ = transformer_batch_stepper(pool_);
+    try {
+        thread_ = std::thread([this] { loop(); });
+    } catch (const std::system_error& e) {
+        return status_error("OUT_OF_MEMORY", std::string("cannot start the batching thread: ") + e.what());
+    }
+    return status_ok();
+}
+
+void Batcher::submit(std::shared_ptr<BatchJob> job) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(std::move(job));
+        stats_.running++;
+    }
+    cv_.notify_one();
+}
+
+BatcherStats Batcher::stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+}
+
+void Batcher::finish(const std::shared_ptr<BatchJob>& job, const Status& st) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stats_.running--;
+    }
+    if (job->done) job->done(*job, st);
+}
+
+void Batcher::loop() {
+    std::vector<std::shared_ptr<BatchJob>> taken;
+    std::vector<BatchSeq> seqs;
+    std::vector<size_t> in_step;  // index into active_ of each sequence of the step
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !active_.empty(); });
+            if (stop_ && queue_.empty() && active_.empty()) return;
+            taken.assign(queue_.begin(), queue_.end());
+            queue_.clear();
+        }
+        // new jobs join between steps; exclusive ones run now, alone
+        for (auto& job : taken) {
+            Context& ctx = *job->ctx;
+            if (job->exclusive) {
+                finish(job, job->exclusive(ctx));
+                continue;
+            }
+            Status st = job->tokens.empty() ? status_ok() : ctx.check_decode(job->tokens.data(), job->tokens.size());
+            if (st.ok() && job->tokens.empty()) st = job->sample ? ctx.sample(job->params, &job->token) : st;
+            if (!st.ok() || job->tokens.empty()) {
+                finish(job, st);
+                continue;
+            }
+            if (ctx.batch_rows() < 1) {  // cannot join a step: the whole decode alone
+                st = ctx.decode(job->tokens.data(), job->tokens.size(), false, job->want_logits ? &job->logits : nullptr,
+                                job->cancel.get());
+                if (st.ok() && job->sample) st = ctx.sample(job->params, &job->token);
+                finish(job, st);
+                continue;
+            }
+            job->pos_start = ctx.position();
+            job->next = 0;
+            if (job->want_logits) job->logits.assign((size_t)ctx.n_vocab(), 0.0f);
+            active_.push_back(job);
+        }
+        taken.clear();
+        if (active_.empty()) continue;
+
+        // cancelled jobs end between steps: full caches roll back, ring caches keep what they took
+        for (size_t i = 0; i < active_.size();) {
+            auto job = active_[i];
+            if (job->cancel && job->cancel->load(std::memory_order_relaxed)) {
+                if (job->ctx->position() != job->pos_start) (void)job->ctx->truncate(job->pos_start);
+                active_.erase(active_.begin() + (ptrdiff_t)i);
+                finish(job, status_error("ABORTED", "decode was cancelled"));
+                continue;
+            }
+            i++;
+        }
+        if (active_.empty()) continue;
+
+        seqs.clear();
+        in_step.clear();
+        int32_t rows = 0;
+        for (size_t i = 0; i < active_.size(); i++) {
+            BatchJob& job = *active_[i];
+            const int32_t left = (int32_t)std::min<size_t>(job.tokens.size() - job.next, INT32_MAX);
+            const int32_t m = std::min({left, kPrefillChunk, job.ctx->batch_rows()});
+            if (!seqs.empty() && rows + m > kMaxRows) continue;  // waits for the next step
+            const bool final_chunk = m == left;
+            seqs.push_back({job.ctx.get(), job.tokens.data() + job.next, m, final_chunk,
+                            final_chunk && job.want_logits ? job.logits.data() : nullptr});
+            in_step.push_back(i);
+            rows += m;
+        }
+        Status st = stepper_->step(seqs.data(), seqs.size());
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (st.ok()) {
+                stats_.steps++;
+                stats_.rows += rows;
+                stats_.sequence_steps += (int64_t)seqs.size();
+                stats_.last_sequences = (int32_t)seqs.size();
+                stats_.max_sequences = std::max(stats_.max_sequences, (int32_t)seqs.size());
+            }
+        }
+        // advance; finished (or failed) jobs leave, from the back so indices stay valid
+        for (size_t s = seqs.size(); s-- > 0;) {
+            const size_t i = in_step[s];
+            auto job = active_[i];
+            Status js = st;
+            if (js.ok()) {
+                job->next += (size_t)seqs[s].m;
+                if (job->next < job->tokens.size()) continue;
+                if (job->sample) js = job->ctx->sample(job->params, &job->token);
+            }
+            active_.erase(active_.begin() + (ptrdiff_t)i);
+            finish(job, js);
+        }
+    }
+}
+
+Status batcher_for(Model& model, int n_threads, std::shared_ptr<Batcher>* out) {
+    std::lock_guard<std::mutex> lock(model.batchers_mutex);
+    for (auto& [n, weak] : model.batchers)
+        if (n == n_threads)
+            if ((*out = weak.lock())) return status_ok();
+    auto b = std::make_shared<Batcher>();
+    Status st = b->init(n_threads);
+    if (!st.ok()) return st;
+    auto& list = model.batchers;
+    list.erase(std::remove_if(list.begin(), list.end(), [](const auto& e) { return e.second.expired(); }), list.end());
+    list.emplace_back(n_threads, b);
+    *out = std::move(b);
+    return status_ok();
+}
+
+}  // namespace rl
