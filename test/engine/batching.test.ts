@@ -1,0 +1,148 @@
+// Continuous batching (native/engine/batcher.h): contexts of one model that decode at the same time
+// share forward passes. Each sequence's logits must equal, bit for bit, the same sequence decoded by a
+// context with `batching: false` (its own passes, 512-row prompt chunks instead of the batcher's
+// 128), whatever policies and KV types share its steps; greedy outputs equal; an aborted sequence
+// leaves the others untouched.
+import { join } from "node:path";
+import { loadModel, type Context, type ContextOptions, type Model, setLogger } from "../../lib/index";
+import { writeLlamaModel } from "../../scripts/gguf/llama-model";
+import { STORIES, rng, sharedTest, tempDir } from "../helpers";
+
+let dir: { path: string; cleanup(): void };
+const models: Record<string, Model> = {};
+beforeAll(async () => {
+  setLogger(null);
+  dir = tempDir("ringllm-batching-");
+  // F32, and quantized types whose matrices go through the packed kernels (rows of 256)
+  for (const [name, weightType] of [["f32", "F32"], ["q4_0", "Q4_0"], ["q8_0", "Q8_0"]] as const) {
+    const file = join(dir.path, `${name}.gguf`);
+    writeLlamaModel(file, { seed: 41, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nVocab: 512, contextLength: 1024, weightType });
+    models[name] = await loadModel(file);
+  }
+});
+afterAll(async () => {
+  for (const m of Object.values(models)) await m.close();
+  dir.cleanup();
+});
+
+const randomTokens = (next: () => number, n: number) => Array.from({ length: n }, () => 3 + Math.floor(next() * 500));
+
+// Decodes each sequence's prompt, then `steps` single tokens (the argmax of the last logits), all
+// sequences at once; returns every logits vector each sequence saw.
+async function run(ctxs: Context[], prompts: number[][], steps: number): Promise<Float32Array[][]> {
+  const seen: Float32Array[][] = ctxs.map(() => []);
+  let last = await Promise.all(ctxs.map((c, i) => c.decode(prompts[i])));
+  for (let s = 0; ; s++) {
+    last.forEach((l, i) => seen[i].push(l));
+    if (s === steps) break;
+    last = await Promise.all(ctxs.map((c, i) => c.decode([argmax(last[i])])));
+  }
+  return seen;
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
+  test("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types", async () => {
+    const m = models[name];
+    const next = rng(7);
+    const kvs: ContextOptions["kv"][] = [
+      { policy: "full" },
+      { policy: "sinks", sinks: 4, recent: 92 },
+      { policy: "window", window: 100 },
+      { policy: "h2o", heavy: 32, recent: 64 },
+      { policy: "full", type: "q8_0" },
+    ];
+    // ragged prompts: some longer than one 128-row chunk, one a single token
+    const prompts = [300, 1, 57, 140, 12].map((n) => randomTokens(next, n));
+    const batched = await Promise.all(kvs.map((kv) => m.createContext({ contextSize: 512, threads: 2, kv })));
+    const got = await run(batched, prompts, 12);
+    const stats = batched[0].stats().batch!;
+    expect(stats.maxSequences).toBeGreaterThanOrEqual(2);
+    expect(stats.steps).toBeGreaterThan(0);
+    for (let i = 0; i < kvs.length; i++) {
+      const alone = await m.createContext({ contextSize: 512, threads: 2, kv: kvs[i], batching: false });
+      expect(alone.stats().batch).toBeNull();
+      const want = (await run([alone], [prompts[i]], 12))[0];
+      for (let s = 0; s < want.length; s++) {
+        const same = want[s].every((v, k) => Object.is(v, got[i][s][k]));
+        expect({ seq: i, step: s, same }).toEqual({ seq: i, step: s, same: true });
+      }
+      await alone.close();
+    }
+    for (const c of batched) await c.close();
+  });
+});
+
+test("concurrent greedy generations equal each generation alone; an aborted one leaves the others as they were", async () => {
+  const m = models.q4_0;
+  const prompts = ["the cat", "once upon", "a", "little girl named Lily went", "tok1 tok2", "happy"];
+  const ac = new AbortController();
+  const gen = async (ctx: Context, p: string, abortAt = -1) => {
+    const out: number[] = [];
+    try {
+      for await (const c of ctx.generate(p, { maxTokens: 24, temperature: 0, signal: abortAt >= 0 ? ac.signal : undefined })) {
+        out.push(c.token);
+        if (out.length === abortAt) ac.abort();
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ABORTED") throw e;
+    }
+    return out;
+  };
+  const want: number[][] = [];
+  for (const p of prompts) {
+    const c = await m.createContext({ contextSize: 256, threads: 2, batching: false });
+    want.push(await gen(c, p));
+    await c.close();
+  }
+  const ctxs = await Promise.all(prompts.map(() => m.createContext({ contextSize: 256, threads: 2 })));
+  const got = await Promise.all(ctxs.map((c, i) => gen(c, prompts[i], i === 2 ? 5 : -1)));
+  for (let i = 0; i < prompts.length; i++) {
+    if (i === 2) expect(got[i]).toEqual(want[i].slice(0, 5));  // stopped after its 5th token
+    else expect(got[i]).toEqual(want[i]);
+  }
+  expect(ctxs[0].stats().batch!.maxSequences).toBeGreaterThanOrEqual(2);
+  // the aborted context is usable again and still equal to alone
+  await ctxs[2].reset();
+  expect(await gen(ctxs[2], prompts[2])).toEqual(want[2]);
+  for (const c of ctxs) await c.close();
+});
+
+test("contexts with different thread counts do not share steps; batching must be a boolean", async () => {
+  const m = models.f32;
+  const a = await m.createContext({ threads: 1 });
+  const b = await m.createContext({ threads: 2 });
+  await Promise.all([a.decode([5, 6, 7]), b.decode([5, 6, 7])]);
+  expect(a.stats().batch!.maxSequences).toBe(1);
+  expect(b.stats().batch!.maxSequences).toBe(1);
+  await expect(m.createContext({ batching: "yes" as unknown as boolean })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  await a.close();
+  await b.close();
+});
+
+sharedTest("stories260K: 8 concurrent greedy stories equal each story alone", [STORIES], async () => {
+  const m = await loadModel(STORIES);
+  const prompts = ["Once upon a time", "Lily", "The dog", "One day", "Tom and", "She saw a", "It was", "The sun"];
+  const gen = async (ctx: Context, p: string) => {
+    const out: number[] = [];
+    for await (const c of ctx.generate(p, { maxTokens: 40, temperature: 0 })) out.push(c.token);
+    return out;
+  };
+  const want: number[][] = [];
+  for (const p of prompts) {
+    const c = await m.createContext({ contextSize: 256, threads: 2, batching: false });
+    want.push(await gen(c, p));
+    await c.close();
+  }
+  const ctxs = await Promise.all(prompts.map(() => m.createContext({ contextSize: 256, threads: 2 })));
+  const got = await Promise.all(ctxs.map((c, i) => gen(c, prompts[i])));
+  expect(got).toEqual(want);
+  expect(ctxs[0].stats().batch!.maxSequences).toBe(8);
+  for (const c of ctxs) await c.close();
+  await m.close();
+});
