@@ -29,6 +29,7 @@ Status Batcher::init(int n_threads) {
 void Batcher::submit(std::shared_ptr<BatchJob> job) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        returning_.erase(std::remove(returning_.begin(), returning_.end(), job->ctx.get()), returning_.end());
         queue_.push_back(std::move(job));
         stats_.running++;
     }
@@ -57,6 +58,11 @@ void Batcher::loop() {
             std::unique_lock<std::mutex> lock(mutex_);
             cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !active_.empty(); });
             if (stop_ && queue_.empty() && active_.empty()) return;
+            // let the previous step's sequences come back before the next step (bounded wait)
+            if (!returning_.empty())
+                cv_.wait_until(lock, last_step_end_ + std::chrono::milliseconds(kGatherMs),
+                               [&] { return stop_ || returning_.empty(); });
+            returning_.clear();
             taken.assign(queue_.begin(), queue_.end());
             queue_.clear();
         }
@@ -127,6 +133,13 @@ void Batcher::loop() {
             }
         }
         // advance; finished (or failed) jobs leave, from the back so indices stay valid
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            last_step_end_ = std::chrono::steady_clock::now();
+            for (size_t s = 0; s < seqs.size(); s++)
+                if (active_[in_step[s]]->next + (size_t)seqs[s].m >= active_[in_step[s]]->tokens.size() || !st.ok())
+                    returning_.push_back(seqs[s].ctx);
+        }
         for (size_t s = seqs.size(); s-- > 0;) {
             const size_t i = in_step[s];
             auto job = active_[i];

@@ -4,7 +4,10 @@
 // of batched steps, anything else (embed, saved state, decodes that want every row's logits) alone
 // between steps — so the shared pool is never used twice at once.
 //
-// Scheduling: new jobs join between steps. A step takes each running job's next rows in arrival
+// Scheduling: new jobs join between steps. Sequences that left a step usually come back at once
+// with their next token (the JS side settles each call and submits the next one), so before a step
+// the batcher waits, at most kGatherMs, for the contexts of the previous step to return: otherwise
+// the first one back would run alone and the step would split in two. A step takes each running job's next rows in arrival
 // order: one row for a single-token decode, a chunk of at most kPrefillChunk rows of a prompt, until
 // kMaxRows rows; a long prompt is thus interleaved with the others' tokens, and no running stream
 // waits for more than one chunk of it. Cancellation is seen between steps: full caches roll back to
@@ -12,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -61,6 +65,7 @@ class Batcher {
 public:
     static constexpr int32_t kPrefillChunk = 128;
     static constexpr int32_t kMaxRows = 512;
+    static constexpr int kGatherMs = 3;
 
     ~Batcher();
     // Starts the thread and a pool of n_threads.
@@ -83,6 +88,8 @@ private:
     bool stop_ = false;
     std::deque<std::shared_ptr<BatchJob>> queue_;  // submitted, not yet taken by the thread
     std::vector<std::shared_ptr<BatchJob>> active_;  // decode jobs in progress (batcher thread only)
+    std::vector<const Context*> returning_;  // contexts whose job ended in the last step (guarded by mutex_)
+    std::chrono::steady_clock::time_point last_step_end_;
     BatcherStats stats_;  // guarded by mutex_
 };
 
