@@ -157,8 +157,8 @@ type TurnPlan =
   | { kind: "full"; messages: ChatMessage[]; tokens: Uint32Array; prompt: string; dropped: number }
   | { kind: "append"; text: string; prompt: string };
 
-// A rendering's tokens start with BOS when the vocabulary asks for it and the template did not write it.
-function withBos(model: Model, ids: Uint32Array): Uint32Array {
+/** @internal A rendering's tokens start with BOS when the vocabulary asks for it and the template did not write it. */
+export function withBos(model: Model, ids: Uint32Array): Uint32Array {
   const { addBos, bos } = model.vocab;
   if (!addBos || bos === null || ids[0] === bos) return ids;
   const out = new Uint32Array(ids.length + 1);
@@ -167,7 +167,8 @@ function withBos(model: Model, ids: Uint32Array): Uint32Array {
   return out;
 }
 
-function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** @internal Length of the common prefix of two token lists. */
+export function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
@@ -605,9 +606,11 @@ export class Chat {
   }
 }
 
-// A grammar for one tool call in the format the template teaches: Hermes/Qwen `<tool_call>` JSON
-// (the default), Mistral `[TOOL_CALLS] [...]`, or Llama 3.1's bare JSON with "parameters".
-function toolCallGrammar(tools: ChatTool[], template: string): Grammar {
+/**
+ * @internal A grammar for one tool call in the format the template teaches: Hermes/Qwen `<tool_call>`
+ * JSON (the default), Mistral `[TOOL_CALLS] [...]`, or Llama 3.1's bare JSON with "parameters".
+ */
+export function toolCallGrammar(tools: ChatTool[], template: string): Grammar {
   const mistral = template.includes("[TOOL_CALLS]");
   const llama = !mistral && !template.includes("<tool_call>") && template.includes("<|python_tag|>");
   const argsKey = llama ? "parameters" : "arguments";

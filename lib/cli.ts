@@ -12,6 +12,7 @@ import { readHyperParameters } from "./hparams";
 import { loadModel } from "./model";
 import type { ContextOptions, GenerateOptions, KvOptions } from "./context";
 import { runChat } from "./cli-chat";
+import { createServer } from "./server";
 import { systemInfo } from "./system";
 
 export function formatBytes(n: number): string {
@@ -340,6 +341,58 @@ export function buildProgram(): Command {
       } finally {
         await model.close();
       }
+    });
+
+  program
+    .command("serve")
+    .description("serve the OpenAI API (chat completions, completions, embeddings, models) over HTTP; SIGTERM drains and exits")
+    .option("-m, --model <file>", "GGUF model file (default: the embedded model)")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port (0: any free one)", "8080")
+    .option("--parallel <n>", "sequences served at once, decoded in shared batched steps", "4")
+    .option("--api-key <key>", "require Authorization: Bearer <key> on /v1 requests (default: none; env RINGLLM_API_KEY)")
+    .option("-c, --context-size <n>", "tokens per sequence (default: the model's training context, at most 4096)")
+    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o")
+    .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
+    .option("--window <n>", "--kv window: tokens kept per layer")
+    .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
+    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
+    .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
+    .option("--threads <n>", "worker threads (default: physical cores)")
+    .option("--queue <n>", "requests waiting for a sequence at most (more: 503)", "64")
+    .option("--grace <s>", "seconds in-flight requests may finish after SIGTERM/SIGINT", "10")
+    .action(async (opts: Record<string, string | boolean>) => {
+      const ctxOpts = contextOptionsFrom(opts);
+      const server = await createServer({
+        model: opts.model as string | undefined,
+        host: opts.host as string,
+        port: num("port", opts.port),
+        parallel: num("parallel", opts.parallel),
+        apiKey: (opts.apiKey as string | undefined) ?? process.env.RINGLLM_API_KEY,
+        contextSize: ctxOpts.contextSize,
+        kv: ctxOpts.kv,
+        threads: ctxOpts.threads,
+        queueLimit: num("queue", opts.queue),
+      });
+      const grace = (num("grace", opts.grace) ?? 10) * 1000;
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`ringllm: ${signal}: finishing requests in flight (up to ${grace / 1000} s)\n`);
+        void server.close({ graceMs: grace }).then(() => process.exit(0));
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      const url = await server.listen();
+      process.stderr.write(`ringllm: listening on ${url} (OpenAI API at ${url}/v1); loading the model...\n`);
+      try {
+        await server.ready;
+      } catch (err) {
+        await server.close({ graceMs: 0 });
+        throw err;
+      }
+      process.stderr.write("ringllm: ready\n");
     });
 
   program

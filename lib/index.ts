@@ -24,6 +24,8 @@ export type { ParsedReply, ToolCall } from "./tool-calls";
 export type {
   BatchStats, ContextOptions, ContextStats, GenerateOptions, GenerateResult, GeneratedChunk, KvLayerStats, KvOptions, KvPolicyName, KvTypeName, PromptProgress,
 } from "./context";
+export { createServer, Server } from "./server";
+export type { ServerOptions } from "./server";
 export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";
