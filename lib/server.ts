@@ -6,6 +6,7 @@
 // takes the free slot sharing the longest prefix with its prompt (the prompt cache: a conversation's
 // next turn decodes only what is new). More requests than slots wait in a bounded queue; beyond it,
 // 503 with retry-after. A client that disconnects stops its generation at the next token.
+import { createServer as createHttpServer } from "node:http";
 import { basename } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type ChatMessage, type ChatTool } from "./chat-template";
@@ -283,13 +284,15 @@ export class Server {
   /** @internal use createServer() */
   constructor(options: ServerOptions) {
     this.#opts = { host: "127.0.0.1", port: 8080, parallel: 4, queueLimit: 64, ...options };
+    const requestTimeout = options.requestTimeout ?? 30_000;
     this.#app = Fastify({
       bodyLimit: options.bodyLimit ?? 1 << 20,
-      requestTimeout: options.requestTimeout ?? 30_000,
-      connectionTimeout: 0,
-      keepAliveTimeout: 5_000,
       logger: false,
       return503OnClosing: true,
+      // Node checks request timeouts every connectionsCheckingInterval (30 s by default): check every
+      // second, so a slow body is cut off near requestTimeout (408), not up to a minute later
+      serverFactory: (handler) =>
+        createHttpServer({ requestTimeout, headersTimeout: requestTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, handler),
     });
     this.#routes();
     this.#loading = this.#load();
