@@ -415,7 +415,6 @@ export class Server {
   // Generates after `prompt` on a slot, reusing the slot's cached prefix. onText receives text as it comes.
   async #generate(prompt: Uint32Array, options: GenerateOptions, signal: AbortSignal, onText: (text: string) => void):
   Promise<Generated> {
-    const model = this.#model!;
     if (this.#contextSize !== Infinity && prompt.length + 1 > this.#contextSize) {
       throw new HttpError(400, `This model's maximum context length is ${this.#contextSize} tokens. However, your request has ${prompt.length} prompt tokens (and needs at least one more to answer). Shorten the prompt or start the server with a larger --context-size.`, "messages", "context_length_exceeded");
     }
@@ -563,7 +562,7 @@ export class Server {
 
     app.post("/v1/chat/completions", (req, reply) => this.#chat(req, reply));
     app.post("/v1/completions", (req, reply) => this.#completion(req, reply));
-    app.post("/v1/embeddings", (req, reply) => this.#embeddings(req));
+    app.post("/v1/embeddings", (req) => this.#embeddings(req));
   }
 
   #body(req: FastifyRequest): Json {

@@ -53,6 +53,8 @@ void Batcher::loop() {
     std::vector<std::shared_ptr<BatchJob>> taken;
     std::vector<BatchSeq> seqs;
     std::vector<size_t> in_step;  // index into active_ of each sequence of the step
+    std::vector<size_t> to_sample;  // sequences of the step that sample now
+    std::vector<Status> sampled;
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(mutex_);
@@ -140,14 +142,29 @@ void Batcher::loop() {
                 if (active_[in_step[s]]->next + (size_t)seqs[s].m >= active_[in_step[s]]->tokens.size() || !st.ok())
                     returning_.push_back(seqs[s].ctx);
         }
+        // sampling of the sequences that finished their tokens, in parallel (each context has its own
+        // sampler; a full-vocabulary sort per sequence is worth spreading)
+        sampled.assign(seqs.size(), status_ok());
+        if (st.ok()) {
+            to_sample.clear();
+            for (size_t s = 0; s < seqs.size(); s++) {
+                BatchJob& job = *active_[in_step[s]];
+                if (job.sample && job.next + (size_t)seqs[s].m >= job.tokens.size()) to_sample.push_back(s);
+            }
+            pool_->parallel_for((int64_t)to_sample.size(), pool_->n_threads(), [&](int64_t b, int64_t e, int) {
+                for (int64_t k = b; k < e; k++) {
+                    BatchJob& job = *active_[in_step[to_sample[(size_t)k]]];
+                    sampled[to_sample[(size_t)k]] = job.ctx->sample(job.params, &job.token);
+                }
+            });
+        }
         for (size_t s = seqs.size(); s-- > 0;) {
             const size_t i = in_step[s];
             auto job = active_[i];
-            Status js = st;
-            if (js.ok()) {
+            Status js = st.ok() ? sampled[s] : st;
+            if (st.ok()) {
                 job->next += (size_t)seqs[s].m;
                 if (job->next < job->tokens.size()) continue;
-                if (job->sample) js = job->ctx->sample(job->params, &job->token);
             }
             active_.erase(active_.begin() + (ptrdiff_t)i);
             finish(job, js);
