@@ -138,6 +138,11 @@ export interface GenerateOptions {
   /** called while the prompt is read: see {@link PromptProgress} */
   onPromptProgress?: (progress: PromptProgress) => void;
   /**
+   * Report each generated token's log-probability (chunk.logprob) and this many most likely
+   * alternatives (chunk.topLogprobs; 0 to 20). Default: none.
+   */
+  logprobs?: number;
+  /**
    * Only text this grammar accepts is generated; generation stops when the grammar is complete and
    * allows nothing more (or at an end token once it is complete). See Grammar.
    */
@@ -160,6 +165,10 @@ export interface GeneratedChunk {
   token: number;
   /** text completed by this token (may be "" while a character or a possible stop string is pending) */
   text: string;
+  /** with the logprobs option: the token's natural-log probability under the model (raw logits: no temperature, penalties or grammar) */
+  logprob?: number;
+  /** with the logprobs option: that many most likely tokens and their log-probabilities, best first */
+  topLogprobs?: { token: number; logprob: number }[];
 }
 
 /**
@@ -173,7 +182,7 @@ export interface GenerateResult {
 
 export interface NativeContextHandle {
   decode(tokens: Uint32Array, allLogits: boolean): Promise<Float32Array>;
-  step(params: Record<string, unknown>, feedToken: number): Promise<number>;
+  step(params: Record<string, unknown>, feedToken: number, logprobs?: number): Promise<number | { token: number; logprob: number; top: [number, number][] }>;
   cancel(): void;
   reset(): void;
   truncate(position: number): void;
@@ -437,6 +446,7 @@ export class Context {
       },
       signal: isAbortSignal,
       onPromptProgress: isFunction,
+      logprobs: isIntegerIn(0, 20),
       grammar: (v, name) => {
         if (!(v instanceof Grammar)) throw new RingllmError("INVALID_ARGUMENT", `${name} must be a Grammar (Grammar.fromGbnf / fromJsonSchema)`);
       },
@@ -502,7 +512,9 @@ export class Context {
         const feed = this.#pending;
         if (feed >= 0) this.#checkRoom("generate", 1);
         const stepParams = matcher ? { ...params, allow: matcher.mask() } : params;
-        const token = await this.#run("generate", signal, () => this.#handle.step(stepParams, feed), callSite);
+        const stepped = await this.#run("generate", signal, () => this.#handle.step(stepParams, feed, o.logprobs ?? -1), callSite);
+        const token = typeof stepped === "number" ? stepped : stepped.token;
+        const lp = typeof stepped === "number" ? {} : { logprob: stepped.logprob, topLogprobs: stepped.top.map(([t, l]) => ({ token: t, logprob: l })) };
         this.#pending = token;
         this.#last = token;
         if (matcher && !endIds.has(token) && !matcher.accept(token)) {
@@ -520,14 +532,14 @@ export class Context {
           if (at >= 0 && (cut < 0 || at < cut)) cut = at;
         }
         if (cut >= 0) {
-          if (cut > 0) yield { token, text: held.slice(0, cut) };
+          if (cut > 0) yield { token, text: held.slice(0, cut), ...lp };
           return { finishReason: "stop", stop: stopStrings.find((s) => held.startsWith(s, cut)) };
         }
         // emit all but the longest suffix that is a prefix of some stop string
         const keep = partialMarkerLength(held, stopStrings);
         const text = held.slice(0, held.length - keep);
         held = held.slice(held.length - keep);
-        yield { token, text };
+        yield { token, text, ...lp };
         if (matcher?.finished) {
           const tail = held + decoder.finish();
           if (tail) yield { token, text: tail };

@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type ChatMessage, type ChatTool } from "./chat-template";
 import { commonPrefix, splitReasoning, toolCallGrammar, withBos } from "./chat";
-import type { Context, GenerateOptions, GenerateResult, KvOptions } from "./context";
+import type { Context, GenerateOptions, GenerateResult, GeneratedChunk, KvOptions } from "./context";
 import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
 import { Grammar } from "./grammar/index";
@@ -64,6 +64,7 @@ type Json = Record<string, unknown>;
 interface Generated {
   result: GenerateResult;
   text: string;
+  chunks: GeneratedChunk[]; // with logprobs: every token's chunk
   completionTokens: number;
   cachedTokens: number;
   evictedTokens: number;
@@ -132,7 +133,6 @@ function logitBias(body: Json): Record<string, number> | undefined {
 // Sampling options shared by chat and completions, in OpenAI's defaults (temperature 1, top_p 1, no top-k).
 function sampling(body: Json, vocabSize: number): GenerateOptions {
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw bad("n", "n must be 1: this server returns one choice per request");
-  if (body.logprobs === true) throw bad("logprobs", "logprobs is not supported by this server yet");
   const bias = logitBias(body);
   if (bias) for (const k of Object.keys(bias)) if (Number(k) >= vocabSize) throw bad("logit_bias", `token id ${k} is outside the vocabulary (size ${vocabSize})`);
   const seed = num(body, "seed", -(2 ** 53), 2 ** 53, true);
@@ -413,7 +413,7 @@ export class Server {
   }
 
   // Generates after `prompt` on a slot, reusing the slot's cached prefix. onText receives text as it comes.
-  async #generate(prompt: Uint32Array, options: GenerateOptions, signal: AbortSignal, onText: (text: string) => void):
+  async #generate(prompt: Uint32Array, options: GenerateOptions, signal: AbortSignal, onChunk: (chunk: GeneratedChunk) => void):
   Promise<Generated> {
     if (this.#contextSize !== Infinity && prompt.length + 1 > this.#contextSize) {
       throw new HttpError(400, `This model's maximum context length is ${this.#contextSize} tokens. However, your request has ${prompt.length} prompt tokens (and needs at least one more to answer). Shorten the prompt or start the server with a larger --context-size.`, "messages", "context_length_exceeded");
@@ -439,6 +439,7 @@ export class Server {
       this.#metrics.cachedPromptTokens += reuse;
       let text = "";
       let n = 0;
+      const chunks: GeneratedChunk[] = [];
       const it = ctx.generate(prompt.subarray(reuse), { ...options, maxTokens, signal });
       let result: GenerateResult;
       for (;;) {
@@ -449,16 +450,15 @@ export class Server {
         }
         n++;
         this.#tokensGenerated(1);
-        if (r.value.text) {
-          text += r.value.text;
-          onText(r.value.text);
-        }
+        text += r.value.text;
+        if (options.logprobs !== undefined) chunks.push(r.value);
+        onChunk(r.value);
       }
       slot.tokens = await ctx.tokens();
       const s = ctx.stats();
       // tokens of this sequence some layer no longer holds (ring policies, sliding-window layers)
       const held = Math.min(...s.layers.map((l) => l.held));
-      return { result, text, completionTokens: n, cachedTokens: reuse, evictedTokens: Math.max(0, s.tokensProcessed - held) };
+      return { result, text, chunks, completionTokens: n, cachedTokens: reuse, evictedTokens: Math.max(0, s.tokensProcessed - held) };
     } catch (e) {
       if (slot.ctx) slot.tokens = await slot.ctx.tokens().catch(() => null);
       throw e;
@@ -576,7 +576,7 @@ export class Server {
   // Runs a generation for an HTTP request: an AbortController tied to the client's connection,
   // SSE when streaming; `finish` builds the final response object.
   async #serve(req: FastifyRequest, reply: FastifyReply, stream: { stream: boolean; usage: boolean }, prompt: Uint32Array,
-    options: GenerateOptions, chunk: (text: string) => Json, finish: (r: Generated, usage: Json) => { final: Json[]; body: Json }): Promise<unknown> {
+    options: GenerateOptions, chunk: (text: string, tokens: GeneratedChunk[]) => Json, finish: (r: Generated, usage: Json) => { final: Json[]; body: Json }): Promise<unknown> {
     const ac = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) ac.abort();
@@ -586,15 +586,19 @@ export class Server {
     let streaming = false;
     const send = (o: Json | string) => reply.raw.write(`data: ${typeof o === "string" ? o : JSON.stringify(o)}\n\n`);
     try {
-      const r = await this.#generate(prompt, options, ac.signal, (text) => {
+      let unsent: GeneratedChunk[] = []; // tokens whose text is still pending (their logprobs go with the next text)
+      const r = await this.#generate(prompt, options, ac.signal, (c) => {
         if (!stream.stream) return;
         if (!streaming) {
           streaming = true;
           reply.hijack();
           reply.raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-          send(chunk(""));
+          send(chunk("", []));
         }
-        send(chunk(text));
+        unsent.push(c);
+        if (!c.text) return;
+        send(chunk(c.text, unsent));
+        unsent = [];
       });
       const usage: Json = {
         prompt_tokens: prompt.length, completion_tokens: r.completionTokens, total_tokens: prompt.length + r.completionTokens,
@@ -612,7 +616,7 @@ export class Server {
         const headers: Record<string, string> = { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" };
         if (r.evictedTokens > 0) headers["x-ringllm-evicted-tokens"] = String(r.evictedTokens);
         reply.raw.writeHead(200, headers);
-        send(chunk(""));
+        send(chunk("", []));
       }
       for (const f of final) send(f);
       if (stream.usage) send({ ...final[final.length - 1], choices: [], usage });
@@ -646,6 +650,17 @@ export class Server {
     const { tools, choice } = toolsOf(body);
     const options = sampling(body, model.vocab.size);
     options.maxTokens = maxTokensOf(body);
+    const wantLogprobs = bool(body, "logprobs") ?? false;
+    const topLogprobs = num(body, "top_logprobs", 0, 20, true);
+    if (topLogprobs !== undefined && !wantLogprobs) throw bad("top_logprobs", "top_logprobs needs logprobs: true");
+    if (wantLogprobs) options.logprobs = topLogprobs ?? 0;
+    const lpContent = (cs: GeneratedChunk[]) => cs.filter((c) => c.logprob !== undefined).map((c) => {
+      const tok = (id: number) => {
+        const t = model.tokenToText(id, { special: true });
+        return { token: t, bytes: Array.from(Buffer.from(t, "utf8")) };
+      };
+      return { ...tok(c.token), logprob: c.logprob, top_logprobs: (c.topLogprobs ?? []).map((a) => ({ ...tok(a.token), logprob: a.logprob })) };
+    });
     const stream = streamOptions(body);
     let grammar = responseFormat(body);
     const template = model.chatTemplate ?? undefined;
@@ -661,10 +676,11 @@ export class Server {
     const base = { id, object: "chat.completion.chunk", created, model: this.#modelName, system_fingerprint: "ringllm" };
     let first = true;
     return this.#serve(req, reply, stream, prompt, options,
-      (t) => {
+      (t, cs) => {
         const delta: Json = first ? { role: "assistant", content: t } : { content: t };
         first = false;
-        return { ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] };
+        const logprobs = wantLogprobs && cs.length > 0 ? { content: lpContent(cs), refusal: null } : null;
+        return { ...base, choices: [{ index: 0, delta, logprobs, finish_reason: null }] };
       },
       (r, usage) => {
         const parsed = tools ? parseToolCalls(r.text) : { content: r.text, toolCalls: [] };
@@ -681,7 +697,10 @@ export class Server {
         final.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] });
         return {
           final,
-          body: { id, object: "chat.completion", created, model: this.#modelName, system_fingerprint: "ringllm", choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage },
+          body: {
+            id, object: "chat.completion", created, model: this.#modelName, system_fingerprint: "ringllm",
+            choices: [{ index: 0, message, logprobs: wantLogprobs ? { content: lpContent(r.chunks), refusal: null } : null, finish_reason: finish }], usage,
+          },
         };
       });
   }
@@ -704,16 +723,37 @@ export class Server {
     if (body.echo === true) throw bad("echo", "echo is not supported");
     const options = sampling(body, model.vocab.size);
     options.maxTokens = num(body, "max_tokens", 0, 2 ** 31, true) ?? 16; // OpenAI's default for completions
+    const lpCount = num(body, "logprobs", 0, 5, true);
+    if (lpCount !== undefined) options.logprobs = lpCount;
+    const legacy = (cs: GeneratedChunk[], offset: number) => {
+      if (lpCount === undefined) return null;
+      const tokens: string[] = [], tokenLogprobs: number[] = [], top: Record<string, number>[] = [], textOffset: number[] = [];
+      for (const c of cs) {
+        if (c.logprob === undefined) continue;
+        const t = model.tokenToText(c.token, { special: true });
+        tokens.push(t);
+        tokenLogprobs.push(c.logprob);
+        top.push(Object.fromEntries((c.topLogprobs ?? []).map((a) => [model.tokenToText(a.token, { special: true }), a.logprob])));
+        textOffset.push(offset);
+        offset += t.length;
+      }
+      return { tokens, token_logprobs: tokenLogprobs, top_logprobs: top, text_offset: textOffset };
+    };
+    let streamedChars = 0;
     const stream = streamOptions(body);
     const id = `cmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const created = Math.floor(Date.now() / 1000);
     const base = { id, object: "text_completion", created, model: this.#modelName };
     if (options.maxTokens === 0) options.maxTokens = 1; // at least one step; OpenAI answers "" here
     return this.#serve(req, reply, stream, prompt, options,
-      (t) => ({ ...base, choices: [{ index: 0, text: t, logprobs: null, finish_reason: null }] }),
+      (t, cs) => {
+        const logprobs = cs.length > 0 ? legacy(cs, streamedChars) : null;
+        streamedChars += t.length;
+        return { ...base, choices: [{ index: 0, text: t, logprobs, finish_reason: null }] };
+      },
       (r, usage) => ({
         final: [{ ...base, choices: [{ index: 0, text: "", logprobs: null, finish_reason: r.result.finishReason }] }],
-        body: { ...base, choices: [{ index: 0, text: r.text, logprobs: null, finish_reason: r.result.finishReason }], usage },
+        body: { ...base, choices: [{ index: 0, text: r.text, logprobs: legacy(r.chunks, 0), finish_reason: r.result.finishReason }], usage },
       }));
   }
 

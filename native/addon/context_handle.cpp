@@ -367,41 +367,62 @@ Napi::Value ContextHandle::decode(const Napi::CallbackInfo& info) {
 }
 
 // step(samplerParams, feedToken) -> Promise<token>: decodes feedToken first when >= 0, then samples.
+// The result of step(): the token, or with log-probabilities asked for { token, logprob, top: [[id, lp], ...] }.
+static Napi::Value step_result(Napi::Env e, const BatchJob& job) {
+    if (job.logprobs_top < 0) return Napi::Number::New(e, job.token);
+    Napi::Object o = Napi::Object::New(e);
+    o.Set("token", Napi::Number::New(e, job.token));
+    o.Set("logprob", Napi::Number::New(e, job.logprob));
+    Napi::Array top = Napi::Array::New(e, job.top.size());
+    for (size_t i = 0; i < job.top.size(); i++) {
+        Napi::Array pair = Napi::Array::New(e, 2);
+        pair.Set(0u, Napi::Number::New(e, job.top[i].first));
+        pair.Set(1u, Napi::Number::New(e, job.top[i].second));
+        top.Set((uint32_t)i, pair);
+    }
+    o.Set("top", top);
+    return o;
+}
+
+// step(samplerParams, feedToken, logprobs = -1) -> Promise<token | { token, logprob, top }>: decodes
+// feedToken first when >= 0, then samples; logprobs >= 0 also returns the sampled token's
+// log-probability and that many most likely alternatives.
 Napi::Value ContextHandle::step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<Context> ctx = live(env);
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) throw_invalid(env, "step(params, feedToken)");
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) throw_invalid(env, "step(params, feedToken, logprobs?)");
     SamplerParams params = sampler_params(info[0].As<Napi::Object>());
     double feed_d = info[1].As<Napi::Number>().DoubleValue();
     if (!(feed_d >= -1 && feed_d <= 2147483647.0) || std::floor(feed_d) != feed_d)
         throw_invalid(env, "feedToken must be a token id or -1");
     int32_t feed = (int32_t)feed_d;
+    int32_t top = -1;
+    if (info.Length() > 2 && info[2].IsNumber()) {
+        top = info[2].As<Napi::Number>().Int32Value();
+        if (top < -1 || top > 100) throw_invalid(env, "logprobs must be from -1 to 100");
+    }
     if (busy_->exchange(true))
         throw_status(env, status_error("CONTEXT_BUSY", "another call on this context is still running"));
     cancel_->store(false);
-    auto token = std::make_shared<int32_t>(-1);
-    auto cancel = cancel_;
-    if (batch_) {
-        auto job = std::make_shared<BatchJob>();
-        job->ctx = ctx;
-        job->cancel = cancel;
-        if (feed >= 0) job->tokens.push_back(feed);
-        job->sample = true;
-        job->params = std::move(params);
-        BatchJob* raw = job.get();
-        return submit(env, std::move(job), [raw](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, raw->token); });
-    }
+    auto job = std::make_shared<BatchJob>();
+    job->ctx = ctx;
+    job->cancel = cancel_;
+    if (feed >= 0) job->tokens.push_back(feed);
+    job->sample = true;
+    job->params = std::move(params);
+    job->logprobs_top = top;
+    BatchJob* raw = job.get();
+    if (batch_) return submit(env, std::move(job), [raw](Napi::Env e) { return step_result(e, *raw); });
     return run(
         env, ctx,
-        [params, feed, token, cancel](Context& c) {
-            if (feed >= 0) {
-                std::vector<float> unused;
-                Status st = c.decode(&feed, 1, false, &unused, cancel.get());
+        [job](Context& c) {
+            if (!job->tokens.empty()) {
+                Status st = c.decode(job->tokens.data(), 1, false, nullptr, job->cancel.get());
                 if (!st.ok()) return st;
             }
-            return c.sample(params, token.get());
+            return batch_job_sample(*job);
         },
-        [token](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *token); });
+        [job](Napi::Env e) { return step_result(e, *job); });
 }
 
 Napi::Value ContextHandle::cancel(const Napi::CallbackInfo& info) {

@@ -76,7 +76,7 @@ void Batcher::loop() {
                 continue;
             }
             Status st = job->tokens.empty() ? status_ok() : ctx.check_decode(job->tokens.data(), job->tokens.size());
-            if (st.ok() && job->tokens.empty()) st = job->sample ? ctx.sample(job->params, &job->token) : st;
+            if (st.ok() && job->tokens.empty()) st = job->sample ? batch_job_sample(*job) : st;
             if (!st.ok() || job->tokens.empty()) {
                 finish(job, st);
                 continue;
@@ -84,7 +84,7 @@ void Batcher::loop() {
             if (ctx.batch_rows() < 1) {  // cannot join a step: the whole decode alone
                 st = ctx.decode(job->tokens.data(), job->tokens.size(), false, job->want_logits ? &job->logits : nullptr,
                                 job->cancel.get());
-                if (st.ok() && job->sample) st = ctx.sample(job->params, &job->token);
+                if (st.ok() && job->sample) st = batch_job_sample(*job);
                 finish(job, st);
                 continue;
             }
@@ -154,7 +154,7 @@ void Batcher::loop() {
             pool_->parallel_for((int64_t)to_sample.size(), pool_->n_threads(), [&](int64_t b, int64_t e, int) {
                 for (int64_t k = b; k < e; k++) {
                     BatchJob& job = *active_[in_step[to_sample[(size_t)k]]];
-                    sampled[to_sample[(size_t)k]] = job.ctx->sample(job.params, &job.token);
+                    sampled[to_sample[(size_t)k]] = batch_job_sample(job);
                 }
             });
         }
@@ -170,6 +170,12 @@ void Batcher::loop() {
             finish(job, js);
         }
     }
+}
+
+Status batch_job_sample(BatchJob& job) {
+    Status st = job.ctx->sample(job.params, &job.token);
+    if (st.ok() && job.logprobs_top >= 0) st = job.ctx->logprobs(job.token, job.logprobs_top, &job.logprob, &job.top);
+    return st;
 }
 
 Status batcher_for(Model& model, int n_threads, std::shared_ptr<Batcher>* out) {

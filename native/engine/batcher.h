@@ -40,6 +40,9 @@ struct BatchJob {
     bool sample = false;
     SamplerParams params;
     int32_t token = -1;
+    int32_t logprobs_top = -1;  // >= 0: after sampling, the token's log-probability and this many alternatives
+    float logprob = 0.0f;
+    std::vector<std::pair<int32_t, float>> top;
     std::vector<float> logits;
     bool want_logits = false;
     // An exclusive job (set: tokens unused): runs alone on the batcher thread between steps.
@@ -92,6 +95,9 @@ private:
     std::chrono::steady_clock::time_point last_step_end_;
     BatcherStats stats_;  // guarded by mutex_
 };
+
+// Samples job's token, then its log-probabilities when asked for.
+Status batch_job_sample(BatchJob& job);
 
 // The batcher of `model`'s contexts that run on n_threads threads, started on first use and kept
 // while some context holds it.

@@ -105,11 +105,20 @@ public:
         return status_ok();
     }
     // Rows a batched step may take from this context at once (its n_batch); 0: it cannot join
-    // batched steps (batcher.h runs its decodes alone).
+    // batched steps (batcher.h runs its decodes alone). Only transformer contexts return > 0: the
+    // batch stepper relies on it.
     virtual int32_t batch_rows() const { return 0; }
 
     // Samples the next token from the logits of the last decoded token (history = tokens in context).
     virtual Status sample(const SamplerParams& params, int32_t* token) = 0;
+
+    // Log-probabilities (natural log of the softmax of the raw logits, no temperature or penalties)
+    // of `token` and of the `top` most likely tokens (ties: lower id first), from the logits of the
+    // last decoded token. INVALID_ARGUMENT when there are none.
+    virtual Status logprobs(int32_t token, int32_t top, float* logprob, std::vector<std::pair<int32_t, float>>* alts) const {
+        (void)token, (void)top, (void)logprob, (void)alts;
+        return status_error("UNSUPPORTED", "this context has no token probabilities");
+    }
 
     // Reseeds the sampler's random stream.
     virtual void set_seed(uint64_t seed) = 0;

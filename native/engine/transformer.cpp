@@ -40,6 +40,7 @@ public:
     Status decode(const int32_t* tokens, size_t n, bool all_logits, std::vector<float>* logits,
                   const std::atomic<bool>* cancel) override;
     Status sample(const SamplerParams& params, int32_t* token) override;
+    Status logprobs(int32_t token, int32_t top, float* logprob, std::vector<std::pair<int32_t, float>>* alts) const override;
     void set_seed(uint64_t seed) override { sampler_rng_seed(&sampler_.rng, seed); }
     int64_t position() const override { return pos_; }
     int64_t n_ctx() const override { return has_full_ ? n_ctx_ : kContextUnbounded; }
@@ -915,6 +916,29 @@ Status TransformerContext::embed(const int32_t* tokens, size_t n, Pooling poolin
     return status_ok();
 }
 
+Status TransformerContext::logprobs(int32_t token, int32_t top, float* logprob,
+                                    std::vector<std::pair<int32_t, float>>* alts) const {
+    if (!has_logits_) return status_error("INVALID_ARGUMENT", "no logits: decode tokens first");
+    if (token < 0 || token >= hp_.n_vocab || top < 0) return status_error("INVALID_ARGUMENT", "logprobs: bad token or count");
+    const float* l = last_logits_.data();
+    const int32_t V = hp_.n_vocab;
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < V; i++) mx = std::max(mx, l[i]);
+    double sum = 0.0;
+    for (int32_t i = 0; i < V; i++) sum += std::exp((double)l[i] - mx);
+    const double lse = mx + std::log(sum);
+    *logprob = (float)((double)l[token] - lse);
+    alts->clear();
+    const int32_t k = std::min(top, V);
+    if (k == 0) return status_ok();
+    std::vector<int32_t> ids((size_t)V);
+    for (int32_t i = 0; i < V; i++) ids[(size_t)i] = i;
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    for (int32_t i = 0; i < k; i++) alts->emplace_back(ids[(size_t)i], (float)((double)l[ids[(size_t)i]] - lse));
+    return status_ok();
+}
+
 Status TransformerContext::sample(const SamplerParams& params, int32_t* token) {
     if (!has_logits_) return status_error("INVALID_ARGUMENT", "nothing to sample from: decode tokens first");
     const int64_t n = std::min(hist_n_, hist_keep_);
@@ -931,7 +955,8 @@ public:
         std::vector<TransformerContext*> cs(n);
         int64_t rows = 0;
         for (size_t i = 0; i < n; i++) {
-            auto* c = dynamic_cast<TransformerContext*>(seqs[i].ctx);
+            // batch_rows() > 0 only for transformer contexts (no RTTI in the node-gyp build)
+            auto* c = seqs[i].ctx && seqs[i].ctx->batch_rows() > 0 ? static_cast<TransformerContext*>(seqs[i].ctx) : nullptr;
             if (!c || c->pool_ != pool_ || (i > 0 && c->model_ != cs[0]->model_))
                 return status_error("INVALID_ARGUMENT", "a batched step needs transformer contexts of one model on its pool");
             if (seqs[i].m < 1 || seqs[i].m > c->n_batch_)

@@ -146,3 +146,32 @@ sharedTest("stories260K: 8 concurrent greedy stories equal each story alone", [S
   for (const c of ctxs) await c.close();
   await m.close();
 });
+
+test("logprobs: each generated token's log-probability from the raw logits, and the most likely alternatives", async () => {
+  const m = models.f32;
+  const prompt = [5, 17, 99, 230];
+  const ref = await m.createContext({ contextSize: 64, threads: 2, batching: false });
+  const logits = await ref.decode(prompt);
+  let max = -Infinity;
+  for (const x of logits) max = Math.max(max, x);
+  let sum = 0;
+  for (const x of logits) sum += Math.exp(x - max);
+  const lse = max + Math.log(sum);
+  for (const batching of [true, false]) {
+    const ctx = await m.createContext({ contextSize: 64, threads: 2, batching });
+    const chunks = [];
+    for await (const c of ctx.generate(prompt, { maxTokens: 4, temperature: 0, logprobs: 3 })) chunks.push(c);
+    expect(chunks[0].logprob).toBeCloseTo(logits[chunks[0].token] - lse, 4);
+    for (const c of chunks) {
+      expect(c.topLogprobs).toHaveLength(3);
+      expect(c.topLogprobs![0]).toEqual({ token: c.token, logprob: c.logprob }); // greedy: the best one
+      expect(c.topLogprobs![1].logprob).toBeLessThanOrEqual(c.topLogprobs![0].logprob);
+      expect(c.logprob!).toBeLessThanOrEqual(0);
+    }
+    await ctx.close();
+  }
+  const plain = await m.createContext({ contextSize: 64 });
+  for await (const c of plain.generate(prompt, { maxTokens: 2, temperature: 0 })) expect(c.logprob).toBeUndefined();
+  await plain.close();
+  await ref.close();
+});

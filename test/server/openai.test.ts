@@ -101,6 +101,30 @@ describe("OpenAI endpoints through the official client", () => {
     expect(len).toBeCloseTo(1, 4);
   });
 
+  test("logprobs: one entry per generated token with its alternatives, streamed and not; completions' legacy form", async () => {
+    const c = await ask("Tell me about owls", { logprobs: true, top_logprobs: 2, max_tokens: 8 });
+    const content = c.choices[0].logprobs!.content!;
+    expect(content.length).toBeGreaterThan(0);
+    expect(content.length).toBeLessThanOrEqual(c.usage!.completion_tokens);
+    for (const e of content) {
+      expect(e.logprob).toBeLessThanOrEqual(0);
+      expect(e.top_logprobs).toHaveLength(2);
+      expect(Buffer.from(e.bytes!).toString("utf8")).toBe(e.token);
+    }
+    expect(content.map((e) => e.token).join("")).toContain(c.choices[0].message.content!.trim().slice(0, 3));
+    const s = await client.chat.completions.create({
+      model: "m", messages: [{ role: "user", content: "Tell me about owls" }], max_tokens: 8, temperature: 1, logprobs: true, top_logprobs: 2, stream: true,
+    });
+    let n = 0;
+    for await (const chunk of s) n += chunk.choices[0]?.logprobs?.content?.length ?? 0;
+    expect(n).toBeGreaterThan(0);
+    const cmp = await client.completions.create({ model: "m", prompt: "Once upon a time", max_tokens: 6, temperature: 0, logprobs: 2 });
+    const lp = cmp.choices[0].logprobs!;
+    expect(lp.tokens!.length).toBe(lp.token_logprobs!.length);
+    expect(lp.top_logprobs![0]).toEqual(expect.any(Object));
+    expect((await raw("POST", "/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x" }], top_logprobs: 2 }))).status).toBe(400);
+  });
+
   test("response_format json_schema: the reply parses and validates", async () => {
     const schema = {
       type: "object", additionalProperties: false, required: ["answer", "score"],
