@@ -52,8 +52,10 @@ export interface KvLayerStats {
 export interface ContextStats {
   /** tokens run through the model since creation or the last reset */
   tokensProcessed: number;
-  /** bytes of K/V storage allocated over all layers */
+  /** bytes of K/V storage allocated over all layers (address space: rows are mapped as they are first written) */
   kvBytes: number;
+  /** bytes of K/V rows written so far over all layers: the memory the cache occupies (grows with the tokens held) */
+  kvUsedBytes: number;
   kvType: KvTypeName;
   /**
    * Bytes of weight copies the model holds in the packed 8-row layout of the matrix kernels

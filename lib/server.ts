@@ -522,7 +522,7 @@ export class Server {
       const now = Math.floor(Date.now() / 1000);
       const window = m.recent.filter((r) => r.t >= now - 10 && r.t < now);
       const rate = window.reduce((a, r) => a + r.n, 0) / 10;
-      const kv = this.#slots.reduce((a, s) => a + (s.ctx ? s.ctx.stats().kvBytes : 0), 0);
+      const kv = this.#slots.reduce((a, s) => a + (s.ctx ? s.ctx.stats().kvUsedBytes : 0), 0);
       const lines = [
         "# HELP ringllm_prompt_tokens_total Prompt tokens of completed and running requests.",
         "# TYPE ringllm_prompt_tokens_total counter",
@@ -542,7 +542,7 @@ export class Server {
         "# HELP ringllm_busy_sequences Sequences serving a request.",
         "# TYPE ringllm_busy_sequences gauge",
         `ringllm_busy_sequences ${this.#slots.filter((s) => s.busy).length}`,
-        "# HELP ringllm_kv_bytes KV cache bytes allocated over all sequences.",
+        "# HELP ringllm_kv_bytes KV cache bytes in use (rows written) over all sequences.",
         "# TYPE ringllm_kv_bytes gauge",
         `ringllm_kv_bytes ${kv}`,
         "# HELP ringllm_requests_total Requests by route and status.",

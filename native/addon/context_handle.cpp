@@ -601,6 +601,7 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("tokensProcessed", Napi::Number::New(env, (double)s.tokens));
     o.Set("kvBytes", Napi::Number::New(env, (double)s.kv_bytes));
+    o.Set("kvUsedBytes", Napi::Number::New(env, (double)s.kv_used_bytes));
     o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
     o.Set("repackedBytes", Napi::Number::New(env, (double)s.repacked_bytes));
     if (batch_) {

@@ -52,7 +52,8 @@ struct KvLayerStats {
 
 struct ContextStats {
     int64_t tokens = 0;    // tokens processed since the last reset
-    int64_t kv_bytes = 0;  // KV storage allocated, all layers
+    int64_t kv_bytes = 0;  // KV storage allocated, all layers (address space: rows are mapped as first written)
+    int64_t kv_used_bytes = 0;  // KV rows written so far, all layers: the memory the cache occupies
     int64_t repacked_bytes = 0;  // weight copies in the packed 8-row layout (the model's, shared)
     KvType type = KvType::F16;
     std::vector<KvLayerStats> layers;

@@ -92,6 +92,10 @@ private:
     // Layer il's attention for the m rows in q_/k_/v_ at positions pos0..: RoPE, the K/V rows stored
     // in the cache (every row), the attention of rows [r0, m) into att_.
     void attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0);
+    // Scratch for chunks of up to `rows` rows, grown on first need, so an idle context holds none:
+    // the attention buffers, and with `full` those of its own forward passes (a batched step brings
+    // its own). OUT_OF_MEMORY when it cannot grow.
+    Status reserve_rows(int32_t rows, bool full);
     // Attention of the chunk's queries [r0, m) over layer kv's cache and the staged rows, into att_.
     void attention(const KvLayer& kv, int32_t m, int64_t pos0, int32_t r0);
     // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
@@ -269,22 +273,6 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     attn_.type = type;
     attn_.kt = kt;
 
-    const size_t B = (size_t)n_batch_;
-    x_.assign(B * hp_.n_embd, 0.0f);
-    h_.assign(B * hp_.n_embd, 0.0f);
-    q_.assign(B * q_dim_, 0.0f);
-    if (has_sinks_) {
-        q_raw_.assign(B * q_dim_, 0.0f);
-        q_sink_.assign(B * q_dim_, 0.0f);
-    }
-    k_.assign(B * k_dim_, 0.0f);
-    v_.assign(B * v_dim_, 0.0f);
-    k_stage_.assign(B * kv_.front()->k_row_bytes(), 0);
-    v_stage_.assign(B * kv_.front()->v_row_bytes(), 0);
-    att_.assign(B * o_dim_, 0.0f);
-    o_.assign(B * hp_.n_embd, 0.0f);
-    gate_.assign(B * hp_.n_ff, 0.0f);
-    up_.assign(B * hp_.n_ff, 0.0f);
     rope_cs_.assign((size_t)hp_.n_rot + 2, 0.0f);
     last_logits_.assign((size_t)hp_.n_vocab, 0.0f);
     hist_keep_ = has_full_ ? n_ctx_ : kHistoryBounded;
@@ -297,23 +285,52 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
         st = pool_->init(params.n_threads > 0 ? params.n_threads : 1);
         if (!st.ok()) return st;
     }
-    parts_.assign((size_t)hp_.n_head_kv * kMaxSplits * attn_partial_floats(attn_), 0.0f);
     // per worker: a decode partial + tile scratch, h2o's rows and probabilities, or a prefill block
     const size_t R = (size_t)kAttnBlock * attn_.group;
     work_stride_ = std::max({attn_partial_floats(attn_) + attn_block_scratch_floats(attn_, attn_.group),
                              (size_t)kAttnKeys * (2 * hp_.head_dim_k + hp_.head_dim_v + attn_.group) +
                                  (size_t)attn_.group * h2o_slots_,
                              R * (2 * hp_.head_dim_k + 2 + hp_.head_dim_v) + attn_block_scratch_floats(attn_, (int32_t)R)});
-    work_.assign((size_t)pool_->n_threads() * work_stride_, 0.0f);
-    held_.assign((size_t)pool_->n_threads() * h2o_slots_, 0);
-
-    size_t act = matmul_act_bytes(w_.output, 1) * B;  // output runs on at most n_batch rows
-    for (const TransformerLayer& L : w_.layers)
-        for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
-            act = std::max(act, matmul_act_bytes(*m, n_batch_));
-    act_.assign(act + 64, 0);
     snapshot();
     return sampler_init(&sampler_, hp_.n_vocab, params.seed);
+}
+
+Status TransformerContext::reserve_rows(int32_t rows, bool full) {
+    try {
+        const size_t B = (size_t)rows;
+        if (q_.size() < B * q_dim_) {
+            q_.resize(B * q_dim_);
+            if (has_sinks_) {
+                q_raw_.resize(B * q_dim_);
+                q_sink_.resize(B * q_dim_);
+            }
+            k_.resize(B * k_dim_);
+            v_.resize(B * v_dim_);
+            k_stage_.resize(B * kv_.front()->k_row_bytes());
+            v_stage_.resize(B * kv_.front()->v_row_bytes());
+            att_.resize(B * o_dim_);
+        }
+        if (work_.empty()) {
+            parts_.assign((size_t)hp_.n_head_kv * kMaxSplits * attn_partial_floats(attn_), 0.0f);
+            work_.assign((size_t)pool_->n_threads() * work_stride_, 0.0f);
+            held_.assign((size_t)pool_->n_threads() * h2o_slots_, 0);
+        }
+        if (full && x_.size() < B * hp_.n_embd) {
+            x_.resize(B * hp_.n_embd);
+            h_.resize(B * hp_.n_embd);
+            o_.resize(B * hp_.n_embd);
+            gate_.resize(B * hp_.n_ff);
+            up_.resize(B * hp_.n_ff);
+            size_t act = matmul_act_bytes(w_.output, rows);  // the output runs on at most these rows
+            for (const TransformerLayer& L : w_.layers)
+                for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+                    act = std::max(act, matmul_act_bytes(*m, rows));
+            act_.resize(act + 64);
+        }
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory for the scratch of " + std::to_string(rows) + " rows");
+    }
+    return status_ok();
 }
 
 void TransformerContext::snapshot() {
@@ -323,6 +340,7 @@ void TransformerContext::snapshot() {
     s.repacked_bytes = repacked_bytes_;
     for (const auto& kv : kv_) {
         s.kv_bytes += (int64_t)kv->bytes();
+        s.kv_used_bytes += kv->state_rows() * (int64_t)(kv->k_row_bytes() + kv->v_row_bytes());
         s.layers.push_back(KvLayerStats{kv->config(), kv->n_slots(), kv->held()});
     }
     std::lock_guard<std::mutex> lock(stats_mutex_);
@@ -634,6 +652,7 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
                                   const std::atomic<bool>* cancel) {
     Status st = check_decode(tokens, n);
     if (!st.ok()) return st;
+    if (!(st = reserve_rows((int32_t)std::min(n, (size_t)n_batch_), true)).ok()) return st;
     const size_t V = (size_t)hp_.n_vocab;
     if (logits) {
         try {
@@ -873,6 +892,7 @@ Status TransformerContext::embed(const int32_t* tokens, size_t n, Pooling poolin
                                  const std::atomic<bool>* cancel) {
     Status st = check_tokens("embed", tokens, n);
     if (!st.ok()) return st;
+    if (!(st = reserve_rows((int32_t)std::min(n, (size_t)n_batch_), true)).ok()) return st;
     if (has_full_ && (int64_t)n > n_ctx_)
         return status_error("CONTEXT_FULL", "a text of " + std::to_string(n) + " tokens does not fit the context size " +
                                                 std::to_string(n_ctx_) + "; embed with a larger contextSize");
@@ -966,6 +986,7 @@ public:
             if (c->has_full_ && c->pos_ + seqs[i].m > c->n_ctx_)
                 return status_error("CONTEXT_FULL", "decoding at position " + std::to_string(c->pos_) +
                                                         " would exceed the context size " + std::to_string(c->n_ctx_));
+            if (!(st = c->reserve_rows(seqs[i].m, false)).ok()) return st;
             cs[i] = c;
             rows += seqs[i].m;
         }

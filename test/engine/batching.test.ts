@@ -175,3 +175,30 @@ test("logprobs: each generated token's log-probability from the raw logits, and 
   await plain.close();
   await ref.close();
 });
+
+test("64 idle contexts cost little memory; KV memory grows with the tokens held, not the context size", () => {
+  // in a child process: RSS is per process, and this one has other tests' allocations
+  const script = `const r = require(${JSON.stringify(join(__dirname, "..", "..", "dist", "cjs", "index.js"))});
+    (async () => {
+      const m = await r.loadModel(${JSON.stringify(join(dir.path, "f32.gguf"))});
+      const warm = await m.createContext({ contextSize: 1024, threads: 2 });
+      await warm.decode([5, 6, 7]);
+      const before = process.memoryUsage().rss;
+      const ctxs = [];
+      for (let i = 0; i < 64; i++) ctxs.push(await m.createContext({ contextSize: 1024, threads: 2 }));
+      const idle = process.memoryUsage().rss - before;
+      const s0 = ctxs[0].stats();
+      await Promise.all(ctxs.map((c, i) => c.decode(Array.from({ length: 100 }, (_, k) => 3 + ((i * 7 + k) % 500)))));
+      const s1 = ctxs[0].stats();
+      console.log(JSON.stringify({ idle, kvBytes: s0.kvBytes, used0: s0.kvUsedBytes, used1: s1.kvUsedBytes }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const res = require("node:child_process").spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  expect(res.status).toBe(0);
+  const r = JSON.parse(res.stdout) as { idle: number; kvBytes: number; used0: number; used1: number };
+  // each context could hold 1024 tokens x 2 layers x (K + V) f16 rows of 128 = 1 MiB of KV, and its
+  // forward scratch for 512-row chunks is several MiB more: none of it is touched while idle
+  expect(r.kvBytes).toBe(1024 * 2 * 2 * 128 * 2);
+  expect(r.idle).toBeLessThan(24 * 1024 * 1024);
+  expect(r.used0).toBe(0);
+  expect(r.used1).toBe(100 * 2 * 2 * 128 * 2);
+});
