@@ -1,7 +1,7 @@
 // loadModel and the Model class.
 import { type ApplyChatTemplateOptions, type ChatMessage, renderChat } from "./chat-template";
 import { Chat, type ChatOptions, createChat } from "./chat";
-import { Context, ContextOptions, NativeContextHandle } from "./context";
+import { BatchStats, Context, ContextOptions, NativeContextHandle } from "./context";
 import { defaultModelPath } from "./default-model";
 import { describe, fromNative, RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENGTH } from "./gguf";
@@ -264,6 +264,16 @@ export class Model {
     } catch (err) {
       throw fromNative(err, callSite);
     }
+  }
+
+  /**
+   * The model's batched decoding: one entry per thread count its batched contexts use (contexts
+   * batch with those of the same `threads`), with the steps run, rows decoded, sequences per step
+   * (mean, most, latest) and calls queued or running now. Empty when no batched context is alive.
+   */
+  stats(): { batches: (BatchStats & { threads: number })[] } {
+    this.#live();
+    return { batches: this.#handle.batchStats() };
   }
 
   /** The model's chat template (`tokenizer.chat_template`), or null when the file has none. */

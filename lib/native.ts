@@ -33,6 +33,7 @@ export interface NativeModelHandle {
   tokenId(text: string): number;
   createDecoder(removeSpecial: boolean, unparseSpecial: boolean, after?: number): NativeDecoder;
   createContext(options: Record<string, unknown>): Promise<unknown>;
+  batchStats(): (import("./context").BatchStats & { threads: number })[];
 }
 
 export interface NativeSystemInfo {

@@ -1,5 +1,6 @@
 #include "model_handle.h"
 
+#include "../engine/batcher.h"
 #include "context_handle.h"
 #include "gguf_js.h"
 
@@ -22,6 +23,7 @@ Napi::Function ModelHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ModelHandle::token_id>("tokenId"),
                            InstanceMethod<&ModelHandle::create_decoder>("createDecoder"),
                            InstanceMethod<&ModelHandle::create_context_js>("createContext"),
+                           InstanceMethod<&ModelHandle::batch_stats>("batchStats"),
                        });
 }
 
@@ -115,6 +117,34 @@ Napi::Value ModelHandle::create_context_js(const Napi::CallbackInfo& info) {
         throw_status(env, status_error("INVALID_ARGUMENT", "the model was loaded with vocabOnly; load it without "
                                                            "vocabOnly to create a context"));
     return create_context(info, model_);
+}
+
+// batchStats() -> [{ threads, steps, rows, meanSequences, maxSequences, lastSequences, running }]:
+// the model's batchers (one per thread count of its batched contexts) that are alive.
+Napi::Value ModelHandle::batch_stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Model& m = *model_;
+    std::vector<std::pair<int, BatcherStats>> list;
+    {
+        std::lock_guard<std::mutex> lock(m.batchers_mutex);
+        for (auto& [threads, weak] : m.batchers)
+            if (auto b = weak.lock()) list.emplace_back(threads, b->stats());
+    }
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) {
+        const BatcherStats& b = list[i].second;
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("threads", Napi::Number::New(env, list[i].first));
+        o.Set("steps", Napi::Number::New(env, (double)b.steps));
+        o.Set("rows", Napi::Number::New(env, (double)b.rows));
+        o.Set("meanSequences", Napi::Number::New(env, b.steps > 0 ? (double)b.sequence_steps / (double)b.steps : 0.0));
+        o.Set("maxSequences", Napi::Number::New(env, b.max_sequences));
+        o.Set("lastSequences", Napi::Number::New(env, b.last_sequences));
+        o.Set("running", Napi::Number::New(env, b.running));
+        out.Set((uint32_t)i, o);
+    }
+    return out;
 }
 
 Napi::Value ModelHandle::check_computable(const Napi::CallbackInfo& info) {

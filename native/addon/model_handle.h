@@ -27,6 +27,7 @@ private:
     Napi::Value close(const Napi::CallbackInfo& info);
     Napi::Value is_closed(const Napi::CallbackInfo& info);
     Napi::Value check_computable(const Napi::CallbackInfo& info);
+    Napi::Value batch_stats(const Napi::CallbackInfo& info);
     // tokenizer_binding.cpp
     Napi::Value tokenize_sync(const Napi::CallbackInfo& info);
     Napi::Value tokenize_async(const Napi::CallbackInfo& info);

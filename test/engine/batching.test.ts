@@ -64,6 +64,9 @@ describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
     const stats = batched[0].stats().batch!;
     expect(stats.maxSequences).toBeGreaterThanOrEqual(2);
     expect(stats.steps).toBeGreaterThan(0);
+    const modelStats = m.stats().batches.find((b) => b.threads === 2)!;
+    expect(modelStats.steps).toBe(stats.steps);
+    expect(modelStats.running).toBe(0);
     for (let i = 0; i < kvs.length; i++) {
       const alone = await m.createContext({ contextSize: 512, threads: 2, kv: kvs[i], batching: false });
       expect(alone.stats().batch).toBeNull();
