@@ -28,6 +28,7 @@ static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y, int64_
         const uint16_t* d;
         if constexpr (Q4) {
             const BlockQ4_0x8& blk = ((const BlockQ4_0x8*)w)[b];
+            prefetch_block<BlockQ4_0x8, 16>(&blk);
             d = blk.d;
             RL_UNROLL for (int c = 0; c < 4; c++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c));
@@ -41,6 +42,7 @@ static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y, int64_
                 s[t] = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones16), _mm256_set1_epi32(8 * a.s[(int64_t)(t0 + t) * nb + b]));
         } else {
             const BlockQ8_0x8& blk = ((const BlockQ8_0x8*)w)[b];
+            prefetch_block<BlockQ8_0x8, 8>(&blk);
             d = blk.d;
             RL_UNROLL for (int c = 0; c < 8; c++) {
                 const __m256i wq = _mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c));

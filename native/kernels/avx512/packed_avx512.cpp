@@ -31,6 +31,7 @@ RL_VNNI static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y
         const uint16_t* d;
         if constexpr (Q4) {
             const BlockQ4_0x8& blk = ((const BlockQ4_0x8*)w)[b];
+            prefetch_block<BlockQ4_0x8, 16>(&blk);
             d = blk.d;
             RL_UNROLL for (int c = 0; c < 4; c++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c));
@@ -42,6 +43,7 @@ RL_VNNI static void q_0_tile(const void* w, const PackedAct& a, int t0, float* y
             }
         } else {
             const BlockQ8_0x8& blk = ((const BlockQ8_0x8*)w)[b];
+            prefetch_block<BlockQ8_0x8, 8>(&blk);
             d = blk.d;
             RL_UNROLL for (int c = 0; c < 8; c++) {
                 const __m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(blk.qs + 32 * c)), flip);
@@ -131,6 +133,8 @@ RL_VNNI static void q8_0_tile16(const void* w, const PackedAct& a, int t0, float
     for (int64_t b = 0; b < nb; b++) {
         const BlockQ8_0x8& A = wa[b];
         const BlockQ8_0x8& B = wb[b];
+        prefetch_block<BlockQ8_0x8, 8>(&A);
+        prefetch_block<BlockQ8_0x8, 8>(&B);
         __m512i s32[NT];
         RL_UNROLL for (int t = 0; t < NT; t++) s32[t] = _mm512_setzero_si512();
         RL_UNROLL for (int c = 0; c < 8; c++) {
