@@ -476,7 +476,7 @@ export class Server {
       else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") e = new HttpError(415, "send the body as application/json", null, "unsupported_media_type");
       else if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
         e = new HttpError(400, `the body is not valid JSON: ${err.message}`, null, "invalid_json");
-      } else if (err instanceof RingllmError && ["INVALID_ARGUMENT", "GRAMMAR_INVALID", "SCHEMA_UNSUPPORTED", "CHAT_TEMPLATE_ERROR", "CONTEXT_FULL"].includes(err.code)) {
+      } else if (err instanceof RingllmError && ["INVALID_ARGUMENT", "GRAMMAR_INVALID", "SCHEMA_UNSUPPORTED", "CHAT_TEMPLATE_ERROR", "CONTEXT_FULL", "UNSUPPORTED"].includes(err.code)) {
         e = new HttpError(400, err.message, null, err.code.toLowerCase());
       } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
         e = new HttpError(err.statusCode, err.message);

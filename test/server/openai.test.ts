@@ -289,6 +289,25 @@ test("an API key is required when set (401), a full queue is 503 with retry-afte
   await broken.close();
 });
 
+test("an embedding model (bert): embeddings served, chat refused with a 400 that says why", async () => {
+  const { writeEmbedModel } = await import("../../scripts/gguf/embed-models");
+  const { tempDir } = await import("../helpers");
+  const dir = tempDir("ringllm-serve-bert-");
+  const file = join(dir.path, "bert.gguf");
+  writeEmbedModel(file, "bert-mean");
+  const s = await createServer({ port: 0, model: file, parallel: 1 });
+  const u = await s.listen();
+  await s.ready;
+  const c = new OpenAI({ baseURL: `${u}/v1`, apiKey: "x", maxRetries: 0 });
+  const e = await c.embeddings.create({ model: "bert", input: ["a cat sat on the mat", "x"] });
+  expect(e.data[0].embedding).toHaveLength(64);
+  await expect(c.chat.completions.create({ model: "bert", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({
+    status: 400, message: expect.stringContaining("embedding model"),
+  });
+  await s.close();
+  dir.cleanup();
+});
+
 test("ringllm serve: answers, then on SIGTERM finishes the request in flight and exits 0", async () => {
   const cli = join(ROOT, "dist", "cjs", "cli.js");
   const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--parallel", "2", "--grace", "20"], { env: { ...process.env, NODE_NO_WARNINGS: "1" } });
