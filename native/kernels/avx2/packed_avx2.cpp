@@ -75,6 +75,7 @@ static void k45_tile(const void* w, const PackedAct& a, int t0, float* y, int64_
     RL_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < a.nb; b++) {
         const B& wb = ((const B*)w)[b];
+        prefetch_block<B, 2>(&wb);
         __m256i isum[NT];
         RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
@@ -107,6 +108,7 @@ static void q6_K_tile(const void* w, const PackedAct& a, int t0, float* y, int64
     RL_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < a.nb; b++) {
         const BlockQ6_Kx8& wb = ((const BlockQ6_Kx8*)w)[b];
+        prefetch_block<BlockQ6_Kx8, 2>(&wb);
         __m256i isum[NT];
         RL_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int g = 0; g < 16; g++) {
