@@ -501,7 +501,14 @@ export class Context {
       const after = first.length > 0 ? first[first.length - 1] : this.#last;
       if (first.length > 0) {
         this.#checkRoom("generate", first.length + 1);
-        await this.#run("generate", signal, () => this.#withProgress(first.length, o.onPromptProgress, () => this.#handle.decode(first, false)));
+        const before = this.#handle.info().position;
+        try {
+          await this.#run("generate", signal, () => this.#withProgress(first.length, o.onPromptProgress, () => this.#handle.decode(first, false)));
+        } catch (err) {
+          // a ring cache keeps the chunks completed before a cancel, the pending token among them
+          if (this.#handle.info().position !== before) this.#pending = -1;
+          throw err;
+        }
         this.#pending = -1;
         this.#last = first[first.length - 1];
       }

@@ -391,6 +391,7 @@ export class Server {
       best.busy = true;
       return best;
     }
+    if (signal.aborted) throw new HttpError(499, "the client went away");
     if (this.#waiting.length >= this.#opts.queueLimit) {
       throw new HttpError(503, `all ${this.#opts.parallel} sequences are busy and ${this.#waiting.length} requests wait; retry later`, null, "server_busy");
     }
@@ -422,6 +423,7 @@ export class Server {
     const maxTokens = Math.min(options.maxTokens ?? room, room);
     const slot = await this.#acquire(prompt, signal);
     try {
+      if (signal.aborted) throw new HttpError(499, "the client went away"); // keep the slot's cache as it is
       if (!slot.ctx) slot.ctx = await this.#newContext();
       const ctx = slot.ctx;
       let reuse = slot.tokens ? commonPrefix(slot.tokens, prompt) : 0;
@@ -442,17 +444,22 @@ export class Server {
       const chunks: GeneratedChunk[] = [];
       const it = ctx.generate(prompt.subarray(reuse), { ...options, maxTokens, signal });
       let result: GenerateResult;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) {
-          result = r.value;
-          break;
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) {
+            result = r.value;
+            break;
+          }
+          n++;
+          this.#tokensGenerated(1);
+          text += r.value.text;
+          if (options.logprobs !== undefined) chunks.push(r.value);
+          onChunk(r.value);
         }
-        n++;
-        this.#tokensGenerated(1);
-        text += r.value.text;
-        if (options.logprobs !== undefined) chunks.push(r.value);
-        onChunk(r.value);
+      } finally {
+        // if onChunk threw, the generator is suspended at a yield: end it so the context is free
+        await it.return(undefined as unknown as GenerateResult).catch(() => undefined);
       }
       slot.tokens = await ctx.tokens();
       const s = ctx.stats();
@@ -582,6 +589,7 @@ export class Server {
       if (!reply.raw.writableFinished) ac.abort();
     };
     reply.raw.on("close", onClose);
+    if (reply.raw.destroyed || req.raw.socket?.destroyed) ac.abort(); // gone while the prompt was prepared
     this.#active.add(ac);
     let streaming = false;
     const send = (o: Json | string) => reply.raw.write(`data: ${typeof o === "string" ? o : JSON.stringify(o)}\n\n`);
@@ -623,7 +631,9 @@ export class Server {
       send("[DONE]");
       reply.raw.end();
       this.#count(req.routeOptions.url ?? "", 200);
-    } catch (e) {
+    } catch (err) {
+      let e = err;
+      if (ac.signal.aborted && this.#draining) e = new HttpError(503, "the server is shutting down", null, "shutting_down");
       if (ac.signal.aborted && !this.#draining) {
         if (!streaming) reply.hijack();
         reply.raw.destroy();

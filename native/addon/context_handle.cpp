@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <mutex>
 
 #include "../util/cpu_topology.h"
 #include "addon.h"
@@ -118,8 +119,16 @@ private:
 // calls are in flight.
 // It is released by close() once no call is in flight, never from a finalizer: at environment
 // teardown Node closes thread-safe functions itself, and releasing one there aborts.
+// Whether the thread-safe function is gone (finalized: released, or closed by Node at environment
+// teardown). The batcher thread checks it, under the mutex, around each call into it.
+struct TsfnGuard {
+    std::mutex mutex;
+    bool dead = false;
+};
+
 struct ContextHandle::BatchLink {
     std::shared_ptr<Batcher> batcher;
+    std::shared_ptr<TsfnGuard> guard = std::make_shared<TsfnGuard>();
     Napi::ThreadSafeFunction tsfn;
     int pending = 0;       // calls in flight (JS thread only)
     bool closing = false;  // close() was called: release when pending reaches 0
@@ -272,8 +281,17 @@ Napi::Object ContextHandle::create(Napi::Env env, std::shared_ptr<Context> ctx, 
     if (batcher) {
         h->batch_ = std::make_shared<BatchLink>();
         h->batch_->batcher = std::move(batcher);
-        h->batch_->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                                        "ringllm.batch", 0, 1);
+        auto* guard = new std::shared_ptr<TsfnGuard>(h->batch_->guard);
+        h->batch_->tsfn = Napi::ThreadSafeFunction::New(
+            env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "ringllm.batch", 0, 1,
+            [](Napi::Env, std::shared_ptr<TsfnGuard>* g) {
+                {
+                    std::lock_guard<std::mutex> lock((*g)->mutex);
+                    (*g)->dead = true;
+                }
+                delete g;
+            },
+            guard);
         h->batch_->tsfn.Unref(env);
     }
     return obj;
@@ -298,7 +316,12 @@ Napi::Value ContextHandle::submit(Napi::Env env, std::shared_ptr<BatchJob> job, 
     if (batch_->pending++ == 0) batch_->tsfn.Ref(env);
     job->done = [s](BatchJob&, const Status& st) {
         s->status = st;
-        napi_status rc = s->link->tsfn.NonBlockingCall(s, [](Napi::Env e, Napi::Function, Settle* done) {
+        // At teardown the function may be gone: then s is left (never deleted here, on the batcher
+        // thread: it may hold the last reference to the batcher, which cannot join its own thread).
+        std::shared_ptr<TsfnGuard> guard = s->link->guard;
+        std::lock_guard<std::mutex> lock(guard->mutex);
+        if (guard->dead) return;
+        (void)s->link->tsfn.NonBlockingCall(s, [](Napi::Env e, Napi::Function, Settle* done) {
             std::unique_ptr<Settle> own(done);
             own->busy->store(false);
             if (--own->link->pending == 0) {
@@ -318,7 +341,6 @@ Napi::Value ContextHandle::submit(Napi::Env env, std::shared_ptr<BatchJob> job, 
                 own->deferred.Reject(err.Value());
             }
         });
-        if (rc != napi_ok) delete s;  // the environment is shutting down: nobody waits for it
     };
     batch_->batcher->submit(std::move(job));
     return p;

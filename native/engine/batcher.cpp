@@ -1,6 +1,9 @@
 #include "batcher.h"
 
 #include <algorithm>
+#include <exception>
+#include <new>
+#include <string>
 
 namespace rl {
 
@@ -46,7 +49,23 @@ void Batcher::finish(const std::shared_ptr<BatchJob>& job, const Status& st) {
         std::lock_guard<std::mutex> lock(mutex_);
         stats_.running--;
     }
-    if (job->done) job->done(*job, st);
+    if (!job->done) return;
+    try {
+        job->done(*job, st);
+    } catch (...) {  // the caller's settle failed (out of memory): nobody can be told
+    }
+}
+
+// Runs fn, turning a C++ exception into a Status: nothing may escape the batcher thread.
+template <class F>
+static Status guarded(F&& fn) {
+    try {
+        return fn();
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "out of memory in a batched call");
+    } catch (const std::exception& e) {
+        return status_error("INTERNAL", std::string("batched call failed: ") + e.what());
+    }
 }
 
 void Batcher::loop() {
@@ -72,26 +91,34 @@ void Batcher::loop() {
         for (auto& job : taken) {
             Context& ctx = *job->ctx;
             if (job->exclusive) {
-                finish(job, job->exclusive(ctx));
+                finish(job, guarded([&] { return job->exclusive(ctx); }));
                 continue;
             }
             Status st = job->tokens.empty() ? status_ok() : ctx.check_decode(job->tokens.data(), job->tokens.size());
-            if (st.ok() && job->tokens.empty()) st = job->sample ? batch_job_sample(*job) : st;
+            if (st.ok() && job->tokens.empty())
+                st = job->sample ? guarded([&] { return batch_job_sample(*job); })
+                                 : status_error("INVALID_ARGUMENT", "decode needs at least one token");
             if (!st.ok() || job->tokens.empty()) {
                 finish(job, st);
                 continue;
             }
             if (ctx.batch_rows() < 1) {  // cannot join a step: the whole decode alone
-                st = ctx.decode(job->tokens.data(), job->tokens.size(), false, job->want_logits ? &job->logits : nullptr,
-                                job->cancel.get());
-                if (st.ok() && job->sample) st = batch_job_sample(*job);
+                st = guarded([&] {
+                    Status s = ctx.decode(job->tokens.data(), job->tokens.size(), false,
+                                          job->want_logits ? &job->logits : nullptr, job->cancel.get());
+                    return s.ok() && job->sample ? batch_job_sample(*job) : s;
+                });
                 finish(job, st);
                 continue;
             }
             job->pos_start = ctx.position();
             job->next = 0;
-            if (job->want_logits) job->logits.assign((size_t)ctx.n_vocab(), 0.0f);
-            active_.push_back(job);
+            st = guarded([&] {
+                if (job->want_logits) job->logits.assign((size_t)ctx.n_vocab(), 0.0f);
+                active_.push_back(job);
+                return status_ok();
+            });
+            if (!st.ok()) finish(job, st);
         }
         taken.clear();
         if (active_.empty()) continue;
@@ -109,21 +136,32 @@ void Batcher::loop() {
         }
         if (active_.empty()) continue;
 
+        // single tokens (running streams) first, then prompt chunks in the room left, so no stream
+        // waits behind prompts; in_step stays in increasing order (the erase loop below needs it)
         seqs.clear();
         in_step.clear();
         int32_t rows = 0;
+        std::vector<char> take(active_.size(), 0);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < active_.size(); i++) {
+                BatchJob& job = *active_[i];
+                const size_t left = job.tokens.size() - job.next;
+                if ((pass == 0) != (left == 1) || take[i]) continue;
+                const int32_t m = (int32_t)std::min<size_t>({left, (size_t)kPrefillChunk, (size_t)job.ctx->batch_rows()});
+                if (rows > 0 && rows + m > kMaxRows) continue;  // waits for the next step
+                take[i] = (char)m;
+                rows += m;
+            }
         for (size_t i = 0; i < active_.size(); i++) {
+            if (!take[i]) continue;
             BatchJob& job = *active_[i];
-            const int32_t left = (int32_t)std::min<size_t>(job.tokens.size() - job.next, INT32_MAX);
-            const int32_t m = std::min({left, kPrefillChunk, job.ctx->batch_rows()});
-            if (!seqs.empty() && rows + m > kMaxRows) continue;  // waits for the next step
-            const bool final_chunk = m == left;
+            const int32_t m = (int32_t)std::min<size_t>({job.tokens.size() - job.next, (size_t)kPrefillChunk, (size_t)job.ctx->batch_rows()});
+            const bool final_chunk = job.next + (size_t)m == job.tokens.size();
             seqs.push_back({job.ctx.get(), job.tokens.data() + job.next, m, final_chunk,
                             final_chunk && job.want_logits ? job.logits.data() : nullptr});
             in_step.push_back(i);
-            rows += m;
         }
-        Status st = stepper_->step(seqs.data(), seqs.size());
+        Status st = guarded([&] { return stepper_->step(seqs.data(), seqs.size()); });
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (st.ok()) {
@@ -154,7 +192,7 @@ void Batcher::loop() {
             pool_->parallel_for((int64_t)to_sample.size(), pool_->n_threads(), [&](int64_t b, int64_t e, int) {
                 for (int64_t k = b; k < e; k++) {
                     BatchJob& job = *active_[in_step[to_sample[(size_t)k]]];
-                    sampled[to_sample[(size_t)k]] = batch_job_sample(job);
+                    sampled[to_sample[(size_t)k]] = guarded([&] { return batch_job_sample(job); });
                 }
             });
         }
@@ -166,6 +204,8 @@ void Batcher::loop() {
                 job->next += (size_t)seqs[s].m;
                 if (job->next < job->tokens.size()) continue;
             }
+            // a failed step: full caches go back to where the job started (as Context::decode leaves them)
+            if (!st.ok() && job->ctx->position() != job->pos_start) (void)job->ctx->truncate(job->pos_start);
             active_.erase(active_.begin() + (ptrdiff_t)i);
             finish(job, js);
         }
