@@ -1,5 +1,6 @@
 #include "addon.h"
 
+#include "../engine/batcher.h"
 #include "context_handle.h"
 #include "decoder_handle.h"
 #include "model_handle.h"
@@ -49,6 +50,13 @@ void RingllmAddon::cleanup_hook(void* arg) {
         handles.swap(self->open_models->handles);
     }
     for (ModelHandle* h : handles) h->release();
+    std::vector<std::weak_ptr<Batcher>> batchers;
+    {
+        std::lock_guard<std::mutex> lock(self->batchers_mu);
+        batchers.swap(self->batchers);
+    }
+    for (auto& w : batchers)
+        if (auto b = w.lock()) b->shutdown();
 }
 
 }  // namespace rl

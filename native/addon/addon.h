@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "../engine/model.h"
 #include "../util/status.h"
@@ -21,6 +22,8 @@ struct OpenModels {
     std::set<ModelHandle*> handles;
 };
 
+class Batcher;
+
 class RingllmAddon : public Napi::Addon<RingllmAddon> {
 public:
     RingllmAddon(Napi::Env env, Napi::Object exports);
@@ -30,6 +33,10 @@ public:
     Napi::FunctionReference decoder_ctor;
     Napi::FunctionReference context_ctor;
     std::shared_ptr<OpenModels> open_models = std::make_shared<OpenModels>();
+    // batchers of this environment's batched contexts: shut down at teardown, before the addon's
+    // code may be unloaded under their threads
+    std::mutex batchers_mu;
+    std::vector<std::weak_ptr<Batcher>> batchers;
 
 private:
     static void cleanup_hook(void* arg);

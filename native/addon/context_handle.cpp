@@ -1,5 +1,6 @@
 #include "context_handle.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -60,15 +61,18 @@ public:
     void Execute() override { status_ = job_(*ctx_); }
     void OnOK() override {
         busy_->store(false);
-        Napi::HandleScope scope(Env());
-        if (!status_.ok()) {
-            deferred_.Reject(error_from_status(Env(), status_).Value());
-            return;
-        }
-        try {
-            deferred_.Resolve(result_(Env()));
-        } catch (const Napi::Error& e) {
-            deferred_.Reject(e.Value());
+        try {  // a terminating worker's environment refuses calls into JS (they throw)
+            Napi::HandleScope scope(Env());
+            if (!status_.ok()) {
+                deferred_.Reject(error_from_status(Env(), status_).Value());
+                return;
+            }
+            try {
+                deferred_.Resolve(result_(Env()));
+            } catch (const Napi::Error& e) {
+                deferred_.Reject(e.Value());
+            }
+        } catch (...) {
         }
     }
 
@@ -89,17 +93,20 @@ public:
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override { status_ = Context::create(model_, params_, &ctx_); }
     void OnOK() override {
-        Napi::HandleScope scope(Env());
-        if (!status_.ok()) {
-            deferred_.Reject(error_from_status(Env(), status_).Value());
-            return;
-        }
-        try {
-            std::shared_ptr<Context> ctx(std::move(ctx_));
-            // encoders never join batched steps: they run on their own pool
-            deferred_.Resolve(ContextHandle::create(Env(), ctx, ctx->batch_rows() > 0 ? batcher_ : nullptr));
-        } catch (const Napi::Error& e) {
-            deferred_.Reject(e.Value());
+        try {  // a terminating worker's environment refuses calls into JS (they throw)
+            Napi::HandleScope scope(Env());
+            if (!status_.ok()) {
+                deferred_.Reject(error_from_status(Env(), status_).Value());
+                return;
+            }
+            try {
+                std::shared_ptr<Context> ctx(std::move(ctx_));
+                // encoders never join batched steps: they run on their own pool
+                deferred_.Resolve(ContextHandle::create(Env(), ctx, ctx->batch_rows() > 0 ? batcher_ : nullptr));
+            } catch (const Napi::Error& e) {
+                deferred_.Reject(e.Value());
+            }
+        } catch (...) {
         }
     }
 
@@ -117,8 +124,9 @@ private:
 // A batched context's link to its batcher: calls complete on the batcher thread and are settled on
 // the JS thread through a thread-safe function, referenced (keeping the event loop alive) only while
 // calls are in flight.
-// It is released by close() once no call is in flight, never from a finalizer: at environment
-// teardown Node closes thread-safe functions itself, and releasing one there aborts.
+// It is released by close() once no call is in flight, or when the last reference goes (a handle
+// collected without close()), never after Node finalized it (at environment teardown Node closes
+// thread-safe functions itself, and releasing one then aborts).
 // Whether the thread-safe function is gone (finalized: released, or closed by Node at environment
 // teardown). The batcher thread checks it, under the mutex, around each call into it.
 struct TsfnGuard {
@@ -134,9 +142,12 @@ struct ContextHandle::BatchLink {
     bool closing = false;  // close() was called: release when pending reaches 0
     bool released = false;
     void release() {
-        if (!released) tsfn.Release();
+        if (!released && !guard->dead) tsfn.Release();
         released = true;
     }
+    // A handle collected without close(): release unless Node already finalized it (dead is only
+    // set on the JS thread, where this runs).
+    ~BatchLink() { release(); }
 };
 
 namespace {
@@ -245,6 +256,12 @@ Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model
         const int threads = p.n_threads > 0 ? p.n_threads : cpu_physical_cores();
         Status st = batcher_for(*model, threads, &batcher);
         if (!st.ok()) throw_status(env, st);
+        RingllmAddon* addon = env.GetInstanceData<RingllmAddon>();
+        std::lock_guard<std::mutex> lock(addon->batchers_mu);
+        auto& list = addon->batchers;
+        list.erase(std::remove_if(list.begin(), list.end(), [](const std::weak_ptr<Batcher>& w) { return w.expired(); }), list.end());
+        if (std::none_of(list.begin(), list.end(), [&](const std::weak_ptr<Batcher>& w) { return w.lock() == batcher; }))
+            list.push_back(batcher);
         p.pool = batcher->pool();
     }
     auto* worker = new CreateWorker(env, std::move(model), p, std::move(batcher));
@@ -324,21 +341,25 @@ Napi::Value ContextHandle::submit(Napi::Env env, std::shared_ptr<BatchJob> job, 
         (void)s->link->tsfn.NonBlockingCall(s, [](Napi::Env e, Napi::Function, Settle* done) {
             std::unique_ptr<Settle> own(done);
             own->busy->store(false);
-            if (--own->link->pending == 0) {
-                if (own->link->closing)
-                    own->link->release();
-                else
-                    own->link->tsfn.Unref(e);
-            }
-            Napi::HandleScope scope(e);
-            if (!own->status.ok()) {
-                own->deferred.Reject(error_from_status(e, own->status).Value());
-                return;
-            }
+            // a terminating worker's environment refuses calls into JS (they throw): nothing to settle then
             try {
-                own->deferred.Resolve(own->result(e));
-            } catch (const Napi::Error& err) {
-                own->deferred.Reject(err.Value());
+                if (--own->link->pending == 0) {
+                    if (own->link->closing)
+                        own->link->release();
+                    else
+                        own->link->tsfn.Unref(e);
+                }
+                Napi::HandleScope scope(e);
+                if (!own->status.ok()) {
+                    own->deferred.Reject(error_from_status(e, own->status).Value());
+                    return;
+                }
+                try {
+                    own->deferred.Resolve(own->result(e));
+                } catch (const Napi::Error& err) {
+                    own->deferred.Reject(err.Value());
+                }
+            } catch (...) {
             }
         });
     };

@@ -29,15 +29,18 @@ bool bool_opt(Napi::Object opts, const char* name, bool dflt) {
 // make_value(), whose own JS exceptions also become a rejection.
 template <typename MakeValue>
 void settle(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status, MakeValue make_value) {
-    Napi::HandleScope scope(env);
-    if (!status.ok()) {
-        deferred.Reject(error_from_status(env, status).Value());
-        return;
-    }
-    try {
-        deferred.Resolve(make_value());
-    } catch (const Napi::Error& e) {
-        deferred.Reject(e.Value());
+    try {  // a terminating worker's environment refuses calls into JS (they throw): nothing to settle then
+        Napi::HandleScope scope(env);
+        if (!status.ok()) {
+            deferred.Reject(error_from_status(env, status).Value());
+            return;
+        }
+        try {
+            deferred.Resolve(make_value());
+        } catch (const Napi::Error& e) {
+            deferred.Reject(e.Value());
+        }
+    } catch (...) {
     }
 }
 

@@ -16,6 +16,17 @@ Batcher::~Batcher() {
     if (thread_.joinable()) thread_.join();
 }
 
+void Batcher::shutdown() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+        aborting_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    if (pool_) pool_->shutdown();
+}
+
 Status Batcher::init(int n_threads) {
     pool_ = std::make_shared<ThreadPool>();
     Status st = pool_->init(n_threads > 0 ? n_threads : 1);
@@ -37,6 +48,11 @@ void Batcher::submit(std::shared_ptr<BatchJob> job) {
         stats_.running++;
     }
     cv_.notify_one();
+}
+
+bool Batcher::aborting() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return aborting_;
 }
 
 BatcherStats Batcher::stats() const {
@@ -86,6 +102,13 @@ void Batcher::loop() {
             returning_.clear();
             taken.assign(queue_.begin(), queue_.end());
             queue_.clear();
+        }
+        if (aborting()) {
+            for (auto& job : taken) finish(job, status_error("ABORTED", "the environment is shutting down"));
+            for (auto& job : active_) finish(job, status_error("ABORTED", "the environment is shutting down"));
+            taken.clear();
+            active_.clear();
+            return;
         }
         // new jobs join between steps; exclusive ones run now, alone
         for (auto& job : taken) {

@@ -77,10 +77,14 @@ public:
     int n_threads() const { return pool_->n_threads(); }
     // Queues a job; its done callback runs on the batcher thread.
     void submit(std::shared_ptr<BatchJob> job);
+    // Environment teardown: every queued or running job ends ABORTED (an exclusive job already
+    // running finishes first), the thread and the pool's workers are joined. Idempotent.
+    void shutdown();
     BatcherStats stats() const;
 
 private:
     void loop();
+    bool aborting() const;
     void finish(const std::shared_ptr<BatchJob>& job, const Status& st);
 
     std::shared_ptr<ThreadPool> pool_;
@@ -89,6 +93,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     bool stop_ = false;
+    bool aborting_ = false;  // shutdown(): end every job instead of running it
     std::deque<std::shared_ptr<BatchJob>> queue_;  // submitted, not yet taken by the thread
     std::vector<std::shared_ptr<BatchJob>> active_;  // decode jobs in progress (batcher thread only)
     std::vector<const Context*> returning_;  // contexts whose job ended in the last step (guarded by mutex_)

@@ -21,13 +21,17 @@ static const int64_t k_min_work_per_thread = 128 * 1024;
 // Pause iterations a worker spins before sleeping (~tens of microseconds).
 static const int k_spin_iters = 20000;
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { shutdown(); }
+
+void ThreadPool::shutdown() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
     }
     cv_.notify_all();
     for (std::thread& t : workers_) t.join();
+    workers_.clear();
+    n_threads_ = 1;
 }
 
 Status ThreadPool::init(int n_threads) {

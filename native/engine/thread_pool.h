@@ -22,6 +22,9 @@ public:
 
     // Starts n_threads-1 workers (n_threads >= 1).
     Status init(int n_threads);
+    // Stops and joins the workers (environment teardown: the code they run may be unloaded next);
+    // later calls run on the caller alone. Not while a call runs.
+    void shutdown();
     int n_threads() const { return n_threads_; }
 
     // Threads worth using for `work` units (roughly multiply-adds): tiny ops stay on the caller,
