@@ -48,6 +48,25 @@ Napi::Error error_from_status(Napi::Env env, const Status& st);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
 [[noreturn]] void throw_invalid(Napi::Env env, const std::string& message);
 
+// Settles a worker's promise on the JS thread: rejects with the worker's Status, or resolves with
+// make_value(), whose own JS exceptions also become a rejection.
+template <typename MakeValue>
+inline void settle(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status, MakeValue make_value) {
+    try {  // a terminating worker's environment refuses calls into JS (they throw): nothing to settle then
+        Napi::HandleScope scope(env);
+        if (!status.ok()) {
+            deferred.Reject(error_from_status(env, status).Value());
+            return;
+        }
+        try {
+            deferred.Resolve(make_value());
+        } catch (const Napi::Error& e) {
+            deferred.Reject(e.Value());
+        }
+    } catch (...) {
+    }
+}
+
 // Exports of the individual files.
 Napi::Value system_info(const Napi::CallbackInfo& info);
 Napi::Value read_gguf_info(const Napi::CallbackInfo& info);

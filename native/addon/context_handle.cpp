@@ -61,19 +61,7 @@ public:
     void Execute() override { status_ = job_(*ctx_); }
     void OnOK() override {
         busy_->store(false);
-        try {  // a terminating worker's environment refuses calls into JS (they throw)
-            Napi::HandleScope scope(Env());
-            if (!status_.ok()) {
-                deferred_.Reject(error_from_status(Env(), status_).Value());
-                return;
-            }
-            try {
-                deferred_.Resolve(result_(Env()));
-            } catch (const Napi::Error& e) {
-                deferred_.Reject(e.Value());
-            }
-        } catch (...) {
-        }
+        settle(Env(), deferred_, status_, [this] { return result_(Env()); });
     }
 
 private:
@@ -93,21 +81,11 @@ public:
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override { status_ = Context::create(model_, params_, &ctx_); }
     void OnOK() override {
-        try {  // a terminating worker's environment refuses calls into JS (they throw)
-            Napi::HandleScope scope(Env());
-            if (!status_.ok()) {
-                deferred_.Reject(error_from_status(Env(), status_).Value());
-                return;
-            }
-            try {
-                std::shared_ptr<Context> ctx(std::move(ctx_));
-                // encoders never join batched steps: they run on their own pool
-                deferred_.Resolve(ContextHandle::create(Env(), ctx, ctx->batch_rows() > 0 ? batcher_ : nullptr));
-            } catch (const Napi::Error& e) {
-                deferred_.Reject(e.Value());
-            }
-        } catch (...) {
-        }
+        settle(Env(), deferred_, status_, [this] {
+            std::shared_ptr<Context> ctx(std::move(ctx_));
+            // encoders never join batched steps: they run on their own pool
+            return ContextHandle::create(Env(), ctx, ctx->batch_rows() > 0 ? batcher_ : nullptr);
+        });
     }
 
 private:
@@ -349,18 +327,9 @@ Napi::Value ContextHandle::submit(Napi::Env env, std::shared_ptr<BatchJob> job, 
                     else
                         own->link->tsfn.Unref(e);
                 }
-                Napi::HandleScope scope(e);
-                if (!own->status.ok()) {
-                    own->deferred.Reject(error_from_status(e, own->status).Value());
-                    return;
-                }
-                try {
-                    own->deferred.Resolve(own->result(e));
-                } catch (const Napi::Error& err) {
-                    own->deferred.Reject(err.Value());
-                }
             } catch (...) {
             }
+            settle(e, own->deferred, own->status, [&] { return own->result(e); });
         });
     };
     batch_->batcher->submit(std::move(job));

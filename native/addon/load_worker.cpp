@@ -25,25 +25,6 @@ bool bool_opt(Napi::Object opts, const char* name, bool dflt) {
     return v.As<Napi::Boolean>().Value();
 }
 
-// Settles a worker's promise on the JS thread: rejects with the worker's Status, or resolves with
-// make_value(), whose own JS exceptions also become a rejection.
-template <typename MakeValue>
-void settle(Napi::Env env, Napi::Promise::Deferred& deferred, const Status& status, MakeValue make_value) {
-    try {  // a terminating worker's environment refuses calls into JS (they throw): nothing to settle then
-        Napi::HandleScope scope(env);
-        if (!status.ok()) {
-            deferred.Reject(error_from_status(env, status).Value());
-            return;
-        }
-        try {
-            deferred.Resolve(make_value());
-        } catch (const Napi::Error& e) {
-            deferred.Reject(e.Value());
-        }
-    } catch (...) {
-    }
-}
-
 class InfoWorker : public Napi::AsyncWorker {
 public:
     InfoWorker(Napi::Env env, std::string path, uint32_t max_array)

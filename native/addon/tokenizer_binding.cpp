@@ -76,12 +76,7 @@ public:
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override { status_ = tokenize(*model_->vocab, text_, opts_, &ids_); }
     void OnOK() override {
-        try {  // a terminating worker's environment refuses calls into JS (they throw)
-            Napi::HandleScope scope(Env());
-            if (!status_.ok()) deferred_.Reject(error_from_status(Env(), status_).Value());
-            else deferred_.Resolve(ids_to_js(Env(), ids_));
-        } catch (...) {
-        }
+        settle(Env(), deferred_, status_, [this] { return ids_to_js(Env(), ids_); });
     }
 
 private:
