@@ -168,22 +168,27 @@ class Progress {
 
 // The model, context and sampling options `generate` and `chat` share.
 function modelOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option("-m, --model <file>", "GGUF model file (default: the embedded fortune-cookie model, models/README.md)")
     .option("-t, --temperature <t>", "sampling temperature (0 = greedy)", "0.8")
     .option("--top-k <k>", "top-k sampling (0 = off)", "40")
     .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
     .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
     .option("-s, --seed <n>", "sampler seed", "0")
-    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048")
+    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048");
+  return kvOptions(cmd).option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)");
+}
+
+// The KV cache and thread options `generate`, `chat` and `serve` share.
+function kvOptions(cmd: Command): Command {
+  return cmd
     .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o (README \"Long context\")")
     .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
     .option("--window <n>", "--kv window: tokens kept per layer")
     .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
     .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
     .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
-    .option("--threads <n>", "worker threads (default: physical cores)")
-    .option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)");
+    .option("--threads <n>", "worker threads (default: physical cores)");
 }
 
 function num(name: string, v: string | boolean | undefined): number | undefined {
@@ -343,7 +348,7 @@ export function buildProgram(): Command {
       }
     });
 
-  program
+  kvOptions(program
     .command("serve")
     .description("serve the OpenAI API (chat completions, completions, embeddings, models) over HTTP; SIGTERM drains and exits")
     .option("-m, --model <file>", "GGUF model file (default: the embedded model)")
@@ -351,14 +356,7 @@ export function buildProgram(): Command {
     .option("--port <n>", "port (0: any free one)", "8080")
     .option("--parallel <n>", "sequences served at once, decoded in shared batched steps", "4")
     .option("--api-key <key>", "require Authorization: Bearer <key> on /v1 requests (default: none; env RINGLLM_API_KEY)")
-    .option("-c, --context-size <n>", "tokens per sequence (default: the model's training context, at most 4096)")
-    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o")
-    .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
-    .option("--window <n>", "--kv window: tokens kept per layer")
-    .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
-    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
-    .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
-    .option("--threads <n>", "worker threads (default: physical cores)")
+    .option("-c, --context-size <n>", "tokens per sequence (default: the model's training context, at most 4096)"))
     .option("--queue <n>", "requests waiting for a sequence at most (more: 503)", "64")
     .option("--grace <s>", "seconds in-flight requests may finish after SIGTERM/SIGINT", "10")
     .action(async (opts: Record<string, string | boolean>) => {

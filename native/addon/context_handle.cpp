@@ -141,6 +141,17 @@ struct Settle {
 
 }  // namespace
 
+Napi::Object batch_stats_to_js(Napi::Env env, const BatcherStats& b) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("steps", Napi::Number::New(env, (double)b.steps));
+    o.Set("rows", Napi::Number::New(env, (double)b.rows));
+    o.Set("meanSequences", Napi::Number::New(env, b.steps > 0 ? (double)b.sequence_steps / (double)b.steps : 0.0));
+    o.Set("maxSequences", Napi::Number::New(env, b.max_sequences));
+    o.Set("lastSequences", Napi::Number::New(env, b.last_sequences));
+    o.Set("running", Napi::Number::New(env, b.running));
+    return o;
+}
+
 // Sampler options object (GenerateOptions names) -> SamplerParams; INVALID_ARGUMENT on bad values.
 SamplerParams sampler_params(Napi::Object o) {
     SamplerParams p;
@@ -616,19 +627,7 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("kvUsedBytes", Napi::Number::New(env, (double)s.kv_used_bytes));
     o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
     o.Set("repackedBytes", Napi::Number::New(env, (double)s.repacked_bytes));
-    if (batch_) {
-        const BatcherStats b = batch_->batcher->stats();
-        Napi::Object bo = Napi::Object::New(env);
-        bo.Set("steps", Napi::Number::New(env, (double)b.steps));
-        bo.Set("rows", Napi::Number::New(env, (double)b.rows));
-        bo.Set("meanSequences", Napi::Number::New(env, b.steps > 0 ? (double)b.sequence_steps / (double)b.steps : 0.0));
-        bo.Set("maxSequences", Napi::Number::New(env, b.max_sequences));
-        bo.Set("lastSequences", Napi::Number::New(env, b.last_sequences));
-        bo.Set("running", Napi::Number::New(env, b.running));
-        o.Set("batch", bo);
-    } else {
-        o.Set("batch", env.Null());
-    }
+    o.Set("batch", batch_ ? batch_stats_to_js(env, batch_->batcher->stats()) : env.Null());
     Napi::Array layers = Napi::Array::New(env, s.layers.size());
     for (size_t i = 0; i < s.layers.size(); i++) {
         const KvLayerStats& l = s.layers[i];

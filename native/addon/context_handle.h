@@ -54,6 +54,9 @@ private:
 
 SamplerParams sampler_params(Napi::Object o);
 
+// { steps, rows, meanSequences, maxSequences, lastSequences, running } (ContextStats.batch in lib/).
+Napi::Object batch_stats_to_js(Napi::Env env, const BatcherStats& b);
+
 // ModelHandle.createContext(params) -> Promise<ContextHandle>
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model);
 

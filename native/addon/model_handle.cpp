@@ -133,15 +133,8 @@ Napi::Value ModelHandle::batch_stats(const Napi::CallbackInfo& info) {
     }
     Napi::Array out = Napi::Array::New(env, list.size());
     for (size_t i = 0; i < list.size(); i++) {
-        const BatcherStats& b = list[i].second;
-        Napi::Object o = Napi::Object::New(env);
+        Napi::Object o = batch_stats_to_js(env, list[i].second);
         o.Set("threads", Napi::Number::New(env, list[i].first));
-        o.Set("steps", Napi::Number::New(env, (double)b.steps));
-        o.Set("rows", Napi::Number::New(env, (double)b.rows));
-        o.Set("meanSequences", Napi::Number::New(env, b.steps > 0 ? (double)b.sequence_steps / (double)b.steps : 0.0));
-        o.Set("maxSequences", Napi::Number::New(env, b.max_sequences));
-        o.Set("lastSequences", Napi::Number::New(env, b.last_sequences));
-        o.Set("running", Napi::Number::New(env, b.running));
         out.Set((uint32_t)i, o);
     }
     return out;

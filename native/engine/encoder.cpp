@@ -152,9 +152,18 @@ Status not_generative(const std::string& arch, const char* what) {
 }
 
 void add_bias(float* y, const std::vector<float>& b, int64_t rows, int64_t stride) {
-    if (b.empty()) return;
-    for (int64_t r = 0; r < rows; r++)
-        for (size_t i = 0; i < b.size(); i++) y[r * stride + (int64_t)i] += b[i];
+    ops_add_bias_rows(y, b.empty() ? nullptr : b.data(), rows, (int64_t)b.size(), stride);
+}
+
+// x = LayerNorm(o + x) with weight w and bias b, over rows of n (post-norm residual of a block).
+void add_norm_rows(float* x, const float* o, const std::vector<float>& w, const std::vector<float>& b, int64_t rows,
+                   int64_t n, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        float* xr = x + r * n;
+        const float* orow = o + r * n;
+        for (int64_t e = 0; e < n; e++) xr[e] = orow[e] + xr[e];
+        ops_layernorm_bias(xr, w.data(), b.data(), xr, n, eps);
+    }
 }
 
 class EncoderContext final : public Context {
@@ -320,12 +329,7 @@ private:
             attention(lengths, n);
             matmul(&pool_, L.wo, att_.data(), E, rows, o_.data(), E, act);
             add_bias(o_.data(), L.bo, rows, E);
-            for (int64_t r = 0; r < rows; r++) {
-                float* xr = x + r * E;
-                const float* orow = o_.data() + r * E;
-                for (int64_t e = 0; e < E; e++) xr[e] = orow[e] + xr[e];
-                ops_layernorm_bias(xr, L.attn_norm_w.data(), L.attn_norm_b.data(), xr, E, hp_.eps);
-            }
+            add_norm_rows(x, o_.data(), L.attn_norm_w, L.attn_norm_b, rows, E, hp_.eps);
             if (hp_.rope) {
                 const MatmulOut gu[2] = {{&L.w_gate, gate_.data(), F}, {&L.w_up, up_.data(), F}};
                 matmul_many(&pool_, gu, 2, x, E, rows, act);
@@ -338,12 +342,7 @@ private:
                 matmul(&pool_, L.w_down, up_.data(), F, rows, o_.data(), E, act);
             }
             add_bias(o_.data(), L.b_down, rows, E);
-            for (int64_t r = 0; r < rows; r++) {
-                float* xr = x + r * E;
-                const float* orow = o_.data() + r * E;
-                for (int64_t e = 0; e < E; e++) xr[e] = orow[e] + xr[e];
-                ops_layernorm_bias(xr, L.out_norm_w.data(), L.out_norm_b.data(), xr, E, hp_.eps);
-            }
+            add_norm_rows(x, o_.data(), L.out_norm_w, L.out_norm_b, rows, E, hp_.eps);
         }
         return true;
     }

@@ -152,4 +152,9 @@ void ops_axpy(float* y, float a, const float* x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void ops_add_bias_rows(float* y, const float* b, int64_t m, int64_t n, int64_t stride) {
+    if (!b) return;
+    for (int64_t t = 0; t < m; t++) ops_axpy(y + t * stride, 1.0f, b, n);
+}
+
 }  // namespace rl

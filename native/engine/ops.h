@@ -65,4 +65,7 @@ void ops_gelu(float* x, int64_t n);
 // y += a * x
 void ops_axpy(float* y, float a, const float* x, int64_t n);
 
+// Adds the bias b (n floats; none when null) to each of m rows of n floats, stride `stride`.
+void ops_add_bias_rows(float* y, const float* b, int64_t m, int64_t n, int64_t stride);
+
 }  // namespace rl

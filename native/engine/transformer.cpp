@@ -477,10 +477,9 @@ void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
     });
 }
 
-// Adds a bias row to each of m rows of width n (stride n).
+// Adds a bias row (none when b is empty) to each of m rows of width n (stride n).
 static void add_bias(float* x, const std::vector<float>& b, int32_t m, int64_t n) {
-    if (b.empty()) return;
-    for (int32_t t = 0; t < m; t++) ops_axpy(x + t * n, 1.0f, b.data(), n);
+    ops_add_bias_rows(x, b.empty() ? nullptr : b.data(), m, n, n);
 }
 
 // The block norm (RMSNorm, or cohere2's LayerNorm) of each of m rows of n.
@@ -993,11 +992,10 @@ public:
         const TransformerContext& c0 = *cs[0];
         const TransformerHparams& hp = c0.hp_;
         const TransformerWeights& w = c0.w_;
-        const int64_t E = hp.n_embd, F = hp.n_ff, V = hp.n_vocab;
+        const int64_t E = hp.n_embd, V = hp.n_vocab;
         const int64_t qd = c0.q_dim_, kd = c0.k_dim_, vd = c0.v_dim_, od = c0.o_dim_;
         int32_t n_logits = 0;
         for (size_t i = 0; i < n; i++) n_logits += seqs[i].logits ? 1 : 0;
-        (void)F;
         try {
             reserve(c0, rows, n_logits);
         } catch (const std::bad_alloc&) {

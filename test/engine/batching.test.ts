@@ -46,6 +46,19 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
+// Greedy tokens of each prompt, each on its own context with batching: false.
+async function aloneGreedy(m: Model, prompts: string[], maxTokens: number): Promise<number[][]> {
+  const want: number[][] = [];
+  for (const p of prompts) {
+    const c = await m.createContext({ contextSize: 256, threads: 2, batching: false });
+    const out: number[] = [];
+    for await (const chunk of c.generate(p, { maxTokens, temperature: 0 })) out.push(chunk.token);
+    want.push(out);
+    await c.close();
+  }
+  return want;
+}
+
 describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
   test("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types", async () => {
     const m = models[name];
@@ -97,12 +110,7 @@ test("concurrent greedy generations equal each generation alone; an aborted one 
     }
     return out;
   };
-  const want: number[][] = [];
-  for (const p of prompts) {
-    const c = await m.createContext({ contextSize: 256, threads: 2, batching: false });
-    want.push(await gen(c, p));
-    await c.close();
-  }
+  const want = await aloneGreedy(m, prompts, 24);
   const ctxs = await Promise.all(prompts.map(() => m.createContext({ contextSize: 256, threads: 2 })));
   const got = await Promise.all(ctxs.map((c, i) => gen(c, prompts[i], i === 2 ? 5 : -1)));
   for (let i = 0; i < prompts.length; i++) {
@@ -136,12 +144,7 @@ sharedTest("stories260K: 8 concurrent greedy stories equal each story alone", [S
     for await (const c of ctx.generate(p, { maxTokens: 40, temperature: 0 })) out.push(c.token);
     return out;
   };
-  const want: number[][] = [];
-  for (const p of prompts) {
-    const c = await m.createContext({ contextSize: 256, threads: 2, batching: false });
-    want.push(await gen(c, p));
-    await c.close();
-  }
+  const want = await aloneGreedy(m, prompts, 40);
   const ctxs = await Promise.all(prompts.map(() => m.createContext({ contextSize: 256, threads: 2 })));
   const got = await Promise.all(ctxs.map((c, i) => gen(c, prompts[i])));
   expect(got).toEqual(want);
