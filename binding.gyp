@@ -23,7 +23,7 @@
       "target_name": "ringllm",
       "sources": ["<@(ringllm_sources)"],
       "dependencies": ["ringllm_avx2", "ringllm_avx512", "ringllm_neon"],
-      "conditions": [["OS=='linux'", {"ldflags": ["-static-libstdc++", "-static-libgcc"]}]]
+      "conditions": [["OS=='linux'", {"ldflags": ["-static-libstdc++", "-static-libgcc"], "libraries": ["-ldl"]}]]
     },
     {
       "target_name": "ringllm_avx2",

@@ -71,6 +71,15 @@ export interface ContextStats {
    * they decoded, sequences per step (mean, most, latest) and calls queued or running now.
    */
   batch: BatchStats | null;
+  /** layers this context runs on a GPU (the model's last ones; see `model.gpu`) */
+  gpuLayers: number;
+  /** device memory this context holds: the KV caches of its GPU layers and their scratch */
+  deviceBytes: number;
+  /**
+   * Why the model's GPU layers run on the CPU in this context (a KV option the device does not
+   * run yet: kv.type other than "f16", kv.policy "sinks" or "h2o"), else null.
+   */
+  gpuNote: string | null;
 }
 
 export interface BatchStats {

@@ -46,6 +46,10 @@ export type RingllmErrorCode =
   | "TOKENIZER_MISSING"
   | "TOKENIZER_UNSUPPORTED"
   | "TOKENIZER_INVALID"
+  | "GPU_UNAVAILABLE"
+  | "GPU_UNSUPPORTED"
+  | "GPU_OUT_OF_MEMORY"
+  | "GPU_FAILED"
   | "INTERNAL";
 
 export class RingllmError extends Error {

@@ -3,11 +3,11 @@ import { type ApplyChatTemplateOptions, type ChatMessage, renderChat } from "./c
 import { Chat, type ChatOptions, createChat } from "./chat";
 import { BatchStats, Context, ContextOptions, NativeContextHandle } from "./context";
 import { defaultModelPath } from "./default-model";
-import { describe, fromNative, RingllmError } from "./errors";
+import { describe, fromNative, invalidArgument, RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, TensorInfo, toGgufInfo, DEFAULT_MAX_ARRAY_LENGTH } from "./gguf";
 import { HyperParameters, readHyperParameters } from "./hparams";
 import { log } from "./log";
-import { native, NativeModelHandle } from "./native";
+import { type GpuDevice, native, NativeModelHandle } from "./native";
 import { abortedError, checkOptions, checkPath, isAbortSignal, isBoolean, isFunction, isIntegerIn, isOneOf } from "./validate";
 import { TokenDecoder, Vocab } from "./vocab";
 
@@ -50,6 +50,30 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
   /** Called on the main thread with the load fraction in [0, 1]; a throw aborts the load with that error. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Run layers on a GPU. "auto" (default): a discrete or integrated GPU found through Vulkan, else
+   * the CPU (never a CPU-type Vulkan device such as lavapipe; `model.gpuNote` says why none was
+   * used). "vulkan": a Vulkan GPU or GPU_UNAVAILABLE (RINGLLM_VULKAN_DEVICE=<name or index> picks
+   * any device, lavapipe included). "cuda": not in this build yet (GPU_UNAVAILABLE). false: CPU only.
+   */
+  gpu?: "auto" | "vulkan" | "cuda" | false;
+  /**
+   * How many layers (the last ones) go to the GPU: a count, "max" (default: every layer) or "auto"
+   * (as many as fit in 80% of its memory). The CPU runs the rest, the output projection and sampling.
+   */
+  gpuLayers?: number | "max" | "auto";
+}
+
+/** Where a model's layers run when some are on a GPU (`model.gpu`). */
+export interface ModelGpu {
+  backend: "vulkan";
+  /** the device's name */
+  device: string;
+  type: GpuDevice["type"];
+  /** layers on the device (the model's last ones) */
+  layers: number;
+  /** device bytes their weights take */
+  bytes: number;
 }
 
 /**
@@ -58,7 +82,7 @@ export interface LoadModelOptions {
  */
 export class Model {
   #handle: NativeModelHandle;
-  #info: GgufInfo & { vocabOnly: boolean; mapped: boolean };
+  #info: GgufInfo & { vocabOnly: boolean; mapped: boolean; gpu: ModelGpu | null; gpuNote: string | null };
   #hparams: HyperParameters;
   #closed = false;
   #vocab: Vocab | undefined;
@@ -68,7 +92,7 @@ export class Model {
   constructor(handle: NativeModelHandle) {
     this.#handle = handle;
     const raw = handle.info(DEFAULT_MAX_ARRAY_LENGTH);
-    this.#info = { ...toGgufInfo(raw), vocabOnly: raw.vocabOnly, mapped: raw.mapped };
+    this.#info = { ...toGgufInfo(raw), vocabOnly: raw.vocabOnly, mapped: raw.mapped, gpu: raw.gpu, gpuNote: raw.gpuNote };
     this.#hparams = readHyperParameters(this.#info.architecture, this.#info.metadata);
     try {
       const info = handle.vocabInfo();
@@ -135,6 +159,16 @@ export class Model {
   get vocabOnly(): boolean {
     this.#live();
     return this.#info.vocabOnly;
+  }
+
+  /** The GPU running some of its layers, or null when every layer runs on the CPU. */
+  get gpu(): ModelGpu | null {
+    return this.#info.gpu;
+  }
+
+  /** Why `gpu: "auto"` left every layer on the CPU (no GPU, an unsupported model), else null. */
+  get gpuNote(): string | null {
+    return this.#info.gpuNote;
   }
 
   /** True when the file is memory-mapped (false: read into memory). */
@@ -513,9 +547,25 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
     useMmap: isBoolean,
     signal: isAbortSignal,
     onProgress: isFunction,
+    gpu: (v, name) => {
+      if (v !== false) isOneOf(["auto", "vulkan", "cuda"])(v, name);
+    },
+    gpuLayers: (v, name) => {
+      if (v !== "max" && v !== "auto" && (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 1 << 20)) {
+        invalidArgument(name, 'a layer count (an integer >= 0), "max" or "auto"', v);
+      }
+    },
   });
   const signal = options?.signal;
   if (signal?.aborted) throw abortedError("loadModel", signal);
+  const gpu = options?.gpu ?? "auto";
+  if (gpu === "cuda") {
+    throw new RingllmError(
+      "GPU_UNAVAILABLE",
+      'loadModel: gpu "cuda" is not in this build of ringllm yet; use gpu: "vulkan" (NVIDIA drivers include Vulkan) or "auto"',
+    );
+  }
+  const gpuLayers = options?.gpuLayers === undefined || options.gpuLayers === "max" ? -1 : options.gpuLayers === "auto" ? -2 : options.gpuLayers;
 
   const userProgress = options?.onProgress;
   let progressError: unknown;
@@ -531,7 +581,11 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
       }
     : undefined;
   try {
-    job = native().loadModel(file, { vocabOnly: options?.vocabOnly ?? false, useMmap: options?.useMmap ?? true }, onProgress);
+    job = native().loadModel(
+      file,
+      { vocabOnly: options?.vocabOnly ?? false, useMmap: options?.useMmap ?? true, gpu: gpu === false ? "" : gpu, gpuLayers },
+      onProgress,
+    );
   } catch (err) {
     throw fromNative(err, callSite);
   }

@@ -19,7 +19,7 @@ export interface NativeGgufInfo {
 }
 
 export interface NativeModelHandle {
-  info(maxArrayLength?: number): NativeGgufInfo & { vocabOnly: boolean; mapped: boolean };
+  info(maxArrayLength?: number): NativeGgufInfo & { vocabOnly: boolean; mapped: boolean; gpu: import("./model").ModelGpu | null; gpuNote: string | null };
   metadataArray(key: string): unknown;
   close(): Promise<void>;
   isClosed(): boolean;
@@ -44,14 +44,27 @@ export interface NativeSystemInfo {
   logicalCores: number;
 }
 
+export interface GpuDevice {
+  backend: "vulkan";
+  /** the driver's name for it, e.g. "NVIDIA GeForce RTX 4090" or "llvmpipe (LLVM 15.0.6, 256 bits)" */
+  name: string;
+  /** "cpu" devices (lavapipe, SwiftShader) are never picked by gpu: "auto" */
+  type: "discrete" | "integrated" | "virtual" | "cpu" | "other";
+  /** bytes of its largest device-local memory heap */
+  memory: number;
+  /** its position in the backend's list */
+  index: number;
+}
+
 export interface NativeBinding {
   systemInfo(): NativeSystemInfo;
   readGgufInfo(path: string, maxArrayLength?: number): Promise<NativeGgufInfo>;
   loadModel(
     path: string,
-    options: { vocabOnly: boolean; useMmap: boolean },
+    options: { vocabOnly: boolean; useMmap: boolean; gpu: string; gpuLayers: number },
     onProgress?: (fraction: number) => void,
   ): { promise: Promise<NativeModelHandle>; cancel(): void };
+  listGpus(): Promise<{ devices: GpuDevice[]; errors: string }>;
   ggmlTypes(): { id: number; name: string; blockSize: number; blockBytes: number; computable: boolean }[];
   kernelRun(tier: string, op: string, ...arrays: (Float32Array | Uint16Array)[]): unknown;
   samplerRun(logits: Float32Array, params: Record<string, unknown>, seed: number, draws: number, history: Uint32Array): Uint32Array;

@@ -1,4 +1,6 @@
-import { native, nativePath } from "./native";
+import { type GpuDevice, native, nativePath } from "./native";
+
+export type { GpuDevice } from "./native";
 
 export type KernelTier = "avx512" | "avx2" | "neon" | "generic";
 
@@ -29,4 +31,16 @@ export interface SystemInfo {
  */
 export function systemInfo(): SystemInfo {
   return { ...(native().systemInfo() as Omit<SystemInfo, "addonPath">), addonPath: nativePath() };
+}
+
+/**
+ * The GPUs ringllm can use, found without blocking the event loop (loading a driver can take a
+ * while). `errors` says why a backend found nothing (no Vulkan loader, no device).
+ *
+ * @example
+ * const { devices } = await listGpus();
+ * for (const d of devices) console.log(d.backend, d.name, d.type, Math.round(d.memory / 2 ** 30), "GiB");
+ */
+export async function listGpus(): Promise<{ devices: GpuDevice[]; errors: string }> {
+  return native().listGpus();
 }

@@ -29,6 +29,7 @@ RingllmAddon::RingllmAddon(Napi::Env env, Napi::Object exports) : env_(env) {
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
     exports.Set("readGgufInfo", Napi::Function::New(env, read_gguf_info, "readGgufInfo"));
     exports.Set("loadModel", Napi::Function::New(env, load_model, "loadModel"));
+    exports.Set("listGpus", Napi::Function::New(env, list_gpus, "listGpus"));
     exports.Set("ggmlTypes", Napi::Function::New(env, ggml_types, "ggmlTypes"));
     exports.Set("kernelRun", Napi::Function::New(env, kernel_run, "kernelRun"));
     exports.Set("samplerRun", Napi::Function::New(env, sampler_run, "samplerRun"));

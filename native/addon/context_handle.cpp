@@ -628,6 +628,9 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("kvType", Napi::String::New(env, kv_type_name(s.type)));
     o.Set("repackedBytes", Napi::Number::New(env, (double)s.repacked_bytes));
     o.Set("batch", batch_ ? batch_stats_to_js(env, batch_->batcher->stats()) : env.Null());
+    o.Set("gpuLayers", Napi::Number::New(env, s.gpu_layers));
+    o.Set("deviceBytes", Napi::Number::New(env, (double)s.device_bytes));
+    o.Set("gpuNote", s.gpu_note.empty() ? env.Null() : Napi::String::New(env, s.gpu_note));
     Napi::Array layers = Napi::Array::New(env, s.layers.size());
     for (size_t i = 0; i < s.layers.size(); i++) {
         const KvLayerStats& l = s.layers[i];

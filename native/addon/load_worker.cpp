@@ -105,7 +105,8 @@ Napi::Value read_gguf_info(const Napi::CallbackInfo& info) {
     return p;
 }
 
-// loadModel(path, {vocabOnly, useMmap}, onProgress?) -> {promise, cancel()}
+// loadModel(path, {vocabOnly, useMmap, gpu, gpuLayers (-1 every layer, -2 as many as fit)}, onProgress?)
+//   -> {promise, cancel()}
 Napi::Value load_model(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = path_arg(info);
@@ -114,6 +115,20 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
         Napi::Object o = info[1].As<Napi::Object>();
         opts.vocab_only = bool_opt(o, "vocabOnly", false);
         opts.use_mmap = bool_opt(o, "useMmap", true);
+        Napi::Value gpu = o.Get("gpu");
+        if (!gpu.IsUndefined()) {
+            if (!gpu.IsString()) throw_invalid(env, "gpu must be a string");
+            opts.gpu = gpu.As<Napi::String>().Utf8Value();
+            if (opts.gpu != "" && opts.gpu != "auto" && opts.gpu != "vulkan")
+                throw_invalid(env, "gpu must be \"\", \"auto\" or \"vulkan\"");
+        }
+        Napi::Value layers = o.Get("gpuLayers");
+        if (!layers.IsUndefined()) {
+            if (!layers.IsNumber()) throw_invalid(env, "gpuLayers must be a number");
+            const double n = layers.As<Napi::Number>().DoubleValue();
+            if (n != (int32_t)n || n < -2) throw_invalid(env, "gpuLayers must be an integer >= -2");
+            opts.gpu_layers = (int32_t)n;
+        }
     }
     Napi::Function on_progress;
     if (info.Length() > 2 && info[2].IsFunction()) on_progress = info[2].As<Napi::Function>();

@@ -1,5 +1,7 @@
 #include "model_handle.h"
 
+#include "../engine/transformer_gpu.h"
+
 #include "../engine/batcher.h"
 #include "context_handle.h"
 #include "gguf_js.h"
@@ -64,6 +66,19 @@ Napi::Value ModelHandle::info(const Napi::CallbackInfo& info) {
     Napi::Object out = gguf_header_to_js(info.Env(), m.file.header(), m.file.file_size(), max_array);
     out.Set("vocabOnly", Napi::Boolean::New(info.Env(), m.options.vocab_only));
     out.Set("mapped", Napi::Boolean::New(info.Env(), m.file.mapped()));
+    Napi::Env env = info.Env();
+    if (m.gpu) {
+        Napi::Object g = Napi::Object::New(env);
+        g.Set("backend", Napi::String::New(env, m.gpu->dev->info().backend));
+        g.Set("device", Napi::String::New(env, m.gpu->dev->info().name));
+        g.Set("type", Napi::String::New(env, m.gpu->dev->info().type));
+        g.Set("layers", Napi::Number::New(env, (double)m.gpu->layers.size()));
+        g.Set("bytes", Napi::Number::New(env, (double)m.gpu->bytes));
+        out.Set("gpu", g);
+    } else {
+        out.Set("gpu", env.Null());
+    }
+    out.Set("gpuNote", m.gpu_note.empty() ? env.Null() : Napi::String::New(env, m.gpu_note));
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../kv/kv_cache.h"
@@ -57,6 +58,9 @@ struct ContextStats {
     int64_t repacked_bytes = 0;  // weight copies in the packed 8-row layout (the model's, shared)
     KvType type = KvType::F16;
     std::vector<KvLayerStats> layers;
+    int32_t gpu_layers = 0;    // layers running on a GPU (the last ones)
+    int64_t device_bytes = 0;  // this context's device memory (their KV caches and scratch)
+    std::string gpu_note;      // why the model's GPU layers run on the CPU in this context ("" when they do not)
 };
 
 struct SamplerParams {

@@ -3,6 +3,7 @@
 #include "../gguf/gguf_types.h"
 #include "../util/state_io.h"
 #include "repack.h"
+#include "transformer_gpu.h"
 
 namespace rl {
 
@@ -11,8 +12,12 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
     auto model = std::make_unique<Model>();
     model->options = opts;
     model->packed = packed_weights_create();
+    // with a GPU upload after it, reading the file is the first half of the progress
+    const bool upload = !opts.vocab_only && !opts.gpu.empty();
+    ProgressFn read_progress = progress;
+    if (upload && progress) read_progress = [&](double f) { progress(0.5 * f); };
     Status st = opts.vocab_only ? model->file.open_header(path)
-                                : model->file.open_full(path, opts.use_mmap, progress, cancel);
+                                : model->file.open_full(path, opts.use_mmap, read_progress, cancel);
     if (!st.ok()) return st;
     model->identity = model_identity(*model);
     if (const GgufValue* arch = model->file.header().find("general.architecture")) {
@@ -22,6 +27,15 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
     auto vocab = std::make_unique<Vocab>();
     model->vocab_status = vocab_load(model->file.header(), vocab.get());
     if (model->vocab_status.ok()) model->vocab = std::move(vocab);
+    if (upload) {
+        GpuRequest req;
+        req.backend = opts.gpu;
+        req.layers = opts.gpu_layers;
+        ProgressFn upload_progress;
+        if (progress) upload_progress = [&](double f) { progress(0.5 + 0.5 * f); };
+        if (!(st = gpu_weights_upload(*model, req, upload_progress, &model->gpu, &model->gpu_note)).ok()) return st;
+        if (!model->gpu && progress) progress(1.0);
+    }
     if (opts.vocab_only && progress) progress(1.0);
     *out = std::move(model);
     return status_ok();

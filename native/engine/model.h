@@ -16,9 +16,12 @@ namespace rl {
 struct ModelLoadOptions {
     bool vocab_only = false;  // read the header (metadata, vocabulary) only; no tensor data
     bool use_mmap = true;     // map the file; false reads it into memory
+    std::string gpu;          // "" (CPU only), "auto" (a GPU when there is one), "vulkan"
+    int32_t gpu_layers = -1;  // layers offloaded: a count, -1 every one, -2 as many as fit
 };
 
 struct PackedWeights;  // repack.h
+struct GpuWeights;     // transformer_gpu.h
 class Batcher;        // batcher.h
 
 struct Model {
@@ -28,6 +31,8 @@ struct Model {
     std::unique_ptr<Vocab> vocab;  // null when the file has no usable tokenizer (see vocab_status)
     Status vocab_status;           // why vocab is null: TOKENIZER_MISSING / _UNSUPPORTED / _INVALID
     std::shared_ptr<PackedWeights> packed;  // repacked weight copies shared by the model's contexts
+    std::shared_ptr<GpuWeights> gpu;  // the layers uploaded to a device; null: every layer on the CPU
+    std::string gpu_note;             // why gpu "auto" left them all on the CPU ("" when it did not)
     uint64_t identity = 0;  // model_identity(), computed at load: names the model in saved states
     // batchers of this model's batched contexts, one per thread count (batcher_for)
     std::mutex batchers_mutex;

@@ -8,6 +8,7 @@
 #include "transformer.h"
 
 #include "repack.h"
+#include "transformer_gpu.h"
 
 #include <algorithm>
 #include <cmath>
@@ -54,7 +55,7 @@ public:
     }
     Status truncate(int64_t n) override;
     Status check_decode(const int32_t* tokens, size_t n) const override;
-    int32_t batch_rows() const override { return n_batch_; }
+    int32_t batch_rows() const override { return gpu_ ? 0 : n_batch_; }  // device layers run alone
     Status save_state(StateSink* out, int32_t pending) const override;
     Status embed(const int32_t* tokens, size_t n, Pooling pooling, std::vector<float>* out,
                  const std::atomic<bool>* cancel) override;
@@ -152,6 +153,10 @@ private:
     int64_t hist_n_ = 0;
     int64_t hist_keep_ = 0;           // tokens of history the sampler sees at most
 
+    std::unique_ptr<GpuForward> gpu_;  // the model's device layers, when they run here
+    std::string gpu_note_;             // why they do not (a KV option the device lacks)
+    Status gpu_status_;                // a device failure forward_layers stopped for
+
     mutable std::mutex stats_mutex_;
     ContextStats stats_;
 };
@@ -238,7 +243,6 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     kt_ = kt;
     Status st = transformer_load(*model_, kt, &hp_, &w_);
     if (!st.ok()) return st;
-    repacked_bytes_ = (int64_t)packed_weights_bytes(*model_);
 
     n_ctx_ = params.n_ctx == 0 ? hp_.n_ctx_train : params.n_ctx;
     q_dim_ = (int64_t)hp_.n_head * hp_.head_dim_k;
@@ -264,6 +268,21 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     }
     n_batch_ = has_full_ ? (int32_t)std::min<int64_t>(params.n_batch, n_ctx_) : params.n_batch;
     attn_splits_ = params.attn_splits;
+    int32_t cpu_layers = hp_.n_layer;
+    if (model_->gpu) {
+        auto g = std::make_unique<GpuForward>();
+        st = g->init(hp_, model_->gpu, w_.rope_freqs, n_batch_, n_ctx_, type, configs);
+        if (st.ok()) {
+            gpu_ = std::move(g);
+            cpu_layers = gpu_->first_layer();
+        } else if (st.code == "GPU_UNSUPPORTED") {
+            gpu_note_ = st.message;  // this context runs every layer on the CPU
+        } else {
+            return st;
+        }
+    }
+    if (!(st = transformer_repack(*model_, &w_, cpu_layers)).ok()) return st;
+    repacked_bytes_ = (int64_t)packed_weights_bytes(*model_);
 
     attn_.group = hp_.n_head / hp_.n_head_kv;
     attn_.head_dim_k = hp_.head_dim_k;
@@ -338,11 +357,20 @@ void TransformerContext::snapshot() {
     s.tokens = pos_;
     s.type = attn_.type;
     s.repacked_bytes = repacked_bytes_;
-    for (const auto& kv : kv_) {
-        s.kv_bytes += (int64_t)kv->bytes();
-        s.kv_used_bytes += kv->state_rows() * (int64_t)(kv->k_row_bytes() + kv->v_row_bytes());
-        s.layers.push_back(KvLayerStats{kv->config(), kv->n_slots(), kv->held()});
+    const int32_t n_cpu = gpu_ ? gpu_->first_layer() : hp_.n_layer;
+    for (int32_t il = 0; il < (int32_t)kv_.size(); il++) {
+        const KvLayer& kv = *kv_[(size_t)il];
+        if (il >= n_cpu) {  // a device layer: its cache is in device_bytes
+            s.layers.push_back(KvLayerStats{kv.config(), kv.n_slots(), gpu_->held(il, pos_)});
+            continue;
+        }
+        s.kv_bytes += (int64_t)kv.bytes();
+        s.kv_used_bytes += kv.state_rows() * (int64_t)(kv.k_row_bytes() + kv.v_row_bytes());
+        s.layers.push_back(KvLayerStats{kv.config(), kv.n_slots(), kv.held()});
     }
+    s.gpu_layers = hp_.n_layer - n_cpu;
+    s.device_bytes = gpu_ ? gpu_->device_bytes() : 0;
+    s.gpu_note = gpu_note_;
     std::lock_guard<std::mutex> lock(stats_mutex_);
     stats_ = std::move(s);
 }
@@ -582,7 +610,8 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
     const int64_t E = hp_.n_embd, F = hp_.n_ff;
     uint8_t* act = act_.data();
     embed_rows(tokens, m, x_.data());
-    for (int32_t il = 0; il < hp_.n_layer; il++) {
+    const int32_t n_cpu = gpu_ ? gpu_->first_layer() : hp_.n_layer;
+    for (int32_t il = 0; il < n_cpu; il++) {
         if (cancel && cancel->load(std::memory_order_relaxed)) return false;
         const TransformerLayer& L = w_.layers[(size_t)il];
         layer_qkv(hp_, L, x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), m, q_dim_, k_dim_, v_dim_, pool_.get(), act);
@@ -594,6 +623,14 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         layer_out_ffn(hp_, L, x_.data() + (size_t)r0 * E, h_.data() + (size_t)r0 * E, att_.data() + (size_t)r0 * o_dim_,
                       o_.data() + (size_t)r0 * E, gate_.data() + (size_t)r0 * F, up_.data() + (size_t)r0 * F, mr, o_dim_,
                       pool_.get(), act);
+    }
+    if (gpu_) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) return false;
+        Status st = gpu_->run(x_.data(), m, pos0, out_first);
+        if (!st.ok()) {
+            gpu_status_ = st;
+            return false;
+        }
     }
     return true;
 }
@@ -678,7 +715,8 @@ Status TransformerContext::decode(const int32_t* tokens, size_t n, bool all_logi
                 hist_n_ = hist_start;
                 for (auto& kv : kv_) kv->truncate(pos_);
             }
-            result = status_error("ABORTED", "decode was cancelled");
+            result = gpu_status_.ok() ? status_error("ABORTED", "decode was cancelled") : gpu_status_;
+            gpu_status_ = status_ok();
             break;
         }
         push_history(tokens + c, m);
@@ -714,6 +752,10 @@ Status TransformerContext::truncate(int64_t n) {
                                     " cache has already evicted tokens it would need; reset the context and decode again, "
                                     "or use kv.policy \"full\"");
     }
+    if (gpu_ && !gpu_->can_truncate(pos_, n))
+        return status_error("CONTEXT_REWIND", "cannot go back to position " + std::to_string(n) +
+                                                  ": a GPU layer's window cache has already evicted tokens it would need; "
+                                                  "reset the context and decode again");
     for (auto& kv : kv_) kv->truncate(n);
     hist_n_ = std::max<int64_t>(0, hist_n_ - (pos_ - n));
     pos_ = n;
@@ -785,6 +827,9 @@ std::string describe_shape(const LayerShape& l) {
 }  // namespace
 
 Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
+    if (gpu_)
+        return status_error("UNSUPPORTED", "saving the state of a context with layers on a GPU is not supported yet; "
+                                           "load the model with gpu: false to save and restore states");
     Status st = out->write(kStateMagic, 4);
     if (st.ok()) st = out->scalar(kStateVersion);
     if (st.ok()) st = out->scalar<uint64_t>(model_->file.file_size());
@@ -809,6 +854,9 @@ Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
 }
 
 Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
+    if (gpu_)
+        return status_error("UNSUPPORTED", "restoring a state into a context with layers on a GPU is not supported yet; "
+                                           "load the model with gpu: false to save and restore states");
     Status st = state_verify(in);
     if (!st.ok()) return st;
     auto corrupt = [](const std::string& what) { return status_error("STATE_CORRUPT", "the saved state is damaged: " + what); };
@@ -913,7 +961,9 @@ Status TransformerContext::embed(const int32_t* tokens, size_t n, Pooling poolin
         const int32_t rows = pooling == Pooling::Cls && c == 0 ? 1 : m - first;
         if ((cancel && cancel->load(std::memory_order_relaxed)) || !forward_layers(tokens + c, m, pos_, first, cancel)) {
             reset();
-            return status_error("ABORTED", "embed was cancelled");
+            st = gpu_status_.ok() ? status_error("ABORTED", "embed was cancelled") : gpu_status_;
+            gpu_status_ = status_ok();
+            return st;
         }
         pos_ += m;
         if (rows <= 0) continue;

@@ -15,7 +15,8 @@ g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512
   -mfma -mf16c -c native/kernels/avx512/kernels_avx512.cpp -o "$OBJ/kernels_avx512.o" &
 wait
 g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
-  native/engine/batcher.cpp native/engine/context.cpp native/engine/encoder.cpp native/engine/load_util.cpp native/engine/transformer.cpp native/engine/transformer_load.cpp native/engine/matmul.cpp \
+  native/engine/batcher.cpp native/engine/context.cpp native/engine/encoder.cpp native/engine/load_util.cpp native/engine/transformer.cpp native/engine/transformer_load.cpp native/engine/transformer_gpu.cpp native/engine/matmul.cpp native/engine/repack.cpp \
+  native/backend/gpu.cpp native/backend/vulkan/vk_backend.cpp \
   native/engine/ops.cpp native/kv/kv_cache.cpp native/kv/attention.cpp native/engine/sampler.cpp native/engine/thread_pool.cpp \
   native/engine/weight_types.cpp native/engine/model.cpp \
   native/gguf/gguf.cpp native/gguf/gguf_file.cpp native/gguf/gguf_types.cpp \
@@ -25,5 +26,5 @@ g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/tokenizer/tokenizer.cpp native/tokenizer/unicode.cpp native/tokenizer/unicode_data.cpp \
   native/tokenizer/vocab.cpp native/tokenizer/wpm.cpp \
   native/util/cpu_features.cpp native/util/cpu_topology.cpp \
-  "$OBJ"/*.o
+  "$OBJ"/*.o -ldl
 echo "built $OUT"

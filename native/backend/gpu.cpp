@@ -1,0 +1,195 @@
+// Backend registry (listing, choosing and sharing devices) and the weight layouts of gpu.h.
+#include "gpu.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "../gguf/gguf_types.h"
+#include "../kernels/fp16.h"
+#include "vulkan/vk_backend.h"
+
+namespace rl {
+
+void gpu_list(std::vector<GpuInfo>* out, std::string* errors) {
+    std::string why;
+    vulkan_list(out, &why);
+    *errors = out->empty() ? "vulkan: " + why : "";
+}
+
+namespace {
+
+std::string lower(std::string s) {
+    for (char& c : s) c = (char)std::tolower((unsigned char)c);
+    return s;
+}
+
+// Index of the device `auto` / `vulkan` picks: RINGLLM_VULKAN_DEVICE (a name substring or an index)
+// when set, else the first discrete GPU, else the first integrated one; never a CPU-type device.
+Status choose(const std::vector<GpuInfo>& devs, int32_t* index) {
+    const char* env = std::getenv("RINGLLM_VULKAN_DEVICE");
+    if (env && *env) {
+        const std::string want = lower(env);
+        char* end = nullptr;
+        const long n = std::strtol(env, &end, 10);
+        for (const GpuInfo& d : devs)
+            if ((end && *end == 0 && n == d.index) || lower(d.name).find(want) != std::string::npos) {
+                *index = d.index;
+                return status_ok();
+            }
+        std::string names;
+        for (const GpuInfo& d : devs) names += (names.empty() ? "" : ", ") + d.name;
+        return status_error("GPU_UNAVAILABLE", std::string("RINGLLM_VULKAN_DEVICE=\"") + env +
+                                                   "\" names no Vulkan device (there are: " + (names.empty() ? "none" : names) +
+                                                   ")");
+    }
+    for (const char* type : {"discrete", "integrated"})
+        for (const GpuInfo& d : devs)
+            if (d.type == type) {
+                *index = d.index;
+                return status_ok();
+            }
+    std::string seen;
+    for (const GpuInfo& d : devs) seen += (seen.empty() ? "" : ", ") + d.name + " (" + d.type + ")";
+    return status_error("GPU_UNAVAILABLE",
+                        "no GPU found through Vulkan" + (seen.empty() ? std::string() : "; only " + seen) +
+                            " (set RINGLLM_VULKAN_DEVICE to a device's name to use it anyway, or gpu: false)");
+}
+
+}  // namespace
+
+Status gpu_open(const std::string& backend, std::shared_ptr<GpuDevice>* out) {
+    if (backend != "auto" && backend != "vulkan")
+        return status_error("GPU_UNAVAILABLE", "unknown GPU backend \"" + backend + "\" (this build has: vulkan)");
+    std::vector<GpuInfo> devs;
+    std::string why;
+    vulkan_list(&devs, &why);
+    if (devs.empty()) return status_error("GPU_UNAVAILABLE", "no Vulkan device: " + why);
+    int32_t index = 0;
+    Status st = choose(devs, &index);
+    if (!st.ok()) return st;
+    // one device object per physical device while any model uses it
+    static std::mutex mutex;
+    static std::vector<std::pair<int32_t, std::weak_ptr<GpuDevice>>> open;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& e : open)
+        if (e.first == index)
+            if (std::shared_ptr<GpuDevice> d = e.second.lock()) {
+                *out = d;
+                return status_ok();
+            }
+    if (!(st = vulkan_open(index, out)).ok()) return st;
+    open.erase(std::remove_if(open.begin(), open.end(), [](const auto& e) { return e.second.expired(); }), open.end());
+    open.emplace_back(index, *out);
+    return status_ok();
+}
+
+static DevFormat device_format(uint32_t type) {
+    switch (type) {
+        case GGML_TYPE_F32: return DevFormat::F32;
+        case GGML_TYPE_Q8_0: return DevFormat::Q8_0;
+        case GGML_TYPE_Q4_0: return DevFormat::Q4_0;
+        default: return DevFormat::F16;  // F16 itself, and every other type dequantized on upload
+    }
+}
+
+// (scale bytes, data bytes) of a matrix in its device format
+static std::pair<size_t, size_t> device_bytes(DevFormat f, int64_t n_in, int64_t n_out) {
+    const size_t rows = (size_t)n_out, nb = (size_t)(n_in / 32);
+    switch (f) {
+        case DevFormat::F32: return {0, rows * (size_t)n_in * 4};
+        case DevFormat::F16: return {0, rows * (size_t)((n_in + 1) / 2) * 4};
+        case DevFormat::Q8_0: return {rows * nb * 4, rows * nb * 32};
+        case DevFormat::Q4_0: return {rows * nb * 4, rows * nb * 16};
+    }
+    return {0, 0};
+}
+
+size_t gpu_matrix_bytes(uint32_t type, int64_t n_in, int64_t n_out) {
+    const auto b = device_bytes(device_format(type), n_in, n_out);
+    return b.first + b.second;
+}
+
+void gpu_matrix_free(GpuDevice* dev, DevMatrix* m) {
+    dev->free(&m->scales);
+    dev->free(&m->data);
+}
+
+Status gpu_matrix_upload(GpuDevice* dev, uint32_t type, const uint8_t* data, int64_t n_in, int64_t n_out,
+                         size_t row_bytes, void (*deq)(const void* row, float* out, int64_t n), DevMatrix* out) {
+    *out = DevMatrix{};
+    out->fmt = device_format(type);
+    out->n_in = n_in;
+    out->n_out = n_out;
+    if ((out->fmt == DevFormat::Q8_0 || out->fmt == DevFormat::Q4_0) && n_in % 32 != 0)
+        return status_error("GPU_UNSUPPORTED", "a quantized row of " + std::to_string(n_in) + " elements");
+    if (out->fmt == DevFormat::F16 && type != GGML_TYPE_F16 && !deq)
+        return status_error("GPU_UNSUPPORTED", std::string("weights of type ") + (ggml_type_info(type) ? ggml_type_info(type)->name : "?"));
+    const auto bytes = device_bytes(out->fmt, n_in, n_out);
+    if (bytes.second > dev->max_buffer_bytes() || bytes.first > dev->max_buffer_bytes() || n_out > INT32_MAX / 2)
+        return status_error("GPU_UNSUPPORTED", "a matrix of " + std::to_string(bytes.second >> 20) +
+                                                   " MiB is larger than the device binds at once");
+    Status st = dev->alloc(bytes.second, false, &out->data);
+    if (st.ok() && bytes.first) st = dev->alloc(bytes.first, false, &out->scales);
+    if (!st.ok()) {
+        gpu_matrix_free(dev, out);
+        return st;
+    }
+    // converted a slab of rows at a time (a few MiB), then written
+    const int64_t nb = n_in / 32;
+    const size_t data_row = bytes.second / (size_t)n_out, scale_row = bytes.first / (size_t)n_out;
+    const int64_t slab = std::max<int64_t>(1, (int64_t)((4u << 20) / std::max<size_t>(data_row, 1)));
+    std::vector<uint8_t> dbuf, sbuf;
+    std::vector<float> row((size_t)n_in);
+    try {
+        dbuf.resize((size_t)std::min(slab, n_out) * data_row);
+        sbuf.resize((size_t)std::min(slab, n_out) * scale_row);
+    } catch (const std::bad_alloc&) {
+        gpu_matrix_free(dev, out);
+        return status_error("OUT_OF_MEMORY", "no memory to stage a weight upload");
+    }
+    for (int64_t r0 = 0; r0 < n_out && st.ok(); r0 += slab) {
+        const int64_t n = std::min(slab, n_out - r0);
+        for (int64_t r = 0; r < n; r++) {
+            const uint8_t* src = data + (size_t)(r0 + r) * row_bytes;
+            uint8_t* dst = dbuf.data() + (size_t)r * data_row;
+            float* scales = (float*)(sbuf.data() + (size_t)r * scale_row);
+            switch (out->fmt) {
+                case DevFormat::F32: std::memcpy(dst, src, (size_t)n_in * 4); break;
+                case DevFormat::F16:
+                    if (type == GGML_TYPE_F16) {
+                        std::memcpy(dst, src, (size_t)n_in * 2);
+                    } else {
+                        deq(src, row.data(), n_in);
+                        for (int64_t i = 0; i < n_in; i++) ((uint16_t*)dst)[i] = fp32_to_fp16(row[(size_t)i]);
+                    }
+                    if (n_in % 2) ((uint16_t*)dst)[n_in] = 0;
+                    break;
+                case DevFormat::Q8_0:  // block: f16 d, 32 x int8
+                    for (int64_t b = 0; b < nb; b++) {
+                        uint16_t d;
+                        std::memcpy(&d, src + b * 34, 2);
+                        scales[b] = fp16_to_fp32(d);
+                        std::memcpy(dst + b * 32, src + b * 34 + 2, 32);
+                    }
+                    break;
+                case DevFormat::Q4_0:  // block: f16 d, 16 bytes of nibbles
+                    for (int64_t b = 0; b < nb; b++) {
+                        uint16_t d;
+                        std::memcpy(&d, src + b * 18, 2);
+                        scales[b] = fp16_to_fp32(d);
+                        std::memcpy(dst + b * 16, src + b * 18 + 2, 16);
+                    }
+                    break;
+            }
+        }
+        st = dev->write(out->data, (size_t)r0 * data_row, dbuf.data(), (size_t)n * data_row);
+        if (st.ok() && scale_row) st = dev->write(out->scales, (size_t)r0 * scale_row, sbuf.data(), (size_t)n * scale_row);
+    }
+    if (!st.ok()) gpu_matrix_free(dev, out);
+    return st;
+}
+
+}  // namespace rl
