@@ -9,7 +9,7 @@ import { chatFormats } from "./chat-template";
 import type { ContextOptions, GenerateOptions } from "./context";
 import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
-import { loadModel } from "./model";
+import { loadModel, type LoadModelOptions } from "./model";
 
 export interface ChatCliOptions {
   model?: string;
@@ -17,6 +17,7 @@ export interface ChatCliOptions {
   template?: string;
   keepSystem: boolean;
   context: ContextOptions;
+  gpu?: Pick<LoadModelOptions, "gpu" | "gpuDevice" | "gpuLayers">;
   sampling: GenerateOptions;
 }
 
@@ -153,7 +154,7 @@ export async function runChat(o: ChatCliOptions): Promise<void> {
     }
     template = readFileSync(template, "utf8");
   }
-  const model = await loadModel(o.model ?? defaultModelPath());
+  const model = await loadModel(o.model ?? defaultModelPath(), o.gpu);
   try {
     const chat = await model.createChat({ ...o.context, system: o.system, template, keepSystem: o.keepSystem });
     try {

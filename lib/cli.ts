@@ -9,11 +9,11 @@ import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
-import { loadModel } from "./model";
+import { loadModel, type LoadModelOptions } from "./model";
 import type { ContextOptions, GenerateOptions, KvOptions } from "./context";
 import { runChat } from "./cli-chat";
 import { createServer } from "./server";
-import { systemInfo } from "./system";
+import { listGpus, systemInfo } from "./system";
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -188,7 +188,26 @@ function kvOptions(cmd: Command): Command {
     .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
     .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
     .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
-    .option("--threads <n>", "worker threads (default: physical cores)");
+    .option("--threads <n>", "worker threads (default: physical cores)")
+    .option("--gpu <backend>", "run layers on a GPU: auto (default: a GPU when there is one), vulkan, off")
+    .option("--gpu-layers <n>", "layers on the GPU (the last ones): a count, max (default) or auto (as many as fit)")
+    .option("--gpu-device <name>", "GPU by (part of) its name or its index in `ringllm system`; may name lavapipe");
+}
+
+/** loadModel's GPU options from --gpu, --gpu-layers, --gpu-device. */
+export function gpuOptionsFrom(opts: Record<string, string | boolean | undefined>): Pick<LoadModelOptions, "gpu" | "gpuDevice" | "gpuLayers"> {
+  const out: Pick<LoadModelOptions, "gpu" | "gpuDevice" | "gpuLayers"> = {};
+  if (typeof opts.gpu === "string") {
+    if (!["auto", "vulkan", "cuda", "off"].includes(opts.gpu)) {
+      throw new RingllmError("INVALID_ARGUMENT", `--gpu expects auto, vulkan or off; received "${opts.gpu}"`);
+    }
+    out.gpu = opts.gpu === "off" ? false : (opts.gpu as "auto" | "vulkan" | "cuda");
+  }
+  if (typeof opts.gpuLayers === "string") {
+    out.gpuLayers = opts.gpuLayers === "max" || opts.gpuLayers === "auto" ? opts.gpuLayers : num("gpu-layers", opts.gpuLayers);
+  }
+  if (typeof opts.gpuDevice === "string") out.gpuDevice = opts.gpuDevice;
+  return out;
 }
 
 function num(name: string, v: string | boolean | undefined): number | undefined {
@@ -264,7 +283,11 @@ export function buildProgram(): Command {
       const progress = new Progress(opts.progress !== false && process.stderr.isTTY === true);
       let model;
       try {
-        model = await loadModel((opts.model as string | undefined) ?? defaultModelPath(), { signal: ac.signal, onProgress: (f) => progress.load(f) });
+        model = await loadModel((opts.model as string | undefined) ?? defaultModelPath(), {
+          ...gpuOptionsFrom(opts),
+          signal: ac.signal,
+          onProgress: (f) => progress.load(f),
+        });
       } finally {
         progress.stop();
       }
@@ -288,8 +311,11 @@ export function buildProgram(): Command {
         if (opts.stats) {
           const st = ctx.stats();
           const layers = st.layers.map((l) => `${l.policy} ${l.held}/${l.capacity}`).join(", ");
+          const gpu = model.gpu
+            ? `; ${st.gpuLayers} layers on ${model.gpu.device} (${st.deviceBytes + model.gpu.bytes} device bytes)`
+            : model.gpuNote ? `; GPU: ${model.gpuNote}` : "";
           process.stderr.write(
-            `tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}), repacked weights ${st.repackedBytes} bytes; layers: ${layers}\n`,
+            `tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}), repacked weights ${st.repackedBytes} bytes; layers: ${layers}${gpu}${st.gpuNote ? ` (${st.gpuNote})` : ""}\n`,
           );
         }
       } finally {
@@ -312,6 +338,7 @@ export function buildProgram(): Command {
         template: opts.template as string | undefined,
         keepSystem: opts.keepSystem === true,
         context: contextOptionsFrom(opts),
+        gpu: gpuOptionsFrom(opts),
         sampling: samplingFrom(opts),
       });
     });
@@ -370,6 +397,7 @@ export function buildProgram(): Command {
         contextSize: ctxOpts.contextSize,
         kv: ctxOpts.kv,
         threads: ctxOpts.threads,
+        gpu: gpuOptionsFrom(opts),
         queueLimit: num("queue", opts.queue),
       });
       const grace = (num("grace", opts.grace) ?? 10) * 1000;
@@ -395,9 +423,10 @@ export function buildProgram(): Command {
 
   program
     .command("system")
-    .description("print CPU features and the kernel tier in use")
-    .action(() => {
-      process.stdout.write(JSON.stringify(systemInfo(), null, 2) + "\n");
+    .description("print CPU features, the kernel tier in use and the GPUs found")
+    .action(async () => {
+      const { devices, errors } = await listGpus();
+      process.stdout.write(JSON.stringify({ ...systemInfo(), gpus: devices, ...(errors ? { gpuErrors: errors } : {}) }, null, 2) + "\n");
     });
   return program;
 }

@@ -58,6 +58,12 @@ export interface LoadModelOptions {
    */
   gpu?: "auto" | "vulkan" | "cuda" | false;
   /**
+   * Which device: a part of its name (case-insensitive) or its index in `listGpus()`; it may name a
+   * CPU-type device (lavapipe) to run on it anyway. Default: RINGLLM_VULKAN_DEVICE, else the first
+   * discrete GPU, else the first integrated one.
+   */
+  gpuDevice?: string | number;
+  /**
    * How many layers (the last ones) go to the GPU: a count, "max" (default: every layer) or "auto"
    * (as many as fit in 80% of its memory). The CPU runs the rest, the output projection and sampling.
    */
@@ -550,6 +556,11 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
     gpu: (v, name) => {
       if (v !== false) isOneOf(["auto", "vulkan", "cuda"])(v, name);
     },
+    gpuDevice: (v, name) => {
+      if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) {
+        invalidArgument(name, "a device name or index", v);
+      }
+    },
     gpuLayers: (v, name) => {
       if (v !== "max" && v !== "auto" && (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 1 << 20)) {
         invalidArgument(name, 'a layer count (an integer >= 0), "max" or "auto"', v);
@@ -583,7 +594,7 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
   try {
     job = native().loadModel(
       file,
-      { vocabOnly: options?.vocabOnly ?? false, useMmap: options?.useMmap ?? true, gpu: gpu === false ? "" : gpu, gpuLayers },
+      { vocabOnly: options?.vocabOnly ?? false, useMmap: options?.useMmap ?? true, gpu: gpu === false ? "" : gpu, gpuDevice: String(options?.gpuDevice ?? ""), gpuLayers },
       onProgress,
     );
   } catch (err) {

@@ -61,7 +61,7 @@ export interface NativeBinding {
   readGgufInfo(path: string, maxArrayLength?: number): Promise<NativeGgufInfo>;
   loadModel(
     path: string,
-    options: { vocabOnly: boolean; useMmap: boolean; gpu: string; gpuLayers: number },
+    options: { vocabOnly: boolean; useMmap: boolean; gpu: string; gpuDevice: string; gpuLayers: number },
     onProgress?: (fraction: number) => void,
   ): { promise: Promise<NativeModelHandle>; cancel(): void };
   listGpus(): Promise<{ devices: GpuDevice[]; errors: string }>;

@@ -15,7 +15,7 @@ import type { Context, GenerateOptions, GenerateResult, GeneratedChunk, KvOption
 import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
 import { Grammar } from "./grammar/index";
-import { loadModel, type Model } from "./model";
+import { loadModel, type LoadModelOptions, type Model } from "./model";
 import { parseToolCalls } from "./tool-calls";
 
 export interface ServerOptions {
@@ -34,6 +34,8 @@ export interface ServerOptions {
   kv?: KvOptions;
   /** Worker threads of the model's batched passes (default: physical cores). */
   threads?: number;
+  /** How a model given as a path is loaded onto a GPU (loadModel's gpu, gpuDevice, gpuLayers). */
+  gpu?: Pick<LoadModelOptions, "gpu" | "gpuDevice" | "gpuLayers">;
   /** Requests waiting for a free sequence at most (default 64); more get 503. */
   queueLimit?: number;
   /** Largest request body in bytes (default 1 MiB); larger: 413. */
@@ -338,7 +340,7 @@ export class Server {
       const m = this.#opts.model;
       if (m === undefined || typeof m === "string") {
         const path = m ?? defaultModelPath();
-        this.#model = await loadModel(path);
+        this.#model = await loadModel(path, this.#opts.gpu);
         this.#ownsModel = true;
         this.#modelName = this.#opts.modelName ?? basename(path).replace(/\.gguf$/i, "");
       } else {
@@ -822,5 +824,6 @@ export async function createServer(options?: ServerOptions): Promise<Server> {
   if (o.contextSize !== undefined && o.contextSize !== Infinity) int("contextSize", 16, 1 << 24);
   if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.length === 0)) throw new RingllmError("INVALID_ARGUMENT", "createServer: apiKey must be a non-empty string");
   if (o.host !== undefined && typeof o.host !== "string") throw new RingllmError("INVALID_ARGUMENT", "createServer: host must be a string");
+  if (o.gpu !== undefined && (typeof o.gpu !== "object" || o.gpu === null)) throw new RingllmError("INVALID_ARGUMENT", "createServer: gpu must be an object ({ gpu, gpuDevice, gpuLayers })");
   return new Server(o);
 }

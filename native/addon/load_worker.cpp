@@ -105,7 +105,7 @@ Napi::Value read_gguf_info(const Napi::CallbackInfo& info) {
     return p;
 }
 
-// loadModel(path, {vocabOnly, useMmap, gpu, gpuLayers (-1 every layer, -2 as many as fit)}, onProgress?)
+// loadModel(path, {vocabOnly, useMmap, gpu, gpuDevice, gpuLayers (-1 every layer, -2 as many as fit)}, onProgress?)
 //   -> {promise, cancel()}
 Napi::Value load_model(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -121,6 +121,11 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
             opts.gpu = gpu.As<Napi::String>().Utf8Value();
             if (opts.gpu != "" && opts.gpu != "auto" && opts.gpu != "vulkan")
                 throw_invalid(env, "gpu must be \"\", \"auto\" or \"vulkan\"");
+        }
+        Napi::Value device = o.Get("gpuDevice");
+        if (!device.IsUndefined()) {
+            if (!device.IsString()) throw_invalid(env, "gpuDevice must be a string");
+            opts.gpu_device = device.As<Napi::String>().Utf8Value();
         }
         Napi::Value layers = o.Get("gpuLayers");
         if (!layers.IsUndefined()) {

@@ -26,10 +26,11 @@ std::string lower(std::string s) {
     return s;
 }
 
-// Index of the device `auto` / `vulkan` picks: RINGLLM_VULKAN_DEVICE (a name substring or an index)
-// when set, else the first discrete GPU, else the first integrated one; never a CPU-type device.
-Status choose(const std::vector<GpuInfo>& devs, int32_t* index) {
-    const char* env = std::getenv("RINGLLM_VULKAN_DEVICE");
+// Index of the device `auto` / `vulkan` picks: the one named (a name substring or an index) by
+// `named` or else RINGLLM_VULKAN_DEVICE, else the first discrete GPU, else the first integrated
+// one; never an unnamed CPU-type device.
+Status choose(const std::vector<GpuInfo>& devs, const std::string& named, int32_t* index) {
+    const char* env = !named.empty() ? named.c_str() : std::getenv("RINGLLM_VULKAN_DEVICE");
     if (env && *env) {
         const std::string want = lower(env);
         char* end = nullptr;
@@ -41,9 +42,9 @@ Status choose(const std::vector<GpuInfo>& devs, int32_t* index) {
             }
         std::string names;
         for (const GpuInfo& d : devs) names += (names.empty() ? "" : ", ") + d.name;
-        return status_error("GPU_UNAVAILABLE", std::string("RINGLLM_VULKAN_DEVICE=\"") + env +
-                                                   "\" names no Vulkan device (there are: " + (names.empty() ? "none" : names) +
-                                                   ")");
+        return status_error("GPU_UNAVAILABLE", (named.empty() ? "RINGLLM_VULKAN_DEVICE=\"" : "gpuDevice \"") +
+                                                   std::string(env) + "\" names no Vulkan device (there are: " +
+                                                   (names.empty() ? "none" : names) + ")");
     }
     for (const char* type : {"discrete", "integrated"})
         for (const GpuInfo& d : devs)
@@ -55,12 +56,12 @@ Status choose(const std::vector<GpuInfo>& devs, int32_t* index) {
     for (const GpuInfo& d : devs) seen += (seen.empty() ? "" : ", ") + d.name + " (" + d.type + ")";
     return status_error("GPU_UNAVAILABLE",
                         "no GPU found through Vulkan" + (seen.empty() ? std::string() : "; only " + seen) +
-                            " (set RINGLLM_VULKAN_DEVICE to a device's name to use it anyway, or gpu: false)");
+                            " (name a device with gpuDevice or RINGLLM_VULKAN_DEVICE to use it anyway, or gpu: false)");
 }
 
 }  // namespace
 
-Status gpu_open(const std::string& backend, std::shared_ptr<GpuDevice>* out) {
+Status gpu_open(const std::string& backend, const std::string& device, std::shared_ptr<GpuDevice>* out) {
     if (backend != "auto" && backend != "vulkan")
         return status_error("GPU_UNAVAILABLE", "unknown GPU backend \"" + backend + "\" (this build has: vulkan)");
     std::vector<GpuInfo> devs;
@@ -68,7 +69,7 @@ Status gpu_open(const std::string& backend, std::shared_ptr<GpuDevice>* out) {
     vulkan_list(&devs, &why);
     if (devs.empty()) return status_error("GPU_UNAVAILABLE", "no Vulkan device: " + why);
     int32_t index = 0;
-    Status st = choose(devs, &index);
+    Status st = choose(devs, device, &index);
     if (!st.ok()) return st;
     // one device object per physical device while any model uses it
     static std::mutex mutex;

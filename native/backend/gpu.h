@@ -114,9 +114,10 @@ public:
 void gpu_list(std::vector<GpuInfo>* out, std::string* errors);
 
 // Opens a device: backend "auto" (a discrete or integrated GPU, never a CPU-type device unless
-// RINGLLM_VULKAN_DEVICE names it) or "vulkan". Devices are shared: the same one comes back while
-// it is in use. GPU_UNAVAILABLE saying why when there is none.
-Status gpu_open(const std::string& backend, std::shared_ptr<GpuDevice>* out);
+// named) or "vulkan". `device` (else RINGLLM_VULKAN_DEVICE) names one by a part of its name or its
+// index, CPU-type ones too. Devices are shared: the same one comes back while it is in use.
+// GPU_UNAVAILABLE saying why when there is none.
+Status gpu_open(const std::string& backend, const std::string& device, std::shared_ptr<GpuDevice>* out);
 
 // Uploads one matrix (rows of `row_bytes` in GGUF type `type`, n_in per row) in its device format:
 // F32, F16, Q8_0 and Q4_0 as they are; other types the CPU can dequantize go as F16 (`deq` turns

@@ -31,6 +31,7 @@ Status model_load(const std::string& path, const ModelLoadOptions& opts, const P
         GpuRequest req;
         req.backend = opts.gpu;
         req.layers = opts.gpu_layers;
+        req.device = opts.gpu_device;
         ProgressFn upload_progress;
         if (progress) upload_progress = [&](double f) { progress(0.5 + 0.5 * f); };
         if (!(st = gpu_weights_upload(*model, req, upload_progress, &model->gpu, &model->gpu_note)).ok()) return st;

@@ -92,7 +92,7 @@ Status gpu_weights_upload(const Model& m, const GpuRequest& req, const ProgressF
     if (!problem.empty()) return decline(status_error("GPU_UNSUPPORTED", "this model has " + problem));
 
     std::shared_ptr<GpuDevice> dev;
-    if (!(st = gpu_open(req.backend, &dev)).ok()) return decline(st);
+    if (!(st = gpu_open(req.backend, req.device, &dev)).ok()) return decline(st);
 
     int32_t n = req.layers == kGpuLayersMax || req.layers == kGpuLayersAuto ? hp.n_layer : std::min(req.layers, hp.n_layer);
     if (req.layers == kGpuLayersAuto) {

@@ -20,6 +20,7 @@ constexpr int32_t kGpuLayersAuto = -2;  // as many as fit in the device's memory
 struct GpuRequest {
     std::string backend;  // "" (off), "auto", "vulkan"
     int32_t layers = kGpuLayersMax;
+    std::string device;  // a device's name (part of it) or index; "": the backend's choice
 };
 
 struct GpuLayer {

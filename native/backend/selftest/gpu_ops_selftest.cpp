@@ -325,7 +325,7 @@ static void test_attention(GpuDevice* dev) {
 
 int main() {
     std::shared_ptr<GpuDevice> dev;
-    Status st = gpu_open("vulkan", &dev);
+    Status st = gpu_open("vulkan", "", &dev);
     if (!st.ok()) {
         std::printf("no device: %s\n", st.message.c_str());
         return 2;
