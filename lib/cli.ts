@@ -311,9 +311,7 @@ export function buildProgram(): Command {
         if (opts.stats) {
           const st = ctx.stats();
           const layers = st.layers.map((l) => `${l.policy} ${l.held}/${l.capacity}`).join(", ");
-          const gpu = model.gpu
-            ? `; ${st.gpuLayers} layers on ${model.gpu.device} (${st.deviceBytes + model.gpu.bytes} device bytes)`
-            : model.gpuNote ? `; GPU: ${model.gpuNote}` : "";
+          const gpu = model.gpu ? `; ${st.gpuLayers} layers on ${model.gpu.device} (${st.deviceBytes + model.gpu.bytes} device bytes)` : "";
           process.stderr.write(
             `tokens ${st.tokensProcessed}, KV ${st.kvBytes} bytes (${st.kvType}), repacked weights ${st.repackedBytes} bytes; layers: ${layers}${gpu}${st.gpuNote ? ` (${st.gpuNote})` : ""}\n`,
           );

@@ -92,6 +92,9 @@ static DevFormat device_format(uint32_t type) {
         case GGML_TYPE_F32: return DevFormat::F32;
         case GGML_TYPE_Q8_0: return DevFormat::Q8_0;
         case GGML_TYPE_Q4_0: return DevFormat::Q4_0;
+        case GGML_TYPE_Q4_K: return DevFormat::Q4_K;
+        case GGML_TYPE_Q5_K: return DevFormat::Q5_K;
+        case GGML_TYPE_Q6_K: return DevFormat::Q6_K;
         default: return DevFormat::F16;  // F16 itself, and every other type dequantized on upload
     }
 }
@@ -104,8 +107,62 @@ static std::pair<size_t, size_t> device_bytes(DevFormat f, int64_t n_in, int64_t
         case DevFormat::F16: return {0, rows * (size_t)((n_in + 1) / 2) * 4};
         case DevFormat::Q8_0: return {rows * nb * 4, rows * nb * 32};
         case DevFormat::Q4_0: return {rows * nb * 4, rows * nb * 16};
+        case DevFormat::Q4_K: return {rows * nb * 8, rows * nb * 16};
+        case DevFormat::Q5_K: return {rows * nb * 8, rows * nb * 20};
+        case DevFormat::Q6_K: return {rows * nb * 8, rows * nb * 32};
     }
     return {0, 0};
+}
+
+// Q4_K / Q5_K super-block (256: f16 d, dmin, 12 scale bytes[, 32 high-bit bytes], 128 nibble bytes)
+// -> 8 sub-blocks of (scale, min) and 16 (20) bytes.
+static void repack_k45(const uint8_t* blk, bool q5, float* scales, uint8_t* dst) {
+    uint16_t hd, hm;
+    std::memcpy(&hd, blk, 2);
+    std::memcpy(&hm, blk + 2, 2);
+    const float d = fp16_to_fp32(hd), dmin = fp16_to_fp32(hm);
+    const uint8_t* sc = blk + 4;
+    const uint8_t* qh = q5 ? blk + 16 : nullptr;
+    const uint8_t* qs = blk + (q5 ? 48 : 16);
+    for (int s = 0; s < 8; s++) {
+        int scale, min;
+        if (s < 4) {
+            scale = sc[s] & 63;
+            min = sc[s + 4] & 63;
+        } else {
+            scale = (sc[s + 4] & 0xf) | ((sc[s - 4] >> 6) << 4);
+            min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+        }
+        scales[2 * s] = d * (float)scale;  // as the CPU forms them (dequantize_k45)
+        scales[2 * s + 1] = dmin * (float)min;
+        uint8_t q[32];
+        uint32_t hbits = 0;
+        for (int l = 0; l < 32; l++) {
+            q[l] = (uint8_t)((qs[32 * (s >> 1) + l] >> (4 * (s & 1))) & 0xf);
+            if (qh) hbits |= (uint32_t)((qh[l] >> s) & 1) << l;
+        }
+        uint8_t* o = dst + s * (q5 ? 20 : 16);
+        for (int j = 0; j < 16; j++) o[j] = (uint8_t)(q[j] | (q[j + 16] << 4));
+        if (q5) std::memcpy(o + 16, &hbits, 4);
+    }
+}
+
+// Q6_K super-block (256: 128 low-nibble bytes, 64 high-bit bytes, 16 int8 scales, f16 d) -> 8
+// sub-blocks of two scales and 32 int8 values.
+static void repack_q6k(const uint8_t* blk, float* scales, uint8_t* dst) {
+    const uint8_t* ql = blk;
+    const uint8_t* qh = blk + 128;
+    const int8_t* sc = (const int8_t*)(blk + 192);
+    uint16_t hd;
+    std::memcpy(&hd, blk + 208, 2);
+    const float d = fp16_to_fp32(hd);
+    for (int e = 0; e < 256; e++) {
+        const int n = e >> 7, k = (e >> 5) & 3, i = e & 31;
+        const int lo = (ql[64 * n + i + 32 * (k & 1)] >> (k >= 2 ? 4 : 0)) & 0xf;
+        const int hi = (qh[32 * n + i] >> (2 * k)) & 3;
+        dst[e] = (uint8_t)(int8_t)((lo | (hi << 4)) - 32);
+    }
+    for (int g = 0; g < 16; g++) scales[g] = d * (float)sc[g];  // (sub-block, half) order = group order
 }
 
 size_t gpu_matrix_bytes(uint32_t type, int64_t n_in, int64_t n_out) {
@@ -124,7 +181,8 @@ Status gpu_matrix_upload(GpuDevice* dev, uint32_t type, const uint8_t* data, int
     out->fmt = device_format(type);
     out->n_in = n_in;
     out->n_out = n_out;
-    if ((out->fmt == DevFormat::Q8_0 || out->fmt == DevFormat::Q4_0) && n_in % 32 != 0)
+    const bool k_quant = out->fmt == DevFormat::Q4_K || out->fmt == DevFormat::Q5_K || out->fmt == DevFormat::Q6_K;
+    if ((out->fmt != DevFormat::F32 && out->fmt != DevFormat::F16 && n_in % 32 != 0) || (k_quant && n_in % 256 != 0))
         return status_error("GPU_UNSUPPORTED", "a quantized row of " + std::to_string(n_in) + " elements");
     if (out->fmt == DevFormat::F16 && type != GGML_TYPE_F16 && !deq)
         return status_error("GPU_UNSUPPORTED", std::string("weights of type ") + (ggml_type_info(type) ? ggml_type_info(type)->name : "?"));
@@ -183,6 +241,16 @@ Status gpu_matrix_upload(GpuDevice* dev, uint32_t type, const uint8_t* data, int
                         scales[b] = fp16_to_fp32(d);
                         std::memcpy(dst + b * 16, src + b * 18 + 2, 16);
                     }
+                    break;
+                case DevFormat::Q4_K:
+                case DevFormat::Q5_K: {
+                    const bool q5 = out->fmt == DevFormat::Q5_K;
+                    for (int64_t sb = 0; sb < nb / 8; sb++)
+                        repack_k45(src + sb * (q5 ? 176 : 144), q5, scales + sb * 16, dst + sb * 8 * (q5 ? 20 : 16));
+                    break;
+                }
+                case DevFormat::Q6_K:
+                    for (int64_t sb = 0; sb < nb / 8; sb++) repack_q6k(src + sb * 210, scales + sb * 16, dst + sb * 256);
                     break;
             }
         }

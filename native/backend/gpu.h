@@ -33,6 +33,10 @@ enum class DevFormat : uint8_t {
     F16,   // data: ceil(n_in / 2) words per row, two halves each
     Q8_0,  // scales: (n_out, n_in / 32) floats; data: 8 words per block, four int8 each
     Q4_0,  // scales: (n_out, n_in / 32) floats; data: 4 words per block: byte j holds elements j, j + 16
+    // K-quants, repacked per sub-block of 32 on upload (the values stay quantized):
+    Q4_K,  // scales: (n_out, n_in / 32, 2): d * scale, dmin * min; data: 4 words of nibbles as Q4_0
+    Q5_K,  // as Q4_K, then a fifth word: bit e is element e's fifth bit
+    Q6_K,  // scales: (n_out, n_in / 32, 2): d * scale of elements 0-15, 16-31; data: 8 words of int8
 };
 
 struct DevMatrix {
@@ -120,8 +124,8 @@ void gpu_list(std::vector<GpuInfo>* out, std::string* errors);
 Status gpu_open(const std::string& backend, const std::string& device, std::shared_ptr<GpuDevice>* out);
 
 // Uploads one matrix (rows of `row_bytes` in GGUF type `type`, n_in per row) in its device format:
-// F32, F16, Q8_0 and Q4_0 as they are; other types the CPU can dequantize go as F16 (`deq` turns
-// one row into floats). GPU_UNSUPPORTED when the matrix cannot go (a row too long for a buffer).
+// F32, F16, Q8_0, Q4_0 and (repacked) Q4_K, Q5_K, Q6_K; other types the CPU can dequantize go as
+// F16 (`deq` turns one row into floats). GPU_UNSUPPORTED when the matrix cannot go (a row too long for a buffer).
 Status gpu_matrix_upload(GpuDevice* dev, uint32_t type, const uint8_t* data, int64_t n_in, int64_t n_out,
                          size_t row_bytes, void (*deq)(const void* row, float* out, int64_t n), DevMatrix* out);
 void gpu_matrix_free(GpuDevice* dev, DevMatrix* m);

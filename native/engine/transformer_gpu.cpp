@@ -82,17 +82,18 @@ Status gpu_weights_upload(const Model& m, const GpuRequest& req, const ProgressF
     if (!transformer_arch_supported(m.architecture))
         return decline(status_error("GPU_UNSUPPORTED", "GPU offload runs decoder models; '" + m.architecture +
                                                            "' runs on the CPU"));
+    // the device first: without one ("auto" on most machines) the file is not parsed here at all
+    std::shared_ptr<GpuDevice> dev;
+    Status st = gpu_open(req.backend, req.device, &dev);
+    if (!st.ok()) return decline(st);
     const KernelTable* kt = nullptr;
-    Status st = kernels_select(nullptr, &kt);
-    if (!st.ok()) return st;
+    if (!(st = kernels_select(nullptr, &kt)).ok()) return st;
     TransformerHparams hp;
     TransformerWeights w;
-    if (!(st = transformer_load(m, kt, &hp, &w)).ok()) return st;
+    // a damaged file still loads for inspection with "auto"; creating a context reports it
+    if (!(st = transformer_load(m, kt, &hp, &w)).ok()) return decline(st);
     const std::string problem = shape_problem(hp);
     if (!problem.empty()) return decline(status_error("GPU_UNSUPPORTED", "this model has " + problem));
-
-    std::shared_ptr<GpuDevice> dev;
-    if (!(st = gpu_open(req.backend, req.device, &dev)).ok()) return decline(st);
 
     int32_t n = req.layers == kGpuLayersMax || req.layers == kGpuLayersAuto ? hp.n_layer : std::min(req.layers, hp.n_layer);
     if (req.layers == kGpuLayersAuto) {

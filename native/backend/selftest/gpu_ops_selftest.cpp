@@ -87,7 +87,8 @@ static std::vector<uint8_t> make_rows(uint32_t type, int64_t n_in, int64_t n_out
                 }
                 case GGML_TYPE_F16: put_f16(0, rnd()); break;
                 case GGML_TYPE_Q8_0:
-                case GGML_TYPE_Q4_0: put_f16(0, 0.01f + 0.02f * std::fabs(rnd())); break;
+                case GGML_TYPE_Q4_0:
+                case GGML_TYPE_Q5_0: put_f16(0, 0.01f + 0.02f * std::fabs(rnd())); break;
                 case GGML_TYPE_Q4_K:  // d, dmin then scales and nibbles as random bytes
                 case GGML_TYPE_Q5_K:
                     put_f16(0, 0.002f * std::fabs(rnd()));
@@ -110,6 +111,7 @@ static void deq_ref(uint32_t type, const void* row, float* out, int64_t n) {
         case GGML_TYPE_Q4_K: generic::dequantize_row_q4_K(row, out, n); break;
         case GGML_TYPE_Q5_K: generic::dequantize_row_q5_K(row, out, n); break;
         case GGML_TYPE_Q6_K: generic::dequantize_row_q6_K(row, out, n); break;
+        case GGML_TYPE_Q5_0: generic::dequantize_row_q5_0(row, out, n); break;
     }
 }
 
@@ -125,8 +127,9 @@ static void test_matmul(GpuDevice* dev) {
         {GGML_TYPE_F16, 33, 17, 1, 1e-10},    {GGML_TYPE_F16, 257, 40, 17, 1e-10},
         {GGML_TYPE_Q8_0, 64, 13, 1, 1e-10},   {GGML_TYPE_Q8_0, 320, 33, 11, 1e-10},
         {GGML_TYPE_Q4_0, 32, 3, 2, 1e-10},    {GGML_TYPE_Q4_0, 512, 67, 8, 1e-10},
-        {GGML_TYPE_Q4_K, 256, 9, 5, 1e-6},    {GGML_TYPE_Q5_K, 512, 7, 3, 1e-6},
-        {GGML_TYPE_Q6_K, 256, 11, 4, 1e-6},
+        {GGML_TYPE_Q4_K, 256, 9, 5, 1e-10},   {GGML_TYPE_Q5_K, 512, 7, 3, 1e-10},
+        {GGML_TYPE_Q6_K, 256, 11, 4, 1e-10},  {GGML_TYPE_Q6_K, 768, 33, 9, 1e-10},
+        {GGML_TYPE_Q5_0, 64, 5, 2, 1e-6},  // no shader of its own: F16 on upload
     };
     for (const Case& c : cases) {
         Fixture f{dev, nullptr, {}};
@@ -137,6 +140,7 @@ static void test_matmul(GpuDevice* dev) {
         if (c.type == GGML_TYPE_Q4_K) deq = generic::dequantize_row_q4_K;
         if (c.type == GGML_TYPE_Q5_K) deq = generic::dequantize_row_q5_K;
         if (c.type == GGML_TYPE_Q6_K) deq = generic::dequantize_row_q6_K;
+        if (c.type == GGML_TYPE_Q5_0) deq = generic::dequantize_row_q5_0;
         DevMatrix dm;
         Status st = gpu_matrix_upload(dev, c.type, w.data(), c.n_in, c.n_out, row_bytes, deq, &dm);
         CHECK(st.ok(), "upload %s: %s", ggml_type_info(c.type)->name, st.message.c_str());

@@ -229,7 +229,7 @@ GpuInfo describe(VkApi* a, VkPhysicalDevice pd, int32_t index) {
     return info;
 }
 
-enum ShaderId { SH_MATMUL_F32, SH_MATMUL_F16, SH_MATMUL_Q8_0, SH_MATMUL_Q4_0, SH_NORM, SH_ADD, SH_GLU, SH_ROPE,
+enum ShaderId { SH_MATMUL_F32, SH_MATMUL_F16, SH_MATMUL_Q8_0, SH_MATMUL_Q4_0, SH_MATMUL_Q4_K, SH_MATMUL_Q5_K, SH_MATMUL_Q6_K, SH_NORM, SH_ADD, SH_GLU, SH_ROPE,
                 SH_KV_STORE, SH_ATTENTION, SH_COUNT };
 constexpr uint32_t kBindings = 4;
 constexpr uint32_t kPushBytes = 128;
@@ -574,7 +574,8 @@ public:
     Status init();
 
     void matmul(const DevMatrix& w, DevPtr x, int64_t x_stride, int32_t m, DevPtr y, int64_t y_stride) override {
-        static const ShaderId ids[] = {SH_MATMUL_F32, SH_MATMUL_F16, SH_MATMUL_Q8_0, SH_MATMUL_Q4_0};
+        static const ShaderId ids[] = {SH_MATMUL_F32,  SH_MATMUL_F16,  SH_MATMUL_Q8_0, SH_MATMUL_Q4_0,
+                                       SH_MATMUL_Q4_K, SH_MATMUL_Q5_K, SH_MATMUL_Q6_K};
         const DevBuf* scales = w.scales.impl ? &w.scales : nullptr;
         for (int64_t r0 = 0; r0 < w.n_out; r0 += kMaxGroups) {
             const int32_t pc[10] = {(int32_t)w.n_in, (int32_t)w.n_out, m, (int32_t)r0, (int32_t)x.off, (int32_t)x_stride,
