@@ -24,8 +24,10 @@ const SHADERS = [
   ["add", "add.comp", []],
   ["glu", "glu.comp", []],
   ["rope", "rope.comp", []],
-  ["kv_store", "kv_store.comp", []],
-  ["attention", "attention.comp", []],
+  ["kv_store_f16", "kv_store.comp", ["KV_F16"]],
+  ["kv_store_q8_0", "kv_store.comp", ["KV_Q8_0"]],
+  ["attention_f16", "attention.comp", ["KV_F16"]],
+  ["attention_q8_0", "attention.comp", ["KV_Q8_0"]],
 ];
 
 function compile(src, defines) {

@@ -165,6 +165,10 @@ static void repack_q6k(const uint8_t* blk, float* scales, uint8_t* dst) {
     for (int g = 0; g < 16; g++) scales[g] = d * (float)sc[g];  // (sub-block, half) order = group order
 }
 
+size_t dev_kv_row_bytes(DevKv type, int32_t dim) {
+    return type == DevKv::Q8_0 ? (size_t)(dim / 32) * 36 : (size_t)(dim / 2) * 4;
+}
+
 size_t gpu_matrix_bytes(uint32_t type, int64_t n_in, int64_t n_out) {
     const auto b = device_bytes(device_format(type), n_in, n_out);
     return b.first + b.second;

@@ -56,13 +56,27 @@ inline DevPtr dev_at(const DevBuf& b, int64_t off = 0) { return DevPtr{&b, off};
 enum class DevNorm : uint8_t { Rms, Layer };
 enum class DevGlu : uint8_t { Silu, GeluTanh };
 
-// Attention of `rows` queries at positions pos0.. over a ring of f16 K/V rows: slot s holds the
-// newest position p <= pos0 + rows - 1 with p % n_slots == s (none when p < 0). A query at q sees
-// keys at p <= q, and p > q - window when window > 0. K rows: (n_slots, n_head_kv * dk) halves.
+enum class DevKv : uint8_t {
+    F16,   // dim / 2 words per row, two halves each
+    Q8_0,  // dim / 32 blocks of 9 words: the scale (rounded to f16, stored as f32), 8 words of int8
+};
+size_t dev_kv_row_bytes(DevKv type, int32_t dim);
+
+// Where K/V rows live: positions below n_sinks in slots 0.., position p >= n_sinks in slot
+// n_sinks + (p - n_sinks) % n_ring (full caches: no sinks, a ring as long as the context).
+struct DevRing {
+    int64_t n_sinks = 0;
+    int64_t n_ring = 0;
+    DevKv type = DevKv::F16;
+};
+
+// Attention of `rows` queries at positions pos0.. over a ring cache holding every position up to
+// pos0 + rows - 1 that its slots still have. A query at q sees p <= q that are sinks (p < n_sinks,
+// with the query q1: rotated at its cache position) or p > q - window (window 0: every one).
 struct DevAttn {
     int32_t rows = 0;
     int64_t pos0 = 0;
-    int64_t n_slots = 0;
+    DevRing ring;
     int32_t window = 0;
     int32_t n_head = 0, n_head_kv = 0, dk = 0, dv = 0;
     float scale = 1.0f;
@@ -81,17 +95,21 @@ public:
                       int32_t n, float eps) = 0;
     // y row += a row (a_stride 0: the same a for every row: a bias)
     virtual void add(DevPtr y, int64_t y_stride, DevPtr a, int64_t a_stride, int32_t rows, int32_t n) = 0;
+    // y row = a row
+    virtual void copy(DevPtr y, int64_t y_stride, DevPtr a, int64_t a_stride, int32_t rows, int32_t n) = 0;
     // rotates n_rot dims of each head of each row by cs (rows, n_rot / 2, 2): NORM or NEOX pairs
     virtual void rope(DevPtr x, int64_t x_stride, int32_t rows, int32_t n_heads, int32_t head_dim, int32_t n_rot,
                       bool neox, DevPtr cs) = 0;
     // g = act(g) * u over rows x n contiguous elements
     virtual void glu(DevGlu act, DevPtr g, DevPtr u, int32_t rows, int32_t n) = 0;
-    // f16 ring rows: cache slot (pos0 + t) % n_slots = src row t, t < rows (dim even)
+    // src row t (position pos0 + t) into its slot of the cache, in the ring's row format (dim even;
+    // a multiple of 32 for Q8_0)
     virtual void kv_store(DevPtr src, int64_t src_stride, int32_t rows, int32_t dim, const DevBuf& cache,
-                          int64_t n_slots, int64_t pos0) = 0;
-    // out row t, head h (dv floats at h * dv) = attention of q row t, head h
-    virtual void attention(const DevAttn& a, DevPtr q, int64_t q_stride, const DevBuf& k_cache, const DevBuf& v_cache,
-                           DevPtr out, int64_t out_stride) = 0;
+                          const DevRing& ring, int64_t pos0) = 0;
+    // out row t, head h (dv floats at h * dv) = attention of q row t, head h (q1: the queries the
+    // sinks see, in q's buffer; q when there are no sinks)
+    virtual void attention(const DevAttn& a, DevPtr q, DevPtr q1, int64_t q_stride, const DevBuf& k_cache,
+                           const DevBuf& v_cache, DevPtr out, int64_t out_stride) = 0;
     // Submits what was recorded and waits for it. GPU_FAILED when the device reports an error.
     virtual Status run() = 0;
 };

@@ -155,9 +155,10 @@ Status GpuForward::init(const TransformerHparams& hp, std::shared_ptr<GpuWeights
     dev_ = w_->dev.get();
     rope_freqs_ = rope_freqs;
     n_batch_ = n_batch;
-    if (kv_type != KvType::F16)
+    if (kv_type == KvType::Q4_0)
         return status_error("GPU_UNSUPPORTED", std::string("kv.type \"") + kv_type_name(kv_type) +
-                                                   "\" runs on the CPU (device layers keep f16 caches)");
+                                                   "\" runs on the CPU (device layers keep f16 or q8_0 caches)");
+    const DevKv dev_kv = kv_type == KvType::Q8_0 ? DevKv::Q8_0 : DevKv::F16;
     q_dim_ = (int64_t)hp.n_head * hp.head_dim_k;
     k_dim_ = (int64_t)hp.n_head_kv * hp.head_dim_k;
     v_dim_ = (int64_t)hp.n_head_kv * hp.head_dim_v;
@@ -167,20 +168,29 @@ Status GpuForward::init(const TransformerHparams& hp, std::shared_ptr<GpuWeights
         const int32_t il = w_->first_layer + (int32_t)i;
         const KvLayerConfig& c = kv[(size_t)il];
         LayerKv& L = kv_[i];
+        L.ring.type = dev_kv;
+        // ring policies: n_batch slots more than they keep, so a chunk's rows never overwrite keys
+        // its own queries still see
         if (c.policy == KvPolicy::Full) {
-            L.n_slots = n_ctx;
+            L.ring.n_ring = n_ctx;
             L.window = c.mask_window;
         } else if (c.policy == KvPolicy::Window) {
-            // a chunk's rows never overwrite keys its own queries still see
-            L.n_slots = (int64_t)c.window + n_batch;
+            L.ring.n_ring = (int64_t)c.window + n_batch;
             L.window = c.window;
-            L.ring = true;
+            L.capacity = c.window;
+        } else if (c.policy == KvPolicy::Sinks) {
+            L.ring.n_sinks = c.sinks;
+            L.ring.n_ring = (int64_t)c.recent + n_batch;
+            L.window = c.recent;
+            L.capacity = (int64_t)c.sinks + c.recent;
+            L.sinks = c.sinks > 0;
+            L.sink_pos_max = L.capacity - 1;
         } else {
             return status_error("GPU_UNSUPPORTED", std::string("kv.policy \"") + kv_policy_name(c.policy) +
-                                                       "\" runs on the CPU (device layers keep full or window caches)");
+                                                       "\" runs on the CPU (device layers keep full, window and sinks caches)");
         }
-        if (L.n_slots > INT32_MAX / 2)
-            return status_error("GPU_UNSUPPORTED", "a device cache of " + std::to_string(L.n_slots) + " slots");
+        if (L.ring.n_sinks + L.ring.n_ring > INT32_MAX / 4)
+            return status_error("GPU_UNSUPPORTED", "a device cache of " + std::to_string(L.ring.n_ring) + " slots");
         const LayerKind& kind = hp.layer_kinds[(size_t)il];
         L.rope = !hp.opt.rope_window_only || kind.window > 0;
         L.rope_cfg = -1;
@@ -195,21 +205,22 @@ Status GpuForward::init(const TransformerHparams& hp, std::shared_ptr<GpuWeights
     }
     Status st = dev_->create_stream(&s_);
     for (auto& L : kv_) {
-        if (st.ok()) st = alloc((size_t)L.n_slots * k_dim_ * 2, false, &L.k);
-        if (st.ok()) st = alloc((size_t)L.n_slots * v_dim_ * 2, false, &L.v);
+        const size_t slots = (size_t)(L.ring.n_sinks + L.ring.n_ring);
+        if (st.ok()) st = alloc(slots * dev_kv_row_bytes(dev_kv, (int32_t)k_dim_), false, &L.k);
+        if (st.ok()) st = alloc(slots * dev_kv_row_bytes(dev_kv, (int32_t)v_dim_), false, &L.v);
     }
     const size_t B = (size_t)n_batch * 4;
     const int64_t E = hp.n_embd, F = hp.n_ff;
     struct {
         DevBuf* buf;
         int64_t width;
-    } acts[] = {{&x_, E}, {&h_, E}, {&q_, q_dim_}, {&k_, k_dim_}, {&v_, v_dim_}, {&att_, o_dim_}, {&o_, E}, {&gate_, F}, {&up_, F}};
+    } acts[] = {{&x_, E}, {&h_, E}, {&q_, 2 * q_dim_}, {&k_, k_dim_}, {&v_, v_dim_}, {&att_, o_dim_}, {&o_, E}, {&gate_, F}, {&up_, F}};
     for (auto& a : acts)
         if (st.ok()) st = alloc(B * (size_t)a.width, false, a.buf);
-    if (st.ok()) st = alloc(rope_src_.size() * B * (size_t)hp.n_rot, true, &cs_);
+    if (st.ok()) st = alloc(rope_src_.size() * 2 * B * (size_t)hp.n_rot, true, &cs_);
     if (!st.ok()) return st;
     try {
-        cs_host_.assign(rope_src_.size() * (size_t)n_batch * hp.n_rot, 0.0f);
+        cs_host_.assign(rope_src_.size() * 2 * (size_t)n_batch * hp.n_rot, 0.0f);
     } catch (const std::bad_alloc&) {
         return status_error("OUT_OF_MEMORY", "no memory for the RoPE tables");
     }
@@ -219,13 +230,13 @@ Status GpuForward::init(const TransformerHparams& hp, std::shared_ptr<GpuWeights
 bool GpuForward::can_truncate(int64_t pos, int64_t n) const {
     if (n == pos) return true;
     for (const LayerKv& L : kv_)
-        if (L.ring && pos > L.window) return false;  // as the CPU's window cache: only before it evicts
+        if (L.capacity > 0 && pos > L.capacity) return false;  // as the CPU's ring caches: only before they evict
     return true;
 }
 
 int64_t GpuForward::held(int32_t il, int64_t pos) const {
     const LayerKv& L = kv_[(size_t)(il - w_->first_layer)];
-    return L.ring ? std::min<int64_t>(pos, L.window) : pos;
+    return L.capacity > 0 ? std::min<int64_t>(pos, L.capacity) : pos;
 }
 
 Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {
@@ -234,12 +245,25 @@ Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {
     const int32_t E = hp.n_embd, F = hp.n_ff, R = hp.n_rot;
     const DevNorm block_norm = opt.norm == NormKind::Layer ? DevNorm::Layer : DevNorm::Rms;
     const float* ff = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
-    // RoPE tables: each distinct layer configuration, rows at positions pos0..
+    // RoPE tables: each distinct layer configuration, rows at positions pos0.., then at the sinks'
+    // cache positions (when a sinks layer uses it)
+    int64_t sink_pos_max = -1;
+    for (const LayerKv& L : kv_)
+        if (L.sinks) sink_pos_max = L.sink_pos_max;  // the same for every sinks layer (one KV config)
     for (size_t j = 0; j < rope_src_.size(); j++) {
         const LayerKind& kind = hp.layer_kinds[(size_t)rope_src_[j]];
-        for (int32_t t = 0; t < m; t++)
-            ops_rope_cache(cs_host_.data() + (j * (size_t)n_batch_ + t) * R, R, pos0 + t, kind.rope_scale, kind.rope_base, ff,
-                           kind.yarn ? &hp.yarn : nullptr);
+        const RopeYarn* yarn = kind.yarn ? &hp.yarn : nullptr;
+        for (int32_t t = 0; t < m; t++) {
+            float* cs = cs_host_.data() + (2 * j * (size_t)n_batch_ + t) * R;
+            ops_rope_cache(cs, R, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
+            if (sink_pos_max < 0) continue;
+            const int64_t pc = std::min<int64_t>(pos0 + t, sink_pos_max);
+            float* cs1 = cs + (size_t)n_batch_ * R;
+            if (pc == pos0 + t)
+                std::copy(cs, cs + R, cs1);
+            else
+                ops_rope_cache(cs1, R, pc, kind.rope_scale, kind.rope_base, ff, yarn);
+        }
     }
     Status st = dev_->write(cs_, 0, cs_host_.data(), cs_host_.size() * 4);
     if (st.ok()) st = dev_->write(x_, 0, x, (size_t)m * E * 4);
@@ -264,19 +288,22 @@ Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {
             s.norm(DevNorm::Rms, dev_at(k_), hp.head_dim_k, vec(L.k_norm), dev_at(k_), hp.head_dim_k, m * hp.n_head_kv,
                    hp.head_dim_k, hp.rms_eps);
         }
-        // RoPE, K/V rows into the ring, attention
+        // RoPE (the sinks' queries rotated at their cache position), K/V rows into the ring, attention
+        const DevPtr q1 = kv.sinks ? dev_at(q_, (int64_t)n_batch_ * q_dim_) : dev_at(q_);
+        if (kv.sinks) s.copy(q1, q_dim_, dev_at(q_), q_dim_, m, (int32_t)q_dim_);
         if (kv.rope) {
-            const DevPtr cs = dev_at(cs_, (int64_t)kv.rope_cfg * n_batch_ * R);
+            const DevPtr cs = dev_at(cs_, 2 * (int64_t)kv.rope_cfg * n_batch_ * R);
             const bool neox = opt.rope == RopeOrder::Neox;
             s.rope(dev_at(q_), q_dim_, m, hp.n_head, hp.head_dim_k, R, neox, cs);
             s.rope(dev_at(k_), k_dim_, m, hp.n_head_kv, hp.head_dim_k, R, neox, cs);
+            if (kv.sinks) s.rope(q1, q_dim_, m, hp.n_head, hp.head_dim_k, R, neox, dev_at(*cs.buf, cs.off + (int64_t)n_batch_ * R));
         }
-        s.kv_store(dev_at(k_), k_dim_, m, (int32_t)k_dim_, kv.k, kv.n_slots, pos0);
-        s.kv_store(dev_at(v_), v_dim_, m, (int32_t)v_dim_, kv.v, kv.n_slots, pos0);
+        s.kv_store(dev_at(k_), k_dim_, m, (int32_t)k_dim_, kv.k, kv.ring, pos0);
+        s.kv_store(dev_at(v_), v_dim_, m, (int32_t)v_dim_, kv.v, kv.ring, pos0);
         DevAttn at;
         at.rows = m;
         at.pos0 = pos0;
-        at.n_slots = kv.n_slots;
+        at.ring = kv.ring;
         at.window = kv.window;
         at.n_head = hp.n_head;
         at.n_head_kv = hp.n_head_kv;
@@ -284,7 +311,7 @@ Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {
         at.dv = hp.head_dim_v;
         at.scale = opt.attn_scale;
         at.softcap = opt.attn_softcap;
-        s.attention(at, dev_at(q_), q_dim_, kv.k, kv.v, dev_at(att_), o_dim_);
+        s.attention(at, dev_at(q_), q1, q_dim_, kv.k, kv.v, dev_at(att_), o_dim_);
         // output projection, residual, FFN, residual
         s.matmul(L.wo, dev_at(att_), o_dim_, m, dev_at(o_), E);
         if (opt.post_norms) s.norm(DevNorm::Rms, dev_at(o_), E, vec(L.post_attn_norm), dev_at(o_), E, m, E, hp.rms_eps);

@@ -48,7 +48,7 @@ class GpuForward {
 public:
     ~GpuForward();
     // GPU_UNSUPPORTED naming why when a device layer's KV policy or type is not one the device runs
-    // (f16 full or window caches); the context then runs every layer on the CPU.
+    // (full, window and sinks caches of f16 or q8_0 rows); the context then runs every layer on the CPU.
     Status init(const TransformerHparams& hp, std::shared_ptr<GpuWeights> w, const std::vector<float>& rope_freqs,
                 int32_t n_batch, int64_t n_ctx, KvType kv_type, const std::vector<KvLayerConfig>& kv);
     int32_t first_layer() const { return w_->first_layer; }
@@ -62,11 +62,13 @@ public:
 
 private:
     struct LayerKv {
-        DevBuf k, v;  // (n_slots, k_dim) / (n_slots, v_dim) halves
-        int64_t n_slots = 0;
-        int32_t window = 0;    // attention window (0: every earlier position)
-        bool ring = false;     // evicts (a window policy)
-        int32_t rope_cfg = 0;  // index of its RoPE table in cs_
+        DevBuf k, v;           // (n_sinks + n_ring) rows of k_dim / v_dim in the ring's format
+        DevRing ring;
+        int32_t window = 0;    // attention window of the ring part (0: every earlier position)
+        int64_t capacity = 0;  // positions held at most (0: every one, a full cache)
+        bool sinks = false;    // queries see the sinks rotated at their cache position
+        int64_t sink_pos_max = 0;  // that position: min(p, sinks + recent - 1)
+        int32_t rope_cfg = 0;  // index of its RoPE tables in cs_ (2 per configuration: at p, at the sinks' position)
         bool rope = true;
     };
     Status alloc(size_t bytes, bool host_visible, DevBuf* out);
@@ -80,8 +82,8 @@ private:
     std::vector<int32_t> rope_src_;  // per RoPE table: a layer using it
     int32_t n_batch_ = 0;
     int64_t q_dim_ = 0, k_dim_ = 0, v_dim_ = 0, o_dim_ = 0;
-    DevBuf x_, h_, q_, k_, v_, att_, o_, gate_, up_;  // (n_batch, width) activations
-    DevBuf cs_;                                       // (tables, n_batch, n_rot) cos/sin, host-visible
+    DevBuf x_, h_, q_, k_, v_, att_, o_, gate_, up_;  // (n_batch, width) activations; q_: then the sinks' queries
+    DevBuf cs_;  // (configurations, 2, n_batch, n_rot) cos/sin, host-visible
     std::vector<float> cs_host_;
     std::vector<DevBuf*> owned_;
     int64_t bytes_ = 0;

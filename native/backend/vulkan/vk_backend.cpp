@@ -230,7 +230,7 @@ GpuInfo describe(VkApi* a, VkPhysicalDevice pd, int32_t index) {
 }
 
 enum ShaderId { SH_MATMUL_F32, SH_MATMUL_F16, SH_MATMUL_Q8_0, SH_MATMUL_Q4_0, SH_MATMUL_Q4_K, SH_MATMUL_Q5_K, SH_MATMUL_Q6_K, SH_NORM, SH_ADD, SH_GLU, SH_ROPE,
-                SH_KV_STORE, SH_ATTENTION, SH_COUNT };
+                SH_KV_STORE_F16, SH_KV_STORE_Q8_0, SH_ATTENTION_F16, SH_ATTENTION_Q8_0, SH_COUNT };
 constexpr uint32_t kBindings = 4;
 constexpr uint32_t kPushBytes = 128;
 constexpr uint32_t kSetsPerPool = 512;
@@ -601,7 +601,13 @@ public:
         }
     }
     void add(DevPtr y, int64_t y_stride, DevPtr a, int64_t a_stride, int32_t rows, int32_t n) override {
-        const int32_t pc[5] = {n, (int32_t)y.off, (int32_t)y_stride, (int32_t)a.off, (int32_t)a_stride};
+        add_or_copy(y, y_stride, a, a_stride, rows, n, 0);
+    }
+    void copy(DevPtr y, int64_t y_stride, DevPtr a, int64_t a_stride, int32_t rows, int32_t n) override {
+        add_or_copy(y, y_stride, a, a_stride, rows, n, 1);
+    }
+    void add_or_copy(DevPtr y, int64_t y_stride, DevPtr a, int64_t a_stride, int32_t rows, int32_t n, int32_t mode) {
+        const int32_t pc[6] = {n, (int32_t)y.off, (int32_t)y_stride, (int32_t)a.off, (int32_t)a_stride, mode};
         const DevBuf* bufs[kBindings] = {y.buf, a.buf, nullptr, nullptr};
         dispatch(SH_ADD, bufs, pc, sizeof(pc), (uint32_t)((n + 63) / 64), (uint32_t)rows);
     }
@@ -616,26 +622,46 @@ public:
         const DevBuf* bufs[kBindings] = {g.buf, u.buf, nullptr, nullptr};
         dispatch(SH_GLU, bufs, pc, sizeof(pc), (uint32_t)((n + 63) / 64), (uint32_t)rows);
     }
-    void kv_store(DevPtr src, int64_t src_stride, int32_t rows, int32_t dim, const DevBuf& cache, int64_t n_slots,
+    void kv_store(DevPtr src, int64_t src_stride, int32_t rows, int32_t dim, const DevBuf& cache, const DevRing& ring,
                   int64_t pos0) override {
-        const int32_t pc[5] = {(int32_t)src.off, (int32_t)src_stride, dim, (int32_t)n_slots, (int32_t)(pos0 % n_slots)};
+        const int64_t S = ring.n_sinks;
+        const int32_t sink_rows = pos0 < S ? (int32_t)std::min<int64_t>(rows, S - pos0) : 0;
+        const int32_t pc[8] = {(int32_t)src.off,  (int32_t)src_stride, dim, (int32_t)ring.n_ring,
+                               (int32_t)((std::max(pos0, S) - S) % ring.n_ring), sink_rows, (int32_t)(pos0 < S ? pos0 : 0),
+                               (int32_t)S};
         const DevBuf* bufs[kBindings] = {src.buf, &cache, nullptr, nullptr};
-        dispatch(SH_KV_STORE, bufs, pc, sizeof(pc), (uint32_t)((dim / 2 + 63) / 64), (uint32_t)rows);
+        const bool q8 = ring.type == DevKv::Q8_0;
+        const int32_t units = q8 ? dim / 32 : dim / 2;
+        dispatch(q8 ? SH_KV_STORE_Q8_0 : SH_KV_STORE_F16, bufs, pc, sizeof(pc), (uint32_t)((units + 63) / 64), (uint32_t)rows);
     }
-    void attention(const DevAttn& at, DevPtr q, int64_t q_stride, const DevBuf& k_cache, const DevBuf& v_cache, DevPtr out,
-                   int64_t out_stride) override {
-        const int64_t newest = at.pos0 + at.rows - 1;
+    void attention(const DevAttn& at, DevPtr q, DevPtr q1, int64_t q_stride, const DevBuf& k_cache, const DevBuf& v_cache,
+                   DevPtr out, int64_t out_stride) override {
+        const int64_t newest = at.pos0 + at.rows - 1, S = at.ring.n_sinks;
         struct {
-            int32_t q_off, q_stride, o_off, o_stride;
-            int32_t rows, p_newest, p_mod, n_slots;
-            int32_t window, group, dk, dv;
-            int32_t n_head_kv;
+            int32_t q_off, q1_off, q_stride, o_off, o_stride;
+            int32_t rows, p_newest, p_mod, n_ring, n_sinks;
+            int32_t window, group, dk, dv, n_head_kv;
             float scale, softcap;
-        } pc{(int32_t)q.off, (int32_t)q_stride, (int32_t)out.off, (int32_t)out_stride, at.rows,
-             (int32_t)std::min<int64_t>(newest, 1 << 30), (int32_t)(newest % at.n_slots), (int32_t)at.n_slots, at.window,
-             at.n_head / at.n_head_kv, at.dk, at.dv, at.n_head_kv, at.scale, at.softcap};
+        } pc{(int32_t)q.off,
+             (int32_t)q1.off,
+             (int32_t)q_stride,
+             (int32_t)out.off,
+             (int32_t)out_stride,
+             at.rows,
+             (int32_t)std::min<int64_t>(newest, 1 << 30),
+             (int32_t)(newest >= S ? (newest - S) % at.ring.n_ring : 0),
+             (int32_t)at.ring.n_ring,
+             (int32_t)S,
+             at.window,
+             at.n_head / at.n_head_kv,
+             at.dk,
+             at.dv,
+             at.n_head_kv,
+             at.scale,
+             at.softcap};
         const DevBuf* bufs[kBindings] = {q.buf, &k_cache, &v_cache, out.buf};
-        dispatch(SH_ATTENTION, bufs, &pc, sizeof(pc), (uint32_t)at.n_head, (uint32_t)at.rows);
+        dispatch(at.ring.type == DevKv::Q8_0 ? SH_ATTENTION_Q8_0 : SH_ATTENTION_F16, bufs, &pc, sizeof(pc), (uint32_t)at.n_head,
+                 (uint32_t)at.rows);
     }
     Status run() override;
 
