@@ -54,7 +54,9 @@ export interface LoadModelOptions {
    * Run layers on a GPU. "auto" (default): a discrete or integrated GPU found through Vulkan, else
    * the CPU (never a CPU-type Vulkan device such as lavapipe; `model.gpuNote` says why none was
    * used). "vulkan": a Vulkan GPU or GPU_UNAVAILABLE (RINGLLM_VULKAN_DEVICE=<name or index> picks
-   * any device, lavapipe included). "cuda": not in this build yet (GPU_UNAVAILABLE). false: CPU only.
+   * any device, lavapipe included). "cuda": an NVIDIA GPU through the CUDA plugin (libringllm_cuda,
+   * built when the CUDA toolkit is present; GPU_UNAVAILABLE naming what is missing otherwise; "auto"
+   * never picks it yet). false: CPU only.
    */
   gpu?: "auto" | "vulkan" | "cuda" | false;
   /**
@@ -72,7 +74,7 @@ export interface LoadModelOptions {
 
 /** Where a model's layers run when some are on a GPU (`model.gpu`). */
 export interface ModelGpu {
-  backend: "vulkan";
+  backend: "vulkan" | "cuda";
   /** the device's name */
   device: string;
   type: GpuDevice["type"];
@@ -570,12 +572,6 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
   const signal = options?.signal;
   if (signal?.aborted) throw abortedError("loadModel", signal);
   const gpu = options?.gpu ?? "auto";
-  if (gpu === "cuda") {
-    throw new RingllmError(
-      "GPU_UNAVAILABLE",
-      'loadModel: gpu "cuda" is not in this build of ringllm yet; use gpu: "vulkan" (NVIDIA drivers include Vulkan) or "auto"',
-    );
-  }
   const gpuLayers = options?.gpuLayers === undefined || options.gpuLayers === "max" ? -1 : options.gpuLayers === "auto" ? -2 : options.gpuLayers;
 
   const userProgress = options?.onProgress;

@@ -45,7 +45,7 @@ export interface NativeSystemInfo {
 }
 
 export interface GpuDevice {
-  backend: "vulkan";
+  backend: "vulkan" | "cuda";
   /** the driver's name for it, e.g. "NVIDIA GeForce RTX 4090" or "llvmpipe (LLVM 15.0.6, 256 bits)" */
   name: string;
   /** "cpu" devices (lavapipe, SwiftShader) are never picked by gpu: "auto" */

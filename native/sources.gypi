@@ -11,6 +11,7 @@
       "native/addon/sampler_probe.cpp",
       "native/addon/system_info.cpp",
       "native/addon/tokenizer_binding.cpp",
+      "native/backend/cuda/cuda_loader.cpp",
       "native/backend/gpu.cpp",
       "native/backend/vulkan/vk_backend.cpp",
       "native/engine/batcher.cpp",

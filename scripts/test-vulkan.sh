@@ -16,12 +16,12 @@ else
 fi
 FLAGS=(-std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=undefined)
 g++ "${FLAGS[@]}" native/backend/selftest/gpu_ops_selftest.cpp native/backend/gpu.cpp \
-  native/backend/vulkan/vk_backend.cpp native/engine/ops.cpp native/gguf/gguf_types.cpp \
+  native/backend/vulkan/vk_backend.cpp native/backend/cuda/cuda_loader.cpp native/engine/ops.cpp native/gguf/gguf_types.cpp \
   native/kernels/generic/quants_generic.cpp -ldl -o "$OUT/gpu_ops_selftest"
 export RINGLLM_VULKAN_DEVICE="${RINGLLM_VULKAN_DEVICE:-llvmpipe}"
 # lavapipe's threads and the loader's allocations are not ours: leak checks off for this binary
 set +e
-ASAN_OPTIONS=detect_leaks=0 "$OUT/gpu_ops_selftest" > "$OUT/gpu.log" 2>&1
+ASAN_OPTIONS=detect_leaks=0 "$OUT/gpu_ops_selftest" vulkan > "$OUT/gpu.log" 2>&1
 rc=$?
 set -e
 if [ $rc -eq 2 ]; then

@@ -119,8 +119,8 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
         if (!gpu.IsUndefined()) {
             if (!gpu.IsString()) throw_invalid(env, "gpu must be a string");
             opts.gpu = gpu.As<Napi::String>().Utf8Value();
-            if (opts.gpu != "" && opts.gpu != "auto" && opts.gpu != "vulkan")
-                throw_invalid(env, "gpu must be \"\", \"auto\" or \"vulkan\"");
+            if (opts.gpu != "" && opts.gpu != "auto" && opts.gpu != "vulkan" && opts.gpu != "cuda")
+                throw_invalid(env, "gpu must be \"\", \"auto\", \"vulkan\" or \"cuda\"");
         }
         Napi::Value device = o.Get("gpuDevice");
         if (!device.IsUndefined()) {

@@ -9,6 +9,7 @@
 
 #include "../gguf/gguf_types.h"
 #include "../kernels/fp16.h"
+#include "cuda/cuda_loader.h"
 #include "vulkan/vk_backend.h"
 
 namespace rl {
@@ -17,6 +18,10 @@ void gpu_list(std::vector<GpuInfo>* out, std::string* errors) {
     std::string why;
     vulkan_list(out, &why);
     *errors = out->empty() ? "vulkan: " + why : "";
+    std::vector<GpuInfo> cuda;
+    cuda_list(&cuda, &why);
+    if (cuda.empty()) *errors += (errors->empty() ? "" : "; ") + std::string("cuda: ") + why;
+    out->insert(out->end(), cuda.begin(), cuda.end());
 }
 
 namespace {
@@ -62,28 +67,33 @@ Status choose(const std::vector<GpuInfo>& devs, const std::string& named, int32_
 }  // namespace
 
 Status gpu_open(const std::string& backend, const std::string& device, std::shared_ptr<GpuDevice>* out) {
-    if (backend != "auto" && backend != "vulkan")
-        return status_error("GPU_UNAVAILABLE", "unknown GPU backend \"" + backend + "\" (this build has: vulkan)");
+    if (backend != "auto" && backend != "vulkan" && backend != "cuda")
+        return status_error("GPU_UNAVAILABLE", "unknown GPU backend \"" + backend + "\" (there are: vulkan, cuda)");
+    const bool cuda = backend == "cuda";
     std::vector<GpuInfo> devs;
     std::string why;
-    vulkan_list(&devs, &why);
-    if (devs.empty()) return status_error("GPU_UNAVAILABLE", "no Vulkan device: " + why);
+    if (cuda)
+        cuda_list(&devs, &why);
+    else
+        vulkan_list(&devs, &why);
+    if (devs.empty()) return status_error("GPU_UNAVAILABLE", std::string(cuda ? "no CUDA device: " : "no Vulkan device: ") + why);
     int32_t index = 0;
-    Status st = choose(devs, device, &index);
+    Status st = cuda && device.empty() ? status_ok() : choose(devs, device, &index);  // CUDA: device 0 unless named
     if (!st.ok()) return st;
     // one device object per physical device while any model uses it
     static std::mutex mutex;
     static std::vector<std::pair<int32_t, std::weak_ptr<GpuDevice>>> open;
+    const int32_t key = cuda ? -1 - index : index;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto& e : open)
-        if (e.first == index)
+        if (e.first == key)
             if (std::shared_ptr<GpuDevice> d = e.second.lock()) {
                 *out = d;
                 return status_ok();
             }
-    if (!(st = vulkan_open(index, out)).ok()) return st;
+    if (!(st = cuda ? cuda_open(index, out) : vulkan_open(index, out)).ok()) return st;
     open.erase(std::remove_if(open.begin(), open.end(), [](const auto& e) { return e.second.expired(); }), open.end());
-    open.emplace_back(index, *out);
+    open.emplace_back(key, *out);
     return status_ok();
 }
 

@@ -14,7 +14,7 @@
 namespace rl {
 
 struct GpuInfo {
-    std::string backend;  // "vulkan"
+    std::string backend;  // "vulkan", "cuda"
     std::string name;     // the driver's device name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
     std::string type;     // "discrete", "integrated", "virtual", "cpu", "other"
     uint64_t memory = 0;  // bytes of the largest device-local heap
@@ -135,8 +135,8 @@ public:
 // errors: why a backend that is compiled in could not list devices (empty when all could).
 void gpu_list(std::vector<GpuInfo>* out, std::string* errors);
 
-// Opens a device: backend "auto" (a discrete or integrated GPU, never a CPU-type device unless
-// named) or "vulkan". `device` (else RINGLLM_VULKAN_DEVICE) names one by a part of its name or its
+// Opens a device: backend "auto" (a discrete or integrated Vulkan GPU, never a CPU-type device
+// unless named, never CUDA), "vulkan" or "cuda" (the plugin, cuda/cuda_loader.h). `device` (else RINGLLM_VULKAN_DEVICE) names one by a part of its name or its
 // index, CPU-type ones too. Devices are shared: the same one comes back while it is in use.
 // GPU_UNAVAILABLE saying why when there is none.
 Status gpu_open(const std::string& backend, const std::string& device, std::shared_ptr<GpuDevice>* out);

@@ -16,7 +16,7 @@ namespace rl {
 struct ModelLoadOptions {
     bool vocab_only = false;  // read the header (metadata, vocabulary) only; no tensor data
     bool use_mmap = true;     // map the file; false reads it into memory
-    std::string gpu;          // "" (CPU only), "auto" (a GPU when there is one), "vulkan"
+    std::string gpu;          // "" (CPU only), "auto" (a GPU when there is one), "vulkan", "cuda", "cuda"
     int32_t gpu_layers = -1;  // layers offloaded: a count, -1 every one, -2 as many as fit
     std::string gpu_device;   // a device's name (part of it) or index; "": the backend's choice
 };

@@ -1,11 +1,13 @@
 // Every device op against the CPU op (or a double-precision reference where the CPU op is fused
 // into a larger kernel) on random inputs of ragged shapes, with a normalized-error bound per op.
-// Runs on whatever device gpu_open("vulkan") picks (CI: lavapipe via RINGLLM_VULKAN_DEVICE).
+// Usage: gpu_ops_selftest [vulkan|cuda]: the device gpu_open picks (Vulkan in CI: lavapipe via
+// RINGLLM_VULKAN_DEVICE; CUDA: device 0 through the plugin, RINGLLM_CUDA_PLUGIN names its file).
 // Exit status 0 = pass; 2 = no device (the script decides whether that fails).
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "../../engine/ops.h"
@@ -359,14 +361,15 @@ static void test_attention(GpuDevice* dev) {
     }
 }
 
-int main() {
+int main(int argc, char** argv) {
+    const std::string backend = argc > 1 ? argv[1] : "vulkan";
     std::shared_ptr<GpuDevice> dev;
-    Status st = gpu_open("vulkan", "", &dev);
+    Status st = gpu_open(backend, "", &dev);
     if (!st.ok()) {
         std::printf("no device: %s\n", st.message.c_str());
         return 2;
     }
-    std::printf("device: %s (%s)\n", dev->info().name.c_str(), dev->info().type.c_str());
+    std::printf("device: %s %s (%s)\n", dev->info().backend.c_str(), dev->info().name.c_str(), dev->info().type.c_str());
     test_matmul(dev.get());
     test_rows_ops(dev.get());
     test_rope(dev.get());

@@ -1,8 +1,8 @@
-// The Vulkan backend end to end on Mesa's lavapipe (a Vulkan device that runs on the CPU): every
-// logit of a device run against the same model on the CPU (the reference), greedy output, ring
-// caches across wraps, partial offload and the CPU fallbacks. CI installs mesa-vulkan-drivers;
-// elsewhere the file is skipped with the reason when lavapipe is missing. The op-by-op shader
-// tests are native (scripts/test-vulkan.sh).
+// GPU backends end to end: every logit of a device run against the same model on the CPU (the
+// reference), greedy output, ring caches across wraps, partial offload and the CPU fallbacks.
+// Vulkan runs on Mesa's lavapipe (a Vulkan device that runs on the CPU; CI installs
+// mesa-vulkan-drivers); CUDA only where nvidia-smi sees a GPU (skipped with the reason otherwise).
+// The op-by-op tests are native (scripts/test-vulkan.sh, scripts/test-cuda.sh).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,14 +20,22 @@ if (!HAVE_LAVAPIPE) {
   console.warn("test/gpu/vulkan.test.ts skipped: Mesa's lavapipe is not installed (apt-get install mesa-vulkan-drivers)");
 }
 const gpuDescribe = HAVE_LAVAPIPE ? describe : describe.skip;
+const HAVE_NVIDIA = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8" }).status === 0;
+if (!HAVE_NVIDIA) console.warn("test/gpu: the CUDA end-to-end tests are skipped: nvidia-smi sees no GPU here");
+// the backends the parity tests run on, and how to reach each one's device
+const BACKENDS = [
+  { gpu: "vulkan" as const, gpuDevice: "llvmpipe", type: "cpu", run: HAVE_LAVAPIPE },
+  { gpu: "cuda" as const, gpuDevice: undefined, type: "discrete", run: HAVE_NVIDIA },
+].filter((b) => b.run);
+let backend = BACKENDS[0];
 
 let dir: { path: string; cleanup(): void };
 beforeAll(() => { dir = tempDir("ringllm-gpu-"); });
 afterAll(() => dir.cleanup());
 
-/** Loads `path` twice: on the CPU, and offloaded to lavapipe (gpuDevice names it). */
+/** Loads `path` twice: on the CPU, and offloaded to the backend under test. */
 async function pair(path: string, gpuLayers: number | "max" = "max"): Promise<[Model, Model]> {
-  return [await loadModel(path, { gpu: false }), await loadModel(path, { gpu: "vulkan", gpuDevice: "llvmpipe", gpuLayers })];
+  return [await loadModel(path, { gpu: false }), await loadModel(path, { gpu: backend.gpu, gpuDevice: backend.gpuDevice, gpuLayers })];
 }
 
 /** max |a - b| / max |b| over all logits */
@@ -67,9 +75,8 @@ gpuDescribe("device choice", () => {
     await model.close();
   });
 
-  test('gpu "vulkan" without a GPU is GPU_UNAVAILABLE saying how to name one; "cuda" is not built yet', async () => {
+  test('gpu "vulkan" without a GPU is GPU_UNAVAILABLE saying how to name one', async () => {
     await expect(loadModel(STORIES, { gpu: "vulkan" })).rejects.toMatchObject({ code: "GPU_UNAVAILABLE", message: expect.stringMatching(/gpuDevice or RINGLLM_VULKAN_DEVICE/) });
-    await expect(loadModel(STORIES, { gpu: "cuda" })).rejects.toMatchObject({ code: "GPU_UNAVAILABLE" });
     await expect(loadModel(STORIES, { gpu: "vulkan", gpuDevice: "no-such-device" })).rejects.toMatchObject({
       code: "GPU_UNAVAILABLE", message: expect.stringMatching(/no-such-device.*llvmpipe/),
     });
@@ -77,6 +84,11 @@ gpuDescribe("device choice", () => {
     const byIndex = await loadModel(STORIES, { gpu: "vulkan", gpuDevice: devices.findIndex((d) => d.name.startsWith("llvmpipe")) });
     expect(byIndex.gpu?.device).toMatch(/^llvmpipe/);
     await byIndex.close();
+  });
+
+  test('gpu "cuda" without an NVIDIA GPU is GPU_UNAVAILABLE saying what is missing', async () => {
+    if (HAVE_NVIDIA) return;  // the CUDA parity tests below run instead
+    await expect(loadModel(STORIES, { gpu: "cuda" })).rejects.toMatchObject({ code: "GPU_UNAVAILABLE", message: expect.stringMatching(/CUDA/) });
   });
 
   test("bad gpu options are INVALID_ARGUMENT", async () => {
@@ -114,10 +126,13 @@ test("without a Vulkan driver everything runs on the CPU and says why", () => {
   expect(out.code).toBe("GPU_UNAVAILABLE");
 }, 30_000);
 
-gpuDescribe("stories260K on lavapipe", () => {
+describe.each(BACKENDS.map((b) => [b.gpu, b]))("%s", (_name, b) => {
+  beforeAll(() => { backend = b; });
+
+describe("stories260K", () => {
   test("every layer on the device: logits within 1e-4 of the CPU's, 100 greedy tokens identical", async () => {
     const [cpu, gpu] = await pair(STORIES);
-    expect(gpu.gpu).toMatchObject({ backend: "vulkan", type: "cpu", layers: 5 });
+    expect(gpu.gpu).toMatchObject({ backend: backend.gpu, type: backend.type, layers: 5 });
     expect(gpu.gpu!.bytes).toBeGreaterThan(0);
     const tokens = Array.from(cpu.tokenize("Once upon a time, there was a little girl named Lily. She loved"));
     // measured 2.6e-5: f32 on both sides, sums in another order (the KV cache is f16 on both)
@@ -202,7 +217,7 @@ gpuDescribe("stories260K on lavapipe", () => {
   }, 60_000);
 });
 
-gpuDescribe("weight types and architectures on lavapipe", () => {
+describe("weight types and architectures", () => {
   const TOKENS = [1, 43, 286, 103, 170, 470, 44, 383, 12, 99, 400, 7, 300, 201, 55, 66];
   const SHAPE = { seed: 1, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nVocab: 512, contextLength: 256 };
   // The reference is the CPU on the model's F32 twin (every matrix rounded through the type's
@@ -219,7 +234,7 @@ gpuDescribe("weight types and architectures on lavapipe", () => {
     writeLlamaModel(path, { ...SHAPE, weightType: type });
     writeLlamaModel(twin, { ...SHAPE, simulateType: type });
     const cpu = await loadModel(twin, { gpu: false });
-    const gpu = await loadModel(path, { gpu: "vulkan", gpuDevice: "llvmpipe" });
+    const gpu = await loadModel(path, { gpu: backend.gpu, gpuDevice: backend.gpuDevice });
     const text = "the quick brown fox jumps over the lazy dog again and again";
     const hidden = (m: Model) => m.embed(text, { pooling: "none", normalize: false }) as Promise<Float32Array>;
     const d = relDiff(await hidden(gpu), await hidden(cpu));
@@ -247,4 +262,5 @@ gpuDescribe("weight types and architectures on lavapipe", () => {
     await cpu.close();
     await gpu.close();
   }, 60_000);
+});
 });
