@@ -13,6 +13,9 @@ g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/kernels_avx2.cpp -o
 g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/quants_avx2.cpp -o "$OBJ/quants_avx2.o" &
 g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 \
   -mfma -mf16c -c native/kernels/avx512/kernels_avx512.cpp -o "$OBJ/kernels_avx512.o" &
+g++ "${FLAGS[@]}" -mavx2 -mfma -mf16c -c native/kernels/avx2/packed_avx2.cpp -o "$OBJ/packed_avx2.o" &
+g++ "${FLAGS[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c \
+  -c native/kernels/avx512/packed_avx512.cpp -o "$OBJ/packed_avx512.o" &
 wait
 g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/engine/batcher.cpp native/engine/context.cpp native/engine/encoder.cpp native/engine/load_util.cpp native/engine/transformer.cpp native/engine/transformer_load.cpp native/engine/transformer_gpu.cpp native/engine/matmul.cpp native/engine/repack.cpp \
@@ -21,6 +24,7 @@ g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/engine/weight_types.cpp native/engine/model.cpp \
   native/gguf/gguf.cpp native/gguf/gguf_file.cpp native/gguf/gguf_types.cpp \
   native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \
+  native/kernels/generic/packed_generic.cpp \
   native/kernels/neon/kernels_neon.cpp native/kernels/neon/packed_neon.cpp native/kernels/neon/quants_neon.cpp \
   native/tokenizer/bpe.cpp native/tokenizer/pretokenizer.cpp native/tokenizer/regex.cpp native/tokenizer/spm.cpp \
   native/tokenizer/tokenizer.cpp native/tokenizer/unicode.cpp native/tokenizer/unicode_data.cpp \
