@@ -28,6 +28,7 @@ const SHADERS = [
   ["kv_store_q8_0", "kv_store.comp", ["KV_Q8_0"]],
   ["attention_f16", "attention.comp", ["KV_F16"]],
   ["attention_q8_0", "attention.comp", ["KV_Q8_0"]],
+  ["attn_merge", "attn_merge.comp", []],
 ];
 
 function compile(src, defines) {

@@ -83,6 +83,18 @@ struct DevAttn {
     float softcap = 0.0f;  // 0: off
 };
 
+// Flash-decoding: how many parts a single query's ring keys are split into (each part one
+// workgroup, merged after), so a long cache keeps the device busy; 1 for prefill and short caches.
+// Inline: the CUDA plugin uses it too.
+constexpr int32_t kDevMaxSplits = 32;
+inline int32_t dev_attn_splits(const DevAttn& a) {
+    if (a.rows != 1) return 1;
+    int64_t keys = (a.pos0 - a.ring.n_sinks < a.ring.n_ring - 1 ? a.pos0 - a.ring.n_sinks : a.ring.n_ring - 1) + 1;
+    if (a.window > 0 && keys > a.window) keys = a.window;
+    if (keys < 512) return 1;
+    return (int32_t)(keys / 256 < kDevMaxSplits ? keys / 256 : kDevMaxSplits);
+}
+
 // Ops recorded into a stream run in the order recorded when run() is called; one stream is used
 // by one thread at a time. Offsets and strides count 4-byte elements.
 class GpuStream {

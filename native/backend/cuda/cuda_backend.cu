@@ -211,6 +211,7 @@ __global__ void k_kv_store(const float* src, uint32_t* cache, int src_stride, in
 struct AttnArgs {
     int q_stride, o_stride, rows, p_newest, p_mod, n_ring, n_sinks, window, group, dk, dv, n_head_kv, q8;
     float scale, softcap;
+    int splits, n_head;  // flash-decoding: blockIdx.z takes a part of the ring's keys, o gets partials
 };
 
 __device__ float key_dot(const uint32_t* kc, const float* qs, int slot, int kh, const AttnArgs& p) {
@@ -250,13 +251,24 @@ __global__ void k_attention(const float* q, const float* q1, const uint32_t* kc,
     int d_hi = min(p.p_newest - p.n_sinks, p.n_ring - 1);
     if (p.window > 0) d_hi = min(d_hi, d_lo + p.window - 1);
     float m_run = -INFINITY, l_run = 0.0f, acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const int z = blockIdx.z;
     for (int phase = 0; phase < 2; phase++) {
-        const int n = phase == 0 ? min(p.n_sinks, qpos + 1) : d_hi - d_lo + 1;
-        if (n <= 0) continue;
+        int n = phase == 0 ? min(p.n_sinks, qpos + 1) : d_hi - d_lo + 1;
+        int first = 0;
+        if (p.splits > 1) {
+            if (phase == 0) {
+                if (z != 0) n = 0;
+            } else {
+                const int per = ((n + p.splits - 1) / p.splits + kThreads - 1) / kThreads * kThreads;
+                first = min(n, z * per);
+                n = min(n, first + per);
+            }
+        }
+        if (n - first <= 0) continue;
         const float* qr = (phase == 0 ? q1 : q) + (size_t)t * p.q_stride + h * p.dk;
         for (int i = tid; i < p.dk; i += kThreads) qs[i] = qr[i];
         __syncthreads();
-        for (int c = 0; c < n; c += kThreads) {
+        for (int c = first; c < n; c += kThreads) {
             const int i = c + tid;
             float score = -INFINITY;
             if (i < n) {
@@ -285,10 +297,38 @@ __global__ void k_attention(const float* q, const float* q1, const uint32_t* kc,
             __syncthreads();
         }
     }
+    if (p.splits > 1) {
+        float* pb = o + ((size_t)(t * p.n_head + h) * p.splits + z) * (p.dv + 2);
+        if (tid == 0) {
+            pb[0] = m_run;
+            pb[1] = l_run;
+        }
+        for (int k = 0; k < 4; k++) {
+            const int e = tid + kThreads * k;
+            if (e < p.dv) pb[2 + e] = acc[k];
+        }
+        return;
+    }
     for (int k = 0; k < 4; k++) {
         const int e = tid + kThreads * k;
         if (e >= p.dv) break;
         o[(size_t)t * p.o_stride + h * p.dv + e] = l_run > 0.0f ? acc[k] / l_run : 0.0f;
+    }
+}
+
+// Combines the partials of k_attention's splits (attn_merge.comp).
+__global__ void k_attn_merge(const float* part, float* o, int o_stride, int splits, int dv, int n_head) {
+    const int h = blockIdx.x, t = blockIdx.y;
+    const float* base = part + (size_t)(t * n_head + h) * splits * (dv + 2);
+    float M = -INFINITY, L = 0.0f;
+    for (int z = 0; z < splits; z++) M = fmaxf(M, base[z * (dv + 2)]);
+    for (int z = 0; z < splits; z++)
+        if (base[z * (dv + 2)] > -INFINITY) L += base[z * (dv + 2) + 1] * expf(base[z * (dv + 2)] - M);
+    for (int e = threadIdx.x; e < dv; e += kThreads) {
+        float a = 0.0f;
+        for (int z = 0; z < splits; z++)
+            if (base[z * (dv + 2)] > -INFINITY) a += base[z * (dv + 2) + 2 + e] * expf(base[z * (dv + 2)] - M);
+        o[(size_t)t * o_stride + h * dv + e] = L > 0.0f ? a / L : 0.0f;
     }
 }
 
@@ -302,6 +342,8 @@ public:
     CudaStream(int device, cudaStream_t s) : device_(device), s_(s) {}
     ~CudaStream() override {
         cudaSetDevice(device_);
+        cudaStreamSynchronize(s_);
+        cudaFree(parts_);
         cudaStreamDestroy(s_);
     }
     void matmul(const DevMatrix& w, DevPtr x, int64_t x_stride, int32_t m, DevPtr y, int64_t y_stride) override {
@@ -374,10 +416,31 @@ public:
                    at.n_head_kv,
                    at.ring.type == DevKv::Q8_0 ? 1 : 0,
                    at.scale,
-                   at.softcap};
-        dim3 grid((unsigned)at.n_head, (unsigned)at.rows);
+                   at.softcap,
+                   dev_attn_splits(at),
+                   at.n_head};
+        float* dst = fptr(out);
+        if (p.splits > 1) {
+            const size_t need = (size_t)at.rows * at.n_head * p.splits * (at.dv + 2) * sizeof(float);
+            if (parts_bytes_ < need) {
+                cudaFree(parts_);
+                parts_ = nullptr;
+                parts_bytes_ = 0;
+                if (cudaMalloc(&parts_, need) != cudaSuccess) {
+                    cudaGetLastError();
+                    if (failed_.ok()) failed_ = status_error("GPU_OUT_OF_MEMORY", "no device memory for attention partials");
+                    return;
+                }
+                parts_bytes_ = need;
+            }
+            dst = (float*)parts_;
+        }
+        dim3 grid((unsigned)at.n_head, (unsigned)at.rows, (unsigned)p.splits);
         k_attention<<<grid, kThreads, 0, s_>>>(fptr(q), fptr(q1), (const uint32_t*)k_cache.impl, (const uint32_t*)v_cache.impl,
-                                               fptr(out), p);
+                                               dst, p);
+        if (p.splits > 1)
+            k_attn_merge<<<dim3((unsigned)at.n_head, (unsigned)at.rows), kThreads, 0, s_>>>(
+                (const float*)parts_, fptr(out), (int)out_stride, p.splits, at.dv, at.n_head);
         check("attention");
     }
     Status run() override {
@@ -403,6 +466,8 @@ private:
     int device_;
     cudaStream_t s_;
     Status failed_;
+    void* parts_ = nullptr;  // flash-decoding partials, grown on first need (after a sync: run() precedes growth)
+    size_t parts_bytes_ = 0;
 };
 
 class CudaDevice final : public GpuDevice {

@@ -280,6 +280,9 @@ static void test_attention(GpuDevice* dev) {
         {4, 2, 32, 32, 4, 8 + 70, 8, {70, 1, 1, 0}, 0.0f, DevKv::F16},      // sinks; a chunk longer than its window
         {4, 2, 64, 64, 0, 80, 0, {9, 33, 1, 0}, 0.0f, DevKv::Q8_0},         // q8_0 rows, full
         {2, 1, 96, 64, 2, 5 + 4, 5, {4, 4, 4, 1}, 30.0f, DevKv::Q8_0},      // q8_0, sinks, softcap
+        // single queries over long caches: flash-decoding splits and their merge
+        {2, 1, 32, 32, 0, 1600, 0, {1300, 1, 1, 0}, 0.0f, DevKv::F16},
+        {2, 2, 32, 64, 4, 700 + 900, 700, {900, 1, 1, 0}, 0.0f, DevKv::Q8_0},  // ring: window + the longest chunk
     };
     for (const Case& c : cases) {
         Fixture f{dev, nullptr, {}};
@@ -352,6 +355,12 @@ static void test_attention(GpuDevice* dev) {
             pos += rows;
         }
         // q8_0: a product landing on a rounding boundary may round the other way on the device
+        DevAttn last;
+        last.rows = 1;
+        last.pos0 = pos - 1;
+        last.ring = ring;
+        last.window = c.window;
+        if (c.chunks[0] > 512) CHECK(dev_attn_splits(last) > 1, "the long case decodes in splits");
         CHECK(worst < (c.type == DevKv::Q8_0 ? 1e-6 : 1e-10),
               "attention %s heads=%d/%d dk=%d dv=%d sinks=%lld ring=%lld window=%d: nmse %g",
               c.type == DevKv::Q8_0 ? "q8_0" : "f16", c.n_head, c.n_head_kv, c.dk, c.dv, (long long)c.n_sinks,

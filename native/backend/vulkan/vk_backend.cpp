@@ -230,7 +230,7 @@ GpuInfo describe(VkApi* a, VkPhysicalDevice pd, int32_t index) {
 }
 
 enum ShaderId { SH_MATMUL_F32, SH_MATMUL_F16, SH_MATMUL_Q8_0, SH_MATMUL_Q4_0, SH_MATMUL_Q4_K, SH_MATMUL_Q5_K, SH_MATMUL_Q6_K, SH_NORM, SH_ADD, SH_GLU, SH_ROPE,
-                SH_KV_STORE_F16, SH_KV_STORE_Q8_0, SH_ATTENTION_F16, SH_ATTENTION_Q8_0, SH_COUNT };
+                SH_KV_STORE_F16, SH_KV_STORE_Q8_0, SH_ATTENTION_F16, SH_ATTENTION_Q8_0, SH_ATTN_MERGE, SH_COUNT };
 constexpr uint32_t kBindings = 4;
 constexpr uint32_t kPushBytes = 128;
 constexpr uint32_t kSetsPerPool = 512;
@@ -567,6 +567,7 @@ class VulkanStream final : public GpuStream {
 public:
     explicit VulkanStream(VulkanDevice* d) : d_(d), a_(d->a_) {}
     ~VulkanStream() override {
+        d_->free(&parts_);
         if (pool_) a_->vkDestroyCommandPool(d_->dev_, pool_, nullptr);
         if (sets_) a_->vkDestroyDescriptorPool(d_->dev_, sets_, nullptr);
         if (fence_) a_->vkDestroyFence(d_->dev_, fence_, nullptr);
@@ -637,11 +638,26 @@ public:
     void attention(const DevAttn& at, DevPtr q, DevPtr q1, int64_t q_stride, const DevBuf& k_cache, const DevBuf& v_cache,
                    DevPtr out, int64_t out_stride) override {
         const int64_t newest = at.pos0 + at.rows - 1, S = at.ring.n_sinks;
+        const int32_t splits = dev_attn_splits(at);
+        const DevBuf* parts = nullptr;
+        if (splits > 1) {
+            const size_t need = (size_t)at.rows * at.n_head * splits * (at.dv + 2) * 4;
+            if (parts_.bytes < need) {
+                d_->free(&parts_);
+                Status st = d_->alloc(std::max(need, (size_t)at.n_head * kDevMaxSplits * (at.dv + 2) * 4), false, &parts_);
+                if (!st.ok()) {
+                    if (failed_.ok()) failed_ = st;
+                    return;
+                }
+            }
+            parts = &parts_;
+        }
         struct {
             int32_t q_off, q1_off, q_stride, o_off, o_stride;
             int32_t rows, p_newest, p_mod, n_ring, n_sinks;
             int32_t window, group, dk, dv, n_head_kv;
             float scale, softcap;
+            int32_t splits, n_head;
         } pc{(int32_t)q.off,
              (int32_t)q1.off,
              (int32_t)q_stride,
@@ -658,16 +674,24 @@ public:
              at.dv,
              at.n_head_kv,
              at.scale,
-             at.softcap};
-        const DevBuf* bufs[kBindings] = {q.buf, &k_cache, &v_cache, out.buf};
+             at.softcap,
+             splits,
+             at.n_head};
+        if (parts) pc.o_off = 0;
+        const DevBuf* bufs[kBindings] = {q.buf, &k_cache, &v_cache, parts ? parts : out.buf};
         dispatch(at.ring.type == DevKv::Q8_0 ? SH_ATTENTION_Q8_0 : SH_ATTENTION_F16, bufs, &pc, sizeof(pc), (uint32_t)at.n_head,
-                 (uint32_t)at.rows);
+                 (uint32_t)at.rows, (uint32_t)splits);
+        if (!parts) return;
+        const int32_t mc[6] = {0, (int32_t)out.off, (int32_t)out_stride, splits, at.dv, at.n_head};
+        const DevBuf* mbufs[kBindings] = {parts, nullptr, nullptr, out.buf};
+        dispatch(SH_ATTN_MERGE, mbufs, mc, sizeof(mc), (uint32_t)at.n_head, (uint32_t)at.rows);
     }
     Status run() override;
 
 private:
     void begin();
-    void dispatch(ShaderId id, const DevBuf* const* bufs, const void* pc, uint32_t pc_bytes, uint32_t gx, uint32_t gy);
+    void dispatch(ShaderId id, const DevBuf* const* bufs, const void* pc, uint32_t pc_bytes, uint32_t gx, uint32_t gy,
+                  uint32_t gz = 1);
 
     VulkanDevice* d_;
     VkApi* a_;
@@ -675,6 +699,7 @@ private:
     VkCommandBuffer cb_ = VK_NULL_HANDLE;
     VkDescriptorPool sets_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
+    DevBuf parts_;  // flash-decoding partials, grown on first need
     uint32_t sets_used_ = 0;
     bool recording_ = false;
     Status failed_;  // the first error of a recording (reported by run())
@@ -719,7 +744,7 @@ void VulkanStream::begin() {
 }
 
 void VulkanStream::dispatch(ShaderId id, const DevBuf* const* bufs, const void* pc, uint32_t pc_bytes, uint32_t gx,
-                            uint32_t gy) {
+                            uint32_t gy, uint32_t gz) {
     if (!failed_.ok() || gx == 0 || gy == 0) return;
     if (!recording_) begin();
     if (sets_used_ == kSetsPerPool) {  // the pool is spent: run what is recorded and start over
@@ -759,7 +784,7 @@ void VulkanStream::dispatch(ShaderId id, const DevBuf* const* bufs, const void* 
     a_->vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, d_->pipelines_[id]);
     a_->vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, d_->layout_, 0, 1, &set, 0, nullptr);
     a_->vkCmdPushConstants(cb_, d_->layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_bytes, pc);
-    a_->vkCmdDispatch(cb_, gx, gy, 1);
+    a_->vkCmdDispatch(cb_, gx, gy, gz);
     VkMemoryBarrier mb{};
     mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;

@@ -4,6 +4,9 @@
 // by distance d from the newest position P = pos0 + rows - 1: position P - d sits in slot
 // n_sinks + (p_mod - d) mod n_ring, p_mod = (P - n_sinks) mod n_ring. A query at row t sees
 // d >= rows - 1 - t (not after itself), P - d >= n_sinks, and d < rows - 1 - t + window.
+// Flash-decoding: with splits > 1, workgroup z takes the z-th part of the ring's keys (and z = 0
+// the sinks) and writes its running max, sum and unnormalized output (attn_merge.comp combines
+// them) instead of the output.
 // Variants (-D): KV_F16, KV_Q8_0 (row layouts: kv_store.comp).
 #version 450
 layout(local_size_x = 64) in;
@@ -11,13 +14,14 @@ layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) readonly buffer Q { float q[]; };   // (rows, q_stride): q0, and q1 at q1_off
 layout(set = 0, binding = 1) readonly buffer K { uint kc[]; };   // (slots, K row words)
 layout(set = 0, binding = 2) readonly buffer V { uint vc[]; };   // (slots, V row words)
-layout(set = 0, binding = 3) writeonly buffer O { float o[]; };  // (rows, o_stride)
+layout(set = 0, binding = 3) writeonly buffer O { float o[]; };  // (rows, o_stride), or partials (rows, n_head, splits, dv + 2)
 
 layout(push_constant) uniform Params {
     int q_off, q1_off, q_stride, o_off, o_stride;
     int rows, p_newest, p_mod, n_ring, n_sinks;
     int window, group, dk, dv, n_head_kv;
     float scale, softcap;
+    int splits, n_head;
 } p;
 
 shared float qs[256];
@@ -85,14 +89,25 @@ void main() {
     const float NEG_INF = uintBitsToFloat(0xff800000u);
     float m_run = NEG_INF, l_run = 0.0;
     float acc[4] = float[4](0.0, 0.0, 0.0, 0.0);
+    const int z = int(gl_WorkGroupID.z);
     for (int phase = 0; phase < 2; phase++) {
         // phase 0: sink keys 0 .. n - 1 (query q1); phase 1: ring keys at distance d_lo + i (query q0)
-        const int n = phase == 0 ? min(p.n_sinks, qpos + 1) : d_hi - d_lo + 1;
-        if (n <= 0) continue;
+        int n = phase == 0 ? min(p.n_sinks, qpos + 1) : d_hi - d_lo + 1;
+        int first = 0;  // this split's first key of the phase
+        if (p.splits > 1) {
+            if (phase == 0) {
+                if (z != 0) n = 0;
+            } else {
+                const int per = ((n + p.splits - 1) / p.splits + 63) / 64 * 64;
+                first = min(n, z * per);
+                n = min(n, first + per);
+            }
+        }
+        if (n - first <= 0) continue;
         const int qb = (phase == 0 ? p.q1_off : p.q_off) + t * p.q_stride + h * p.dk;
         for (int i = tid; i < p.dk; i += 64) qs[i] = q[qb + i];
         barrier();
-        for (int c = 0; c < n; c += 64) {
+        for (int c = first; c < n; c += 64) {
             const int i = c + tid;
             float score = NEG_INF;
             if (i < n) {
@@ -120,6 +135,18 @@ void main() {
             }
             barrier();
         }
+    }
+    if (p.splits > 1) {
+        const int pb = p.o_off + ((t * p.n_head + h) * p.splits + z) * (p.dv + 2);
+        if (tid == 0) {
+            o[pb] = m_run;
+            o[pb + 1] = l_run;
+        }
+        for (int k = 0; k < 4; k++) {
+            const int e = tid + 64 * k;
+            if (e < p.dv) o[pb + 2 + e] = acc[k];
+        }
+        return;
     }
     for (int k = 0; k < 4; k++) {
         const int e = tid + 64 * k;
