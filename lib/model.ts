@@ -80,6 +80,8 @@ export interface ModelGpu {
   type: GpuDevice["type"];
   /** layers on the device (the model's last ones) */
   layers: number;
+  /** the final norm and output projection run there too (with every layer offloaded, when it fits) */
+  output: boolean;
   /** device bytes their weights take */
   bytes: number;
 }

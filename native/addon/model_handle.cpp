@@ -73,6 +73,7 @@ Napi::Value ModelHandle::info(const Napi::CallbackInfo& info) {
         g.Set("device", Napi::String::New(env, m.gpu->dev->info().name));
         g.Set("type", Napi::String::New(env, m.gpu->dev->info().type));
         g.Set("layers", Napi::Number::New(env, (double)m.gpu->layers.size()));
+        g.Set("output", Napi::Boolean::New(env, m.gpu->has_output));
         g.Set("bytes", Napi::Number::New(env, (double)m.gpu->bytes));
         out.Set("gpu", g);
     } else {

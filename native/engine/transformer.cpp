@@ -281,7 +281,7 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
             return st;
         }
     }
-    if (!(st = transformer_repack(*model_, &w_, cpu_layers)).ok()) return st;
+    if (!(st = transformer_repack(*model_, &w_, cpu_layers, !(gpu_ && gpu_->has_output()))).ok()) return st;
     repacked_bytes_ = (int64_t)packed_weights_bytes(*model_);
 
     attn_.group = hp_.n_head / hp_.n_head_kv;
@@ -649,6 +649,11 @@ static void finish_logits(const TransformerHparams& hp, float* out, int32_t coun
 
 void TransformerContext::output_logits(int32_t first, int32_t count, float* out) {
     const int64_t E = hp_.n_embd;
+    // on the device when it holds the output; should that fail, the CPU has the same rows of x_
+    if (gpu_ && gpu_->has_output() && gpu_->logits(first, count, out).ok()) {
+        finish_logits(hp_, out, count);
+        return;
+    }
     norm_rows(hp_.opt, x_.data() + first * E, w_.output_norm, h_.data(), count, E, hp_.rms_eps);
     matmul(pool_.get(), w_.output, h_.data(), E, count, out, hp_.n_vocab, act_.data());
     finish_logits(hp_, out, count);

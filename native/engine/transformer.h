@@ -99,9 +99,10 @@ bool transformer_arch_supported(const std::string& arch);
 // Reads `<arch>.*` hyper-parameters and validates every tensor's presence, shape and type.
 // MODEL_INVALID / MODEL_UNSUPPORTED_TYPE naming the key or tensor; never aborts.
 Status transformer_load(const Model& model, const KernelTable* kt, TransformerHparams* hp, TransformerWeights* w);
-// Repacks the matrices of layers [0, n_layers) and the output for the CPU kernels (repack.h); a
-// device's layers are left as they are in the file. OUT_OF_MEMORY when a copy cannot be made.
-Status transformer_repack(const Model& model, TransformerWeights* w, int32_t n_layers);
+// Repacks the matrices of layers [0, n_layers) and (with `output`) the output projection for the
+// CPU kernels (repack.h); a device's are left as they are in the file. OUT_OF_MEMORY when a copy
+// cannot be made.
+Status transformer_repack(const Model& model, TransformerWeights* w, int32_t n_layers, bool output);
 
 Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
                                   std::unique_ptr<Context>* out);

@@ -14,6 +14,8 @@ GpuWeights::~GpuWeights() {
         for (DevMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) gpu_matrix_free(dev.get(), m);
         dev->free(&L.vecs);
     }
+    gpu_matrix_free(dev.get(), &output);
+    dev->free(&output_norm);
 }
 
 namespace {
@@ -130,6 +132,20 @@ Status gpu_weights_upload(const Model& m, const GpuRequest& req, const ProgressF
         g->bytes += layer_bytes(w.layers[(size_t)(g->first_layer + i)]);
         if (progress) progress((double)(i + 1) / n);
     }
+    // every layer there: the output projection too, when it fits (else the CPU runs it)
+    if (g->first_layer == 0) {
+        const WeightMatrix& o = w.output;
+        st = gpu_matrix_upload(dev.get(), o.k->type, o.data, o.n_in, o.n_out, o.row_bytes, o.k->dequantize_row, &g->output);
+        if (st.ok()) st = dev->alloc(w.output_norm.size() * 4, false, &g->output_norm);
+        if (st.ok()) st = dev->write(g->output_norm, 0, w.output_norm.data(), w.output_norm.size() * 4);
+        if (st.ok()) {
+            g->has_output = true;
+            g->bytes += (int64_t)gpu_matrix_bytes(o.k->type, o.n_in, o.n_out);
+        } else {
+            gpu_matrix_free(dev.get(), &g->output);
+            dev->free(&g->output_norm);
+        }
+    }
     *out = std::move(g);
     return status_ok();
 }
@@ -138,6 +154,26 @@ GpuForward::~GpuForward() {
     if (!dev_) return;
     s_.reset();
     for (DevBuf* b : owned_) dev_->free(b);
+    dev_->free(&logits_);
+}
+
+Status GpuForward::logits(int32_t first, int32_t count, float* out) {
+    const TransformerHparams& hp = *hp_;
+    const int64_t E = hp.n_embd, V = hp.n_vocab;
+    const size_t need = (size_t)count * V * 4;
+    if (logits_.bytes < need) {
+        bytes_ -= (int64_t)logits_.bytes;
+        dev_->free(&logits_);
+        Status st = dev_->alloc(need, false, &logits_);
+        if (!st.ok()) return st;
+        bytes_ += (int64_t)logits_.bytes;
+    }
+    const DevNorm norm = hp.opt.norm == NormKind::Layer ? DevNorm::Layer : DevNorm::Rms;
+    s_->norm(norm, dev_at(x_, first * E), E, dev_at(w_->output_norm), dev_at(h_), E, count, (int32_t)E, hp.rms_eps);
+    s_->matmul(w_->output, dev_at(h_), E, count, dev_at(logits_), V);
+    Status st = s_->run();
+    if (!st.ok()) return st;
+    return dev_->read(logits_, 0, out, need);
 }
 
 Status GpuForward::alloc(size_t bytes, bool host_visible, DevBuf* out) {

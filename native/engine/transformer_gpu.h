@@ -34,6 +34,9 @@ struct GpuWeights {
     std::shared_ptr<GpuDevice> dev;
     int32_t first_layer = 0;        // layers [first_layer, n_layer) live on the device
     std::vector<GpuLayer> layers;   // (n_layer - first_layer)
+    bool has_output = false;        // the final norm and output projection too (every layer offloaded)
+    DevMatrix output;               // (n_vocab, n_embd)
+    DevBuf output_norm;             // (n_embd)
     int64_t bytes = 0;              // device bytes of the weights
     ~GpuWeights();
 };
@@ -52,6 +55,10 @@ public:
     Status init(const TransformerHparams& hp, std::shared_ptr<GpuWeights> w, const std::vector<float>& rope_freqs,
                 int32_t n_batch, int64_t n_ctx, KvType kv_type, const std::vector<KvLayerConfig>& kv);
     int32_t first_layer() const { return w_->first_layer; }
+    bool has_output() const { return w_->has_output; }
+    // Final norm and output projection of rows [first, first + count) of the last run() on the
+    // device, into out (count, n_vocab) (before logit scaling and soft-capping).
+    Status logits(int32_t first, int32_t count, float* out);
     // x: (m, n_embd), the residual stream entering first_layer() at positions pos0..; on return rows
     // [out_first, m) hold it leaving the last layer. Every row's K/V is stored.
     Status run(float* x, int32_t m, int64_t pos0, int32_t out_first);
@@ -84,6 +91,7 @@ private:
     int64_t q_dim_ = 0, k_dim_ = 0, v_dim_ = 0, o_dim_ = 0;
     DevBuf x_, h_, q_, k_, v_, att_, o_, gate_, up_;  // (n_batch, width) activations; q_: then the sinks' queries
     DevBuf cs_;  // (configurations, 2, n_batch, n_rot) cos/sin, host-visible
+    DevBuf logits_;  // (rows, n_vocab), grown on first need
     std::vector<float> cs_host_;
     std::vector<DevBuf*> owned_;
     int64_t bytes_ = 0;

@@ -288,14 +288,14 @@ Status transformer_load(const Model& m, const KernelTable* kt, TransformerHparam
     return status_ok();
 }
 
-Status transformer_repack(const Model& m, TransformerWeights* w, int32_t n_layers) {
+Status transformer_repack(const Model& m, TransformerWeights* w, int32_t n_layers, bool output) {
     Status st;
     for (int32_t il = 0; il < n_layers && il < (int32_t)w->layers.size(); il++) {
         TransformerLayer& L = w->layers[(size_t)il];
         for (WeightMatrix* mat : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
             if (!(st = repack_matrix(m, mat)).ok()) return st;
     }
-    return repack_matrix(m, &w->output);
+    return output ? repack_matrix(m, &w->output) : status_ok();
 }
 
 }  // namespace rl
