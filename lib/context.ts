@@ -76,8 +76,9 @@ export interface ContextStats {
   /** device memory this context holds: the KV caches of its GPU layers and their scratch */
   deviceBytes: number;
   /**
-   * Why the model's GPU layers run on the CPU in this context (a KV option the device does not
-   * run yet: kv.type other than "f16", kv.policy "sinks" or "h2o"), else null.
+   * Why the model's GPU layers run on the CPU in this context (a KV option the device does not run
+   * yet: kv.type "q4_0", kv.policy "h2o"; or its KV cache did not fit in device memory), else null.
+   * createContext logs it as a warning.
    */
   gpuNote: string | null;
 }

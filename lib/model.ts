@@ -51,7 +51,8 @@ export interface LoadModelOptions {
   /** Called on the main thread with the load fraction in [0, 1]; a throw aborts the load with that error. */
   onProgress?: (fraction: number) => void;
   /**
-   * Run layers on a GPU. "auto" (default): a discrete or integrated GPU found through Vulkan, else
+   * Run layers on a GPU. "auto" (default; RINGLLM_GPU=off in the environment makes it false): a
+   * discrete or integrated GPU found through Vulkan, else
    * the CPU (never a CPU-type Vulkan device such as lavapipe; `model.gpuNote` says why none was
    * used). "vulkan": a Vulkan GPU or GPU_UNAVAILABLE (RINGLLM_VULKAN_DEVICE=<name or index> picks
    * any device, lavapipe included). "cuda": an NVIDIA GPU through the CUDA plugin (libringllm_cuda,
@@ -304,6 +305,8 @@ export class Model {
     });
     try {
       const handle = (await this.#handle.createContext({ ...options })) as NativeContextHandle;
+      const note = this.#info.gpu ? handle.stats().gpuNote : null;
+      if (note) log("warn", `createContext: this context runs every layer on the CPU: ${note}`);
       return new Context(handle, this);
     } catch (err) {
       throw fromNative(err, callSite);
@@ -573,7 +576,8 @@ export async function loadModel(path?: string | URL, options?: LoadModelOptions)
   });
   const signal = options?.signal;
   if (signal?.aborted) throw abortedError("loadModel", signal);
-  const gpu = options?.gpu ?? "auto";
+  // RINGLLM_GPU=off (or 0) turns the default "auto" off for the whole process
+  const gpu = options?.gpu ?? (["off", "0", "false"].includes(process.env.RINGLLM_GPU ?? "") ? false : "auto");
   const gpuLayers = options?.gpuLayers === undefined || options.gpuLayers === "max" ? -1 : options.gpuLayers === "auto" ? -2 : options.gpuLayers;
 
   const userProgress = options?.onProgress;

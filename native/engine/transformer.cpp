@@ -275,7 +275,7 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
         if (st.ok()) {
             gpu_ = std::move(g);
             cpu_layers = gpu_->first_layer();
-        } else if (st.code == "GPU_UNSUPPORTED") {
+        } else if (st.code == "GPU_UNSUPPORTED" || st.code == "GPU_OUT_OF_MEMORY") {
             gpu_note_ = st.message;  // this context runs every layer on the CPU
         } else {
             return st;
@@ -832,9 +832,16 @@ std::string describe_shape(const LayerShape& l) {
 }  // namespace
 
 Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
-    if (gpu_)
-        return status_error("UNSUPPORTED", "saving the state of a context with layers on a GPU is not supported yet; "
-                                           "load the model with gpu: false to save and restore states");
+    // device layers' caches are read back into the CPU's layout first (the state is the same either way)
+    std::vector<std::unique_ptr<KvLayer>> mirror;
+    const size_t first_gpu = gpu_ ? (size_t)gpu_->first_layer() : kv_.size();
+    for (size_t il = first_gpu; il < kv_.size(); il++) {
+        mirror.push_back(std::make_unique<KvLayer>());
+        Status st = mirror.back()->init(kv_[il]->config(), attn_.type, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_v);
+        if (st.ok()) st = gpu_->export_layer((int32_t)il, pos_, mirror.back().get());
+        if (!st.ok()) return st;
+    }
+    auto layer = [&](size_t il) -> const KvLayer& { return il < first_gpu ? *kv_[il] : *mirror[il - first_gpu]; };
     Status st = out->write(kStateMagic, 4);
     if (st.ok()) st = out->scalar(kStateVersion);
     if (st.ok()) st = out->scalar<uint64_t>(model_->file.file_size());
@@ -842,8 +849,8 @@ Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
     if (st.ok()) st = out->scalar<uint32_t>((uint32_t)kv_.size());
     if (st.ok()) st = out->scalar<uint8_t>((uint8_t)kv_[0]->type());
     if (st.ok()) st = out->scalar<int32_t>(hp_.n_vocab);
-    for (const auto& kv : kv_)
-        if (st.ok()) st = write_shape(out, layer_shape(*kv));
+    for (size_t il = 0; il < kv_.size(); il++)
+        if (st.ok()) st = write_shape(out, layer_shape(layer(il)));
     if (st.ok()) st = out->scalar<int64_t>(pos_);
     if (st.ok()) st = out->scalar<int32_t>(pending);
     if (st.ok()) st = out->write(sampler_.rng.s, sizeof sampler_.rng.s);
@@ -851,17 +858,14 @@ Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
     if (st.ok() && has_logits_) st = out->write(last_logits_.data(), last_logits_.size() * sizeof(float));
     if (st.ok()) st = out->scalar<int64_t>(hist_n_);
     if (st.ok()) st = out->write(hist_.data(), (size_t)hist_n_ * sizeof(int32_t));
-    for (const auto& kv : kv_)
-        if (st.ok()) st = kv->save_tables(out);
-    for (const auto& kv : kv_)
-        if (st.ok()) st = kv->save_rows(out);
+    for (size_t il = 0; il < kv_.size(); il++)
+        if (st.ok()) st = layer(il).save_tables(out);
+    for (size_t il = 0; il < kv_.size(); il++)
+        if (st.ok()) st = layer(il).save_rows(out);
     return st.ok() ? out->finish() : st;
 }
 
 Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
-    if (gpu_)
-        return status_error("UNSUPPORTED", "restoring a state into a context with layers on a GPU is not supported yet; "
-                                           "load the model with gpu: false to save and restore states");
     Status st = state_verify(in);
     if (!st.ok()) return st;
     auto corrupt = [](const std::string& what) { return status_error("STATE_CORRUPT", "the saved state is damaged: " + what); };
@@ -928,6 +932,14 @@ Status TransformerContext::load_state(StateSource* in, int32_t* pending) {
             reset();  // the file changed under us: leave an empty, consistent context
             return st;
         }
+    }
+    // device layers: their rows go to the device; the CPU's copies are dropped
+    for (int32_t il = gpu_ ? gpu_->first_layer() : hp_.n_layer; il < hp_.n_layer; il++) {
+        if (!(st = gpu_->import_layer(il, *kv_[(size_t)il])).ok()) {
+            reset();
+            return st;
+        }
+        kv_[(size_t)il]->reset();
     }
     pos_ = position;
     std::memcpy(sampler_.rng.s, rng, sizeof rng);

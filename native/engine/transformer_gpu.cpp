@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "../kernels/fp16.h"
 #include "../kernels/kernels.h"
 
 namespace rl {
@@ -273,6 +274,93 @@ bool GpuForward::can_truncate(int64_t pos, int64_t n) const {
 int64_t GpuForward::held(int32_t il, int64_t pos) const {
     const LayerKv& L = kv_[(size_t)(il - w_->first_layer)];
     return L.capacity > 0 ? std::min<int64_t>(pos, L.capacity) : pos;
+}
+
+namespace {
+
+// One KV row between the CPU's format (f16 halves; q8_0 blocks of an f16 scale and 32 int8) and the
+// device's (the same halves; blocks of an f32 scale and 32 int8). The device's q8_0 scales are
+// rounded to f16 when stored, so both ways are exact.
+void row_to_device(KvType type, const uint8_t* cpu, uint8_t* dev, int64_t dim) {
+    if (type == KvType::F16) {
+        std::memcpy(dev, cpu, (size_t)dim * 2);
+        return;
+    }
+    for (int64_t b = 0; b < dim / 32; b++) {
+        uint16_t h;
+        std::memcpy(&h, cpu + b * 34, 2);
+        const float d = fp16_to_fp32(h);
+        std::memcpy(dev + b * 36, &d, 4);
+        std::memcpy(dev + b * 36 + 4, cpu + b * 34 + 2, 32);
+    }
+}
+
+void row_to_cpu(KvType type, const uint8_t* dev, uint8_t* cpu, int64_t dim) {
+    if (type == KvType::F16) {
+        std::memcpy(cpu, dev, (size_t)dim * 2);
+        return;
+    }
+    for (int64_t b = 0; b < dim / 32; b++) {
+        float d;
+        std::memcpy(&d, dev + b * 36, 4);
+        const uint16_t h = fp32_to_fp16(d);
+        std::memcpy(cpu + b * 34, &h, 2);
+        std::memcpy(cpu + b * 34 + 2, dev + b * 36 + 4, 32);
+    }
+}
+
+int64_t device_slot(const DevRing& r, int64_t p) { return p < r.n_sinks ? p : r.n_sinks + (p - r.n_sinks) % r.n_ring; }
+
+}  // namespace
+
+Status GpuForward::export_layer(int32_t il, int64_t pos, KvLayer* kv) const {
+    const LayerKv& L = kv_[(size_t)(il - w_->first_layer)];
+    const size_t kd = dev_kv_row_bytes(L.ring.type, (int32_t)k_dim_), vd = dev_kv_row_bytes(L.ring.type, (int32_t)v_dim_);
+    std::vector<uint8_t> dk, dv, ck(kv->k_row_bytes()), cv(kv->v_row_bytes());
+    try {
+        dk.resize(L.k.bytes);
+        dv.resize(L.v.bytes);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory to read a device cache back");
+    }
+    Status st = dev_->read(L.k, 0, dk.data(), dk.size());
+    if (st.ok()) st = dev_->read(L.v, 0, dv.data(), dv.size());
+    if (!st.ok()) return st;
+    // the positions held, oldest first: the sinks, then the last `capacity` (every one when full)
+    auto put = [&](int64_t p) {
+        const int64_t s = device_slot(L.ring, p);
+        row_to_cpu(kv->type(), dk.data() + (size_t)s * kd, ck.data(), k_dim_);
+        row_to_cpu(kv->type(), dv.data() + (size_t)s * vd, cv.data(), v_dim_);
+        kv->commit(ck.data(), cv.data(), p, 1);
+    };
+    const int64_t S = std::min<int64_t>(L.ring.n_sinks, pos);
+    for (int64_t p = 0; p < S; p++) put(p);
+    const int64_t recent = L.capacity > 0 ? L.capacity - L.ring.n_sinks : pos;
+    for (int64_t p = std::max(S, pos - recent); p < pos; p++) put(p);
+    return status_ok();
+}
+
+Status GpuForward::import_layer(int32_t il, const KvLayer& kv) {
+    const LayerKv& L = kv_[(size_t)(il - w_->first_layer)];
+    const size_t kd = dev_kv_row_bytes(L.ring.type, (int32_t)k_dim_), vd = dev_kv_row_bytes(L.ring.type, (int32_t)v_dim_);
+    std::vector<uint8_t> dk, dv;
+    try {
+        dk.assign(L.k.bytes, 0);
+        dv.assign(L.v.bytes, 0);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory to stage a device cache");
+    }
+    std::vector<int64_t> pos;
+    std::vector<double> scores;
+    kv.slots(0, &pos, &scores);
+    for (size_t slot = 0; slot < pos.size(); slot++) {
+        if (pos[slot] < 0) continue;
+        const int64_t s = device_slot(L.ring, pos[slot]);
+        row_to_device(kv.type(), kv.k_row((int64_t)slot), dk.data() + (size_t)s * kd, k_dim_);
+        row_to_device(kv.type(), kv.v_row((int64_t)slot), dv.data() + (size_t)s * vd, v_dim_);
+    }
+    Status st = dev_->write(L.k, 0, dk.data(), dk.size());
+    return st.ok() ? dev_->write(L.v, 0, dv.data(), dv.size()) : st;
 }
 
 Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {

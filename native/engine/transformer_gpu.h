@@ -51,7 +51,8 @@ class GpuForward {
 public:
     ~GpuForward();
     // GPU_UNSUPPORTED naming why when a device layer's KV policy or type is not one the device runs
-    // (full, window and sinks caches of f16 or q8_0 rows); the context then runs every layer on the CPU.
+    // (full, window and sinks caches of f16 or q8_0 rows), GPU_OUT_OF_MEMORY when its caches do not
+    // fit; the context then runs every layer on the CPU.
     Status init(const TransformerHparams& hp, std::shared_ptr<GpuWeights> w, const std::vector<float>& rope_freqs,
                 int32_t n_batch, int64_t n_ctx, KvType kv_type, const std::vector<KvLayerConfig>& kv);
     int32_t first_layer() const { return w_->first_layer; }
@@ -65,6 +66,11 @@ public:
     // Whether the device caches can go back from position `pos` to n (see Context::truncate).
     bool can_truncate(int64_t pos, int64_t n) const;
     int64_t held(int32_t il, int64_t pos) const;  // tokens device layer il holds at position pos
+    // Saved states go through the CPU's cache layout: export writes the rows device layer il holds
+    // at position pos into kv (an empty KvLayer of the layer's config); import writes the rows kv
+    // holds into the device cache.
+    Status export_layer(int32_t il, int64_t pos, KvLayer* kv) const;
+    Status import_layer(int32_t il, const KvLayer& kv);
     int64_t device_bytes() const { return bytes_; }  // this context's: KV and scratch
 
 private:

@@ -91,6 +91,18 @@ gpuDescribe("device choice", () => {
     await expect(loadModel(STORIES, { gpu: "cuda" })).rejects.toMatchObject({ code: "GPU_UNAVAILABLE", message: expect.stringMatching(/CUDA/) });
   });
 
+  test("RINGLLM_VULKAN_DEVICE lets the default load use the named device; RINGLLM_GPU=off turns the default off", () => {
+    const script = `const r = require(${JSON.stringify(join(ROOT, "dist", "cjs", "index.js"))});
+      r.loadModel(${JSON.stringify(STORIES)}).then((m) => console.log(JSON.stringify({ gpu: m.gpu && m.gpu.device, note: m.gpuNote })));`;
+    const child = (env: Record<string, string>) => {
+      const res = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+      expect(res.stderr).toBe("");
+      return JSON.parse(res.stdout);
+    };
+    expect(child({ RINGLLM_VULKAN_DEVICE: "llvmpipe" })).toEqual({ gpu: expect.stringMatching(/^llvmpipe/), note: null });
+    expect(child({ RINGLLM_VULKAN_DEVICE: "llvmpipe", RINGLLM_GPU: "off" })).toEqual({ gpu: null, note: null });
+  }, 30_000);
+
   test("bad gpu options are INVALID_ARGUMENT", async () => {
     for (const opts of [{ gpu: "metal" }, { gpu: true }, { gpuLayers: -1 }, { gpuLayers: 1.5 }, { gpuLayers: "all" }, { gpuDevice: -1 }]) {
       await expect(loadModel(STORIES, opts as never)).rejects.toBeInstanceOf(RingllmError);
@@ -198,7 +210,7 @@ describe("stories260K", () => {
     await gpu.close();
   }, 60_000);
 
-  test("KV options the device lacks run on the CPU (bit for bit) and say why; saved states are refused", async () => {
+  test("KV options the device lacks run on the CPU (bit for bit) and say why", async () => {
     const [cpu, gpu] = await pair(STORIES);
     const tokens = Array.from(cpu.tokenize("Tim had a red ball"));
     for (const kv of [{ policy: "h2o" as const }]) {
@@ -208,10 +220,38 @@ describe("stories260K", () => {
       expect(ctx.stats()).toMatchObject({ gpuLayers: 0, deviceBytes: 0, gpuNote: expect.stringMatching(/runs on the CPU/) });
       await ctx.close();
     }
-    const ctx = await gpu.createContext();
-    await ctx.decode(tokens);
-    await expect(ctx.saveState()).rejects.toMatchObject({ code: "UNSUPPORTED", message: expect.stringMatching(/gpu: false/) });
-    await ctx.close();
+    await cpu.close();
+    await gpu.close();
+  }, 60_000);
+
+  test.each([
+    ["full", { policy: "full" as const }],
+    ["window 12 after wrapping", { policy: "window" as const, window: 12 }],
+    ["sinks 2 + recent 6 after wrapping", { policy: "sinks" as const, sinks: 2, recent: 6 }],
+  ])("saved states (%s): device to device continues bit for bit; device and CPU states are interchangeable", async (_n, kv) => {
+    const [cpu, gpu] = await pair(STORIES);
+    const tokens = Array.from(cpu.tokenize("Tim had a red ball. He liked to throw it high in the sky every day."));
+    const head = tokens.slice(0, 20), tail = tokens.slice(20, 26);
+    const opts = { contextSize: 128, kv };
+    const g = await gpu.createContext(opts);
+    await g.decode(head);
+    const state = (await g.saveState()) as Buffer;
+    const want = await g.decode(tail, { logits: "all" });
+    // into another device context: the same continuation, bit for bit
+    const g2 = await gpu.createContext(opts);
+    await g2.loadState(state);
+    expect(await g2.decode(tail, { logits: "all" })).toEqual(want);
+    // into a CPU context, and a CPU context's state into a device context: within the CPU/device bound
+    const c = await cpu.createContext(opts);
+    await c.loadState(state);
+    const fromCpu = await c.decode(tail, { logits: "all" });
+    expect(relDiff(fromCpu, want)).toBeLessThan(1e-3);
+    const c2 = await cpu.createContext(opts);
+    await c2.decode(head);
+    const g3 = await gpu.createContext(opts);
+    await g3.loadState((await c2.saveState()) as Buffer);
+    expect(relDiff(await g3.decode(tail, { logits: "all" }), await c2.decode(tail, { logits: "all" }))).toBeLessThan(1e-3);
+    for (const x of [g, g2, c, c2, g3]) await x.close();
     await cpu.close();
     await gpu.close();
   }, 60_000);
