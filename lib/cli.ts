@@ -14,6 +14,7 @@ import type { ContextOptions, GenerateOptions, KvOptions } from "./context";
 import { runChat } from "./cli-chat";
 import { createServer } from "./server";
 import { listGpus, systemInfo } from "./system";
+import { downloadModel } from "./download";
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -417,6 +418,41 @@ export function buildProgram(): Command {
         throw err;
       }
       process.stderr.write("ringllm: ready\n");
+    });
+
+  program
+    .command("pull")
+    .description("download a model into the cache folder (resumable, checked against the server's sha256); prints its path")
+    .argument("<source>", "an http(s) URL, or hf:owner/repo/file.gguf[@revision] for a Hugging Face file")
+    .option("--dir <folder>", "where models go (default: RINGLLM_MODELS_DIR, else ~/.cache/ringllm/models)")
+    .option("--token <token>", "Hugging Face access token for gated or private repositories (default: HF_TOKEN)")
+    .option("--no-progress", "no progress bar on stderr")
+    .action(async (source: string, opts: Record<string, string | boolean>) => {
+      const ac = new AbortController();
+      process.once("SIGINT", () => ac.abort());
+      let bar: SingleBar | null = null;
+      const show = opts.progress !== false && process.stderr.isTTY === true;
+      const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+      try {
+        const res = await downloadModel(source, {
+          dir: opts.dir as string | undefined,
+          token: opts.token as string | undefined,
+          signal: ac.signal,
+          onProgress: (done, total) => {
+            if (!show || total === null) return;
+            if (!bar) {
+              bar = new SingleBar({ format: "downloading {bar} {percentage}% | {doneMiB}/{totalMiB} MiB | ETA {eta_formatted}", clearOnComplete: true, hideCursor: true, stream: process.stderr });
+              bar.start(total, done, { doneMiB: mib(done), totalMiB: mib(total) });
+            }
+            bar.update(done, { doneMiB: mib(done), totalMiB: mib(total) });
+          },
+        });
+        (bar as SingleBar | null)?.stop();
+        process.stderr.write(res.downloaded ? `downloaded ${mib(res.bytes)} MiB${res.sha256 ? ", sha256 verified" : ""}\n` : "already downloaded\n");
+        process.stdout.write(res.path + "\n");
+      } finally {
+        (bar as SingleBar | null)?.stop();
+      }
     });
 
   program

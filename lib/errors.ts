@@ -50,6 +50,8 @@ export type RingllmErrorCode =
   | "GPU_UNSUPPORTED"
   | "GPU_OUT_OF_MEMORY"
   | "GPU_FAILED"
+  | "DOWNLOAD_FAILED"
+  | "DOWNLOAD_CORRUPT"
   | "INTERNAL";
 
 export class RingllmError extends Error {

@@ -33,6 +33,8 @@ export { defaultModelPath } from "./default-model";
 export type { DetokenizeOptions, EmbedOptions, LoadModelOptions, ModelGpu, TokenizeOptions } from "./model";
 export { TokenDecoder, TokenType, Vocab } from "./vocab";
 export { listGpus, systemInfo } from "./system";
+export { defaultModelsDir, downloadModel } from "./download";
+export type { DownloadOptions, DownloadResult } from "./download";
 export type { GpuDevice, KernelTier, SystemInfo } from "./system";
 export { ggmlTypes } from "./types";
 export type { GgmlTypeInfo } from "./types";
