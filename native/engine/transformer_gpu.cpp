@@ -389,7 +389,13 @@ Status GpuForward::run(float* x, int32_t m, int64_t pos0, int32_t out_first) {
                 ops_rope_cache(cs1, R, pc, kind.rope_scale, kind.rope_base, ff, yarn);
         }
     }
-    Status st = dev_->write(cs_, 0, cs_host_.data(), cs_host_.size() * 4);
+    Status st = status_ok();
+    const int32_t tables = sink_pos_max < 0 ? 1 : 2;  // per configuration: at p (and at the sinks' position)
+    for (size_t j = 0; j < rope_src_.size(); j++)
+        for (int32_t k = 0; k < tables && st.ok(); k++) {
+            const size_t at = ((2 * j + (size_t)k) * (size_t)n_batch_) * R;  // the first m rows of each table
+            st = dev_->write(cs_, at * 4, cs_host_.data() + at, (size_t)m * R * 4);
+        }
     if (st.ok()) st = dev_->write(x_, 0, x, (size_t)m * E * 4);
     if (!st.ok()) return st;
 
