@@ -9,7 +9,7 @@ import { defaultModelPath } from "./default-model";
 import { RingllmError } from "./errors";
 import { GgufInfo, MetadataValue, readGgufInfo } from "./gguf";
 import { readHyperParameters } from "./hparams";
-import { loadModel, type LoadModelOptions } from "./model";
+import { loadModel, type LoadModelOptions, type MemoryEstimate } from "./model";
 import type { ContextOptions, GenerateOptions, KvOptions } from "./context";
 import { runChat } from "./cli-chat";
 import { createServer } from "./server";
@@ -176,7 +176,7 @@ function modelOptions(cmd: Command): Command {
     .option("--top-p <p>", "top-p sampling (1 = off)", "0.95")
     .option("--min-p <p>", "min-p sampling (0 = off)", "0.05")
     .option("-s, --seed <n>", "sampler seed", "0")
-    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv)", "2048");
+    .option("-c, --context-size <n>", "context size in tokens (\"inf\": unbounded, with a bounded --kv; \"auto\": the most that fits in memory)", "2048");
   return kvOptions(cmd).option("-b, --batch-size <n>", "prompt chunk size in tokens (default 512)");
 }
 
@@ -223,11 +223,16 @@ function contextOptionsFrom(opts: Record<string, string | boolean>): ContextOpti
     policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
     sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
   };
-  const contextSize = /^(inf|infinity)$/i.test(String(opts.contextSize ?? "")) ? Infinity : num("context-size", opts.contextSize);
+  const raw = String(opts.contextSize ?? "");
+  const contextSize = /^(inf|infinity)$/i.test(raw) ? Infinity : raw === "auto" ? "auto" : num("context-size", opts.contextSize);
   return {
     contextSize, threads: num("threads", opts.threads), seed: num("seed", opts.seed), batchSize: num("batch-size", opts.batchSize),
     kv: Object.values(kv).some((v) => v !== undefined) ? kv : undefined,
   };
+}
+
+function badAuto(): never {
+  throw new RingllmError("INVALID_ARGUMENT", "serve: --context-size takes a number (each sequence gets that many tokens)");
 }
 
 function samplingFrom(opts: Record<string, string | boolean>): GenerateOptions {
@@ -255,10 +260,39 @@ export function buildProgram(): Command {
     .argument("<file>", "GGUF file")
     .option("--json", "print the full header as JSON")
     .option("--metadata", "also list every metadata key")
-    .action(async (file: string, opts: { json?: boolean; metadata?: boolean }) => {
+    .option("--fit", "also estimate the memory a context takes (with -c and the --kv options) against the memory available")
+    .option("-c, --context-size <n>", "--fit: context size in tokens (0: the training context)", "2048")
+    .option("--kv <policy>", "--fit: KV cache policy: auto, full, window, sinks, h2o")
+    .option("--kv-type <type>", "--fit: KV storage: f16, q8_0, q4_0")
+    .option("--window <n>", "--fit: --kv window: tokens kept per layer")
+    .option("--sinks <n>", "--fit: --kv sinks: leading tokens kept")
+    .option("--recent <n>", "--fit: --kv sinks/h2o: recent tokens kept")
+    .option("--heavy <n>", "--fit: --kv h2o: heavy-hitter tokens kept")
+    .action(async (file: string, opts: Record<string, string | boolean>) => {
       const info = await readGgufInfo(file, { maxArrayLength: opts.json ? 64 : 16 });
-      if (opts.json) process.stdout.write(JSON.stringify(info, jsonReplacer, 2) + "\n");
-      else process.stdout.write(inspectReport(file, info, !!opts.metadata) + "\n");
+      let fit: MemoryEstimate | undefined;
+      if (opts.fit) {
+        const model = await loadModel(file, { gpu: false });
+        try {
+          const o = contextOptionsFrom(opts);
+          fit = model.estimateMemory({ ...o, contextSize: o.contextSize === "auto" ? badAuto() : o.contextSize });
+        } finally {
+          await model.close();
+        }
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(fit ? { ...info, memory: fit } : info, jsonReplacer, 2) + "\n");
+        return;
+      }
+      process.stdout.write(inspectReport(file, info, !!opts.metadata) + "\n");
+      if (fit) {
+        const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+        process.stdout.write(
+          `memory for a context of ${fit.contextSize} tokens: weights ${gib(fit.weights)}, KV cache ${gib(fit.kv)}, ` +
+            `compute ${gib(fit.compute)}, total ${gib(fit.total)}; available ${gib(fit.available)} ` +
+            `(${fit.total <= fit.available ? "fits" : fit.fits ? "the context fits; the weights page in from the file" : "does not fit"})\n`,
+        );
+      }
     });
 
   modelOptions(program
@@ -393,7 +427,7 @@ export function buildProgram(): Command {
         port: num("port", opts.port),
         parallel: num("parallel", opts.parallel),
         apiKey: (opts.apiKey as string | undefined) ?? process.env.RINGLLM_API_KEY,
-        contextSize: ctxOpts.contextSize,
+        contextSize: ctxOpts.contextSize === "auto" ? badAuto() : ctxOpts.contextSize,
         kv: ctxOpts.kv,
         threads: ctxOpts.threads,
         gpu: gpuOptionsFrom(opts),

@@ -96,9 +96,11 @@ export interface ContextOptions {
   /**
    * Capacity in tokens of layers that keep every token (default 2048; 0: the model's training
    * context length). Infinity is allowed when every layer's cache is bounded (a windowed model
-   * with policy "auto", or policy "window", "sinks" or "h2o").
+   * with policy "auto", or policy "window", "sinks" or "h2o"). "auto": the largest multiple of 256
+   * up to the training context whose cache fits in 90% of the memory available now
+   * (`model.estimateMemory`); OUT_OF_MEMORY when not even 256 tokens fit.
    */
-  contextSize?: number;
+  contextSize?: number | "auto";
   /** KV cache policy and storage type (default: { policy: "auto", type: "f16" }). */
   kv?: KvOptions;
   /**

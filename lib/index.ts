@@ -30,7 +30,7 @@ export { setLogger } from "./log";
 export type { Logger, LogLevel } from "./log";
 export { loadModel, Model } from "./model";
 export { defaultModelPath } from "./default-model";
-export type { DetokenizeOptions, EmbedOptions, LoadModelOptions, ModelGpu, TokenizeOptions } from "./model";
+export type { DetokenizeOptions, EmbedOptions, LoadModelOptions, MemoryEstimate, ModelGpu, TokenizeOptions } from "./model";
 export { TokenDecoder, TokenType, Vocab } from "./vocab";
 export { listGpus, systemInfo } from "./system";
 export { defaultModelsDir, downloadModel } from "./download";

@@ -1,4 +1,7 @@
 // loadModel and the Model class.
+import { readFileSync } from "node:fs";
+import { freemem } from "node:os";
+
 import { type ApplyChatTemplateOptions, type ChatMessage, renderChat } from "./chat-template";
 import { Chat, type ChatOptions, createChat } from "./chat";
 import { BatchStats, Context, ContextOptions, NativeContextHandle } from "./context";
@@ -71,6 +74,31 @@ export interface LoadModelOptions {
    * (as many as fit in 80% of its memory). The CPU runs the rest, the output projection and sampling.
    */
   gpuLayers?: number | "max" | "auto";
+}
+
+/** `model.estimateMemory()`: bytes. */
+export interface MemoryEstimate {
+  weights: number;
+  kv: number;
+  compute: number;
+  total: number;
+  /** the context size the estimate is for (Infinity: every cache bounded) */
+  contextSize: number;
+  /** memory available to a new allocation now (MemAvailable on Linux, else free memory) */
+  available: number;
+  /** kv + compute <= available */
+  fits: boolean;
+}
+
+/** Bytes a new allocation can take now: Linux's MemAvailable (free plus reclaimable cache), else free memory. */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return freemem();
 }
 
 /** Where a model's layers run when some are on a GPU (`model.gpu`). */
@@ -282,7 +310,7 @@ export class Model {
     this.#live();
     checkOptions("createContext", options, {
       contextSize: (v, name) => {
-        if (v !== Infinity) isIntegerIn(0, 1 << 24)(v, name);
+        if (v !== Infinity && v !== "auto") isIntegerIn(0, 1 << 24)(v, name);
       },
       batchSize: isIntegerIn(1, 1 << 16),
       threads: isIntegerIn(0, 1024),
@@ -303,6 +331,7 @@ export class Model {
         });
       },
     });
+    if (options?.contextSize === "auto") options = { ...options, contextSize: this.#autoContextSize(options) };
     try {
       const handle = (await this.#handle.createContext({ ...options })) as NativeContextHandle;
       const note = this.#info.gpu ? handle.stats().gpuNote : null;
@@ -311,6 +340,49 @@ export class Model {
     } catch (err) {
       throw fromNative(err, callSite);
     }
+  }
+
+  /**
+   * Memory a context with these options would take, before creating it: the weights (the file's
+   * tensor data, mapped by this model already), the KV caches with every slot written, the scratch
+   * of a forward pass (`compute`) and their `total`, next to the memory `available` now
+   * (MemAvailable on Linux, else free memory). `fits`: what a new context adds (kv + compute) fits
+   * in what is available. CPU memory; a GPU's layers also take device memory (`model.gpu`).
+   *
+   * @example
+   * const e = model.estimateMemory({ contextSize: 32768, kv: { type: "q8_0" } });
+   * if (!e.fits) console.log(`needs ${e.kv + e.compute} bytes, ${e.available} available`);
+   */
+  estimateMemory(options?: ContextOptions): MemoryEstimate {
+    this.#live();
+    if (options?.contextSize === "auto") throw new RingllmError("INVALID_ARGUMENT", 'estimateMemory: contextSize "auto" is for createContext; give a number');
+    try {
+      const e = this.#handle.estimateMemory({ ...options });
+      const available = availableMemory();
+      return { ...e, total: e.weights + e.kv + e.compute, available, fits: e.kv + e.compute <= available };
+    } catch (err) {
+      throw fromNative(err, new Error());
+    }
+  }
+
+  #autoContextSize(options: ContextOptions): number {
+    const train = this.hparams.contextLength ?? 2048;
+    const budget = availableMemory() * 0.9;
+    const need = (n: number) => {
+      const e = this.#handle.estimateMemory({ ...options, contextSize: n });
+      return e.kv + e.compute;
+    };
+    let lo = 0, hi = Math.max(1, Math.floor(train / 256));  // in units of 256 tokens
+    if (need(hi * 256) <= budget) return Math.min(train, hi * 256);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (need(mid * 256) <= budget) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo === 0) {
+      throw new RingllmError("OUT_OF_MEMORY", `createContext: not even 256 tokens of context fit in the ${Math.round(budget / 2 ** 20)} MiB available; free memory, or use kv.type "q8_0" or a bounded kv.policy`);
+    }
+    return lo * 256;
   }
 
   /**

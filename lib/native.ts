@@ -34,6 +34,7 @@ export interface NativeModelHandle {
   createDecoder(removeSpecial: boolean, unparseSpecial: boolean, after?: number): NativeDecoder;
   createContext(options: Record<string, unknown>): Promise<unknown>;
   batchStats(): (import("./context").BatchStats & { threads: number })[];
+  estimateMemory(options: Record<string, unknown>): { weights: number; kv: number; compute: number; contextSize: number };
 }
 
 export interface NativeSystemInfo {

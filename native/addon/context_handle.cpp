@@ -213,7 +213,7 @@ KvOptions kv_options(Napi::Env env, Napi::Value v) {
     return kv;
 }
 
-Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model) {
+ContextParams context_params(const Napi::CallbackInfo& info, bool* batched_out) {
     Napi::Env env = info.Env();
     ContextParams p;
     bool batched = true;
@@ -240,6 +240,14 @@ Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model
             p.seed = (uint64_t)d;
         }
     }
+    if (batched_out) *batched_out = batched;
+    return p;
+}
+
+Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model) {
+    Napi::Env env = info.Env();
+    bool batched = true;
+    ContextParams p = context_params(info, &batched);
     std::shared_ptr<Batcher> batcher;
     if (batched && model->file.has_data()) {
         const int threads = p.n_threads > 0 ? p.n_threads : cpu_physical_cores();

@@ -59,5 +59,7 @@ Napi::Object batch_stats_to_js(Napi::Env env, const BatcherStats& b);
 
 // ModelHandle.createContext(params) -> Promise<ContextHandle>
 Napi::Value create_context(const Napi::CallbackInfo& info, std::shared_ptr<Model> model);
+// createContext's options (info[0]) as ContextParams; batched: whether it joins batched steps.
+ContextParams context_params(const Napi::CallbackInfo& info, bool* batched);
 
 }  // namespace rl

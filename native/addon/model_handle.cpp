@@ -1,5 +1,8 @@
 #include "model_handle.h"
 
+#include <cmath>
+
+#include "../engine/transformer.h"
 #include "../engine/transformer_gpu.h"
 
 #include "../engine/batcher.h"
@@ -26,6 +29,7 @@ Napi::Function ModelHandle::define_class(Napi::Env env) {
                            InstanceMethod<&ModelHandle::create_decoder>("createDecoder"),
                            InstanceMethod<&ModelHandle::create_context_js>("createContext"),
                            InstanceMethod<&ModelHandle::batch_stats>("batchStats"),
+                           InstanceMethod<&ModelHandle::estimate_memory>("estimateMemory"),
                        });
 }
 
@@ -137,6 +141,28 @@ Napi::Value ModelHandle::create_context_js(const Napi::CallbackInfo& info) {
 
 // batchStats() -> [{ threads, steps, rows, meanSequences, maxSequences, lastSequences, running }]:
 // the model's batchers (one per thread count of its batched contexts) that are alive.
+// estimateMemory(createContext options) -> { weights, kv, compute, contextSize } in bytes (the
+// header and norms only: cheap enough for the main thread)
+Napi::Value ModelHandle::estimate_memory(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Model& m = live(env);
+    if (!m.file.has_data()) throw_status(env, status_error("INVALID_ARGUMENT", "the model was loaded for its vocabulary only"));
+    const ContextParams p = context_params(info, nullptr);
+    MemoryEstimate e;
+    if (transformer_arch_supported(m.architecture)) {
+        Status st = transformer_estimate(m, p, &e);
+        if (!st.ok()) throw_status(env, st);
+    } else {
+        for (const GgufTensorInfo& t : m.file.header().tensors) e.weights += (int64_t)t.n_bytes;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("weights", Napi::Number::New(env, (double)e.weights));
+    o.Set("kv", Napi::Number::New(env, (double)e.kv));
+    o.Set("compute", Napi::Number::New(env, (double)e.compute));
+    o.Set("contextSize", Napi::Number::New(env, e.n_ctx == kContextUnbounded ? INFINITY : (double)e.n_ctx));
+    return o;
+}
+
 Napi::Value ModelHandle::batch_stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     live(env);

@@ -38,6 +38,7 @@ private:
     Napi::Value token_id(const Napi::CallbackInfo& info);
     Napi::Value create_decoder(const Napi::CallbackInfo& info);
     Napi::Value create_context_js(const Napi::CallbackInfo& info);
+    Napi::Value estimate_memory(const Napi::CallbackInfo& info);
 
     const Model& live(Napi::Env env) const;
 

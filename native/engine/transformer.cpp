@@ -19,6 +19,7 @@
 #include <tuple>
 
 #include "../gguf/gguf_types.h"
+#include "../kernels/kernels.h"
 #include "../kv/attention.h"
 #include "ops.h"
 #include "sampler.h"
@@ -162,80 +163,7 @@ private:
 };
 
 Status TransformerContext::resolve_kv(const ContextParams& params, std::vector<KvLayerConfig>* out) const {
-    const KvOptions& o = params.kv;
-    const bool unbounded = n_ctx_ == kContextUnbounded;
-    const int64_t budget = unbounded ? hp_.n_ctx_train : std::min<int64_t>(n_ctx_, hp_.n_ctx_train);
-    auto clamp32 = [](int64_t v) { return (int32_t)std::min<int64_t>(v, INT32_MAX); };
-    out->assign((size_t)hp_.n_layer, KvLayerConfig{});
-    for (int32_t il = 0; il < hp_.n_layer; il++) {
-        KvLayerConfig& c = (*out)[(size_t)il];
-        const int32_t trained = hp_.layer_kinds[(size_t)il].window;
-        auto window = [&](int32_t w) {
-            c.policy = KvPolicy::Window;
-            c.window = w;
-        };
-        switch (o.policy) {
-            case KvPolicyChoice::Auto:
-                if (trained > 0) {
-                    window(trained);
-                    break;
-                }
-                [[fallthrough]];
-            case KvPolicyChoice::Full:
-                if (unbounded)
-                    return status_error("INVALID_ARGUMENT",
-                                        std::string("contextSize Infinity needs a bounded cache on every layer, but layer ") +
-                                            std::to_string(il) + " keeps every token (kv.policy \"" +
-                                            (o.policy == KvPolicyChoice::Full ? "full" : "auto") +
-                                            "\"); choose kv.policy \"window\", \"sinks\" or \"h2o\", or a finite contextSize");
-                c.policy = KvPolicy::Full;
-                c.n_ctx = n_ctx_;
-                c.mask_window = trained;
-                break;
-            case KvPolicyChoice::Window:
-                window(o.window > 0 ? o.window : trained > 0 ? trained : clamp32(budget));
-                break;
-            case KvPolicyChoice::Sinks:
-                if (trained > 0) {
-                    window(trained);
-                    break;
-                }
-                c.policy = KvPolicy::Sinks;
-                if (o.recent == 0)
-                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"sinks\" "
-                                                            "(a query always sees itself); omit it for the default");
-                c.sinks = o.sinks >= 0 ? o.sinks : 4;
-                c.recent = o.recent > 0 ? o.recent : clamp32(budget - c.sinks);
-                if (c.recent < 1)
-                    return status_error("INVALID_ARGUMENT", "kv.sinks (" + std::to_string(c.sinks) +
-                                                                ") leaves no room for recent tokens in a budget of " +
-                                                                std::to_string(budget) + "; set kv.recent");
-                break;
-            case KvPolicyChoice::H2O:
-                if (trained > 0) {
-                    window(trained);
-                    break;
-                }
-                c.policy = KvPolicy::H2O;
-                if (o.heavy >= 0 && o.recent >= 0) {
-                    c.heavy = o.heavy;
-                    c.recent = o.recent;
-                } else if (o.heavy >= 0) {
-                    c.heavy = o.heavy;
-                    c.recent = clamp32(std::max<int64_t>(0, budget - o.heavy));
-                } else if (o.recent >= 0) {
-                    c.recent = o.recent;
-                    c.heavy = clamp32(std::max<int64_t>(0, budget - o.recent));
-                } else {
-                    c.heavy = clamp32(budget / 2);
-                    c.recent = clamp32(budget - budget / 2);
-                }
-                if ((int64_t)c.heavy + c.recent < 1)
-                    return status_error("INVALID_ARGUMENT", "kv.heavy + kv.recent must be at least 1");
-                break;
-        }
-    }
-    return status_ok();
+    return transformer_kv_configs(hp_, n_ctx_, params.kv, out);
 }
 
 Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt) {
@@ -1148,6 +1076,120 @@ private:
     std::vector<uint8_t> act_;
 };
 }  // namespace
+
+Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const KvOptions& o,
+                              std::vector<KvLayerConfig>* out) {
+    const bool unbounded = n_ctx == kContextUnbounded;
+    const int64_t budget = unbounded ? hp.n_ctx_train : std::min<int64_t>(n_ctx, hp.n_ctx_train);
+    auto clamp32 = [](int64_t v) { return (int32_t)std::min<int64_t>(v, INT32_MAX); };
+    out->assign((size_t)hp.n_layer, KvLayerConfig{});
+    for (int32_t il = 0; il < hp.n_layer; il++) {
+        KvLayerConfig& c = (*out)[(size_t)il];
+        const int32_t trained = hp.layer_kinds[(size_t)il].window;
+        auto window = [&](int32_t w) {
+            c.policy = KvPolicy::Window;
+            c.window = w;
+        };
+        switch (o.policy) {
+            case KvPolicyChoice::Auto:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                [[fallthrough]];
+            case KvPolicyChoice::Full:
+                if (unbounded)
+                    return status_error("INVALID_ARGUMENT",
+                                        std::string("contextSize Infinity needs a bounded cache on every layer, but layer ") +
+                                            std::to_string(il) + " keeps every token (kv.policy \"" +
+                                            (o.policy == KvPolicyChoice::Full ? "full" : "auto") +
+                                            "\"); choose kv.policy \"window\", \"sinks\" or \"h2o\", or a finite contextSize");
+                c.policy = KvPolicy::Full;
+                c.n_ctx = n_ctx;
+                c.mask_window = trained;
+                break;
+            case KvPolicyChoice::Window:
+                window(o.window > 0 ? o.window : trained > 0 ? trained : clamp32(budget));
+                break;
+            case KvPolicyChoice::Sinks:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                c.policy = KvPolicy::Sinks;
+                if (o.recent == 0)
+                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"sinks\" "
+                                                            "(a query always sees itself); omit it for the default");
+                c.sinks = o.sinks >= 0 ? o.sinks : 4;
+                c.recent = o.recent > 0 ? o.recent : clamp32(budget - c.sinks);
+                if (c.recent < 1)
+                    return status_error("INVALID_ARGUMENT", "kv.sinks (" + std::to_string(c.sinks) +
+                                                                ") leaves no room for recent tokens in a budget of " +
+                                                                std::to_string(budget) + "; set kv.recent");
+                break;
+            case KvPolicyChoice::H2O:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                c.policy = KvPolicy::H2O;
+                if (o.heavy >= 0 && o.recent >= 0) {
+                    c.heavy = o.heavy;
+                    c.recent = o.recent;
+                } else if (o.heavy >= 0) {
+                    c.heavy = o.heavy;
+                    c.recent = clamp32(std::max<int64_t>(0, budget - o.heavy));
+                } else if (o.recent >= 0) {
+                    c.recent = o.recent;
+                    c.heavy = clamp32(std::max<int64_t>(0, budget - o.recent));
+                } else {
+                    c.heavy = clamp32(budget / 2);
+                    c.recent = clamp32(budget - budget / 2);
+                }
+                if ((int64_t)c.heavy + c.recent < 1)
+                    return status_error("INVALID_ARGUMENT", "kv.heavy + kv.recent must be at least 1");
+                break;
+        }
+    }
+    return status_ok();
+}
+
+Status transformer_estimate(const Model& m, const ContextParams& params, MemoryEstimate* out) {
+    *out = MemoryEstimate{};
+    for (const GgufTensorInfo& t : m.file.header().tensors) out->weights += (int64_t)t.n_bytes;
+    const KernelTable* kt = nullptr;
+    Status st = kernels_select(nullptr, &kt);
+    if (!st.ok()) return st;
+    TransformerHparams hp;
+    TransformerWeights w;
+    if (!(st = transformer_load(m, kt, &hp, &w)).ok()) return st;
+    const int64_t n_ctx = params.n_ctx == 0 ? hp.n_ctx_train : params.n_ctx;
+    out->n_ctx = n_ctx;
+    if (params.kv.type != KvType::F16 && (hp.head_dim_k % 32 != 0 || hp.head_dim_v % 32 != 0))
+        return status_error("INVALID_ARGUMENT", std::string("kv.type \"") + kv_type_name(params.kv.type) +
+                                                    "\" needs head dimensions that are multiples of 32; use kv.type \"f16\"");
+    std::vector<KvLayerConfig> configs;
+    if (!(st = transformer_kv_configs(hp, n_ctx, params.kv, &configs)).ok()) return st;
+    bool full = false, sinks = false;
+    for (const KvLayerConfig& c : configs) {
+        const int64_t slots = kv_layer_slots(c);
+        const int64_t heads = c.policy == KvPolicy::H2O ? hp.n_head_kv : 1;
+        out->kv += slots * (int64_t)(kv_row_bytes(params.kv.type, hp.head_dim_k) + kv_row_bytes(params.kv.type, hp.head_dim_v)) *
+                       hp.n_head_kv +
+                   slots * heads * 8;  // positions (and h2o scores)
+        full |= c.policy == KvPolicy::Full;
+        sinks |= c.policy == KvPolicy::Sinks;
+    }
+    const int64_t B = full ? std::min<int64_t>(params.n_batch, n_ctx) : params.n_batch;
+    const int64_t E = hp.n_embd, F = hp.n_ff, q_dim = (int64_t)hp.n_head * hp.head_dim_k;
+    const int64_t k_dim = (int64_t)hp.n_head_kv * hp.head_dim_k, v_dim = (int64_t)hp.n_head_kv * hp.head_dim_v;
+    const int64_t o_dim = (int64_t)hp.n_head * hp.head_dim_v;
+    // x, h, o, gate, up, q (and the sinks' two copies), k, v, attention out; quantized activations;
+    // the last logits and the sampler's buffers
+    out->compute = 4 * B * (3 * E + 2 * F + q_dim * (sinks ? 3 : 1) + k_dim + v_dim + o_dim) + 2 * B * std::max(E, F) +
+                   (int64_t)hp.n_vocab * 16;
+    return status_ok();
+}
 
 Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
                             std::unique_ptr<Context>* out) {

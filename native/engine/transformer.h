@@ -107,6 +107,19 @@ Status transformer_repack(const Model& model, TransformerWeights* w, int32_t n_l
 Status transformer_context_create(std::shared_ptr<Model> model, const ContextParams& params, const KernelTable* kt,
                                   std::unique_ptr<Context>* out);
 
+// Each layer's KV cache configuration for a context of n_ctx tokens (0: the training context;
+// kContextUnbounded) with options o: what createContext would build. INVALID_ARGUMENT as it would.
+Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const KvOptions& o, std::vector<KvLayerConfig>* out);
+
+// Memory a context of the model would take, before creating it (estimateMemory, contextSize "auto").
+struct MemoryEstimate {
+    int64_t weights = 0;  // tensor data of the file (mapped; the packed copies replace the pages they come from)
+    int64_t kv = 0;       // KV caches with every slot written, and their position tables
+    int64_t compute = 0;  // scratch of one forward pass of n_batch rows, logits, sampler
+    int64_t n_ctx = 0;    // the context size it was computed for (kContextUnbounded: bounded caches only)
+};
+Status transformer_estimate(const Model& model, const ContextParams& params, MemoryEstimate* out);
+
 // One sequence's part of a batched step (batcher.h schedules the steps).
 struct BatchSeq {
     Context* ctx;           // a transformer context created with the stepper's pool (ContextParams::pool)

@@ -99,16 +99,21 @@ KvLayer::~KvLayer() {
     std::free(v_);
 }
 
+int64_t kv_layer_slots(const KvLayerConfig& cfg) {
+    switch (cfg.policy) {
+        case KvPolicy::Full: return cfg.n_ctx;
+        case KvPolicy::Window: return cfg.window;
+        case KvPolicy::Sinks: return (int64_t)cfg.sinks + cfg.recent;
+        case KvPolicy::H2O: return (int64_t)cfg.heavy + cfg.recent + 1;  // + the token of a step
+    }
+    return 0;
+}
+
 Status KvLayer::init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, int32_t head_dim_k, int32_t head_dim_v) {
     cfg_ = cfg;
     type_ = type;
     n_head_kv_ = n_head_kv;
-    switch (cfg.policy) {
-        case KvPolicy::Full: n_slots_ = cfg.n_ctx; break;
-        case KvPolicy::Window: n_slots_ = cfg.window; break;
-        case KvPolicy::Sinks: n_slots_ = (int64_t)cfg.sinks + cfg.recent; break;
-        case KvPolicy::H2O: n_slots_ = (int64_t)cfg.heavy + cfg.recent + 1; break;  // + the token of a step
-    }
+    n_slots_ = kv_layer_slots(cfg);
     if (n_slots_ <= 0) return status_error("INVALID_ARGUMENT", "a KV cache layer needs at least one slot");
     k_head_ = kv_row_bytes(type, head_dim_k);
     v_head_ = kv_row_bytes(type, head_dim_v);

@@ -71,6 +71,10 @@ struct KvTables {
     std::vector<int64_t> held;
 };
 
+// Slots a layer of this configuration holds (full: n_ctx; window: W; sinks: S + R; h2o: heavy +
+// recent + 1).
+int64_t kv_layer_slots(const KvLayerConfig& cfg);
+
 class KvLayer {
 public:
     KvLayer() = default;
