@@ -51,6 +51,18 @@ export function tempDir(prefix = "ringllm-test-"): { path: string; cleanup(): vo
 
 export { mulberry32 as rng } from "../scripts/gguf/rng";
 
+/** max |a - b| / max |b|: the largest difference relative to the largest value (logits, vectors) */
+export function normalizedDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  expect(m).toBeGreaterThan(0);
+  return d / m;
+}
+
 /**
  * Logits (positions x vocab) of `tokens` for each model file, computed in a child process under
  * `env` (the kernel tier and RINGLLM_REPACK are read once per process).

@@ -124,6 +124,16 @@ static std::pair<size_t, size_t> device_bytes(DevFormat f, int64_t n_in, int64_t
     return {0, 0};
 }
 
+// Blocks of an f16 scale then `payload` bytes -> the scales as f32, the payloads packed (Q8_0, Q4_0).
+static void split_blocks(const uint8_t* src, int64_t nb, size_t payload, float* scales, uint8_t* dst) {
+    for (int64_t b = 0; b < nb; b++) {
+        uint16_t d;
+        std::memcpy(&d, src + b * (payload + 2), 2);
+        scales[b] = fp16_to_fp32(d);
+        std::memcpy(dst + b * payload, src + b * (payload + 2) + 2, payload);
+    }
+}
+
 // Q4_K / Q5_K super-block (256: f16 d, dmin, 12 scale bytes[, 32 high-bit bytes], 128 nibble bytes)
 // -> 8 sub-blocks of (scale, min) and 16 (20) bytes.
 static void repack_k45(const uint8_t* blk, bool q5, float* scales, uint8_t* dst) {
@@ -241,20 +251,10 @@ Status gpu_matrix_upload(GpuDevice* dev, uint32_t type, const uint8_t* data, int
                     if (n_in % 2) ((uint16_t*)dst)[n_in] = 0;
                     break;
                 case DevFormat::Q8_0:  // block: f16 d, 32 x int8
-                    for (int64_t b = 0; b < nb; b++) {
-                        uint16_t d;
-                        std::memcpy(&d, src + b * 34, 2);
-                        scales[b] = fp16_to_fp32(d);
-                        std::memcpy(dst + b * 32, src + b * 34 + 2, 32);
-                    }
+                    split_blocks(src, nb, 32, scales, dst);
                     break;
                 case DevFormat::Q4_0:  // block: f16 d, 16 bytes of nibbles
-                    for (int64_t b = 0; b < nb; b++) {
-                        uint16_t d;
-                        std::memcpy(&d, src + b * 18, 2);
-                        scales[b] = fp16_to_fp32(d);
-                        std::memcpy(dst + b * 16, src + b * 18 + 2, 16);
-                    }
+                    split_blocks(src, nb, 16, scales, dst);
                     break;
                 case DevFormat::Q4_K:
                 case DevFormat::Q5_K: {

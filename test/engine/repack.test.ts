@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { loadModel } from "../../lib";
 import { QuantType } from "../../scripts/gguf/quants";
 import { writeLlamaModel } from "../../scripts/gguf/llama-model";
-import { logitsIn, tempDir } from "../helpers";
+import { logitsIn, normalizedDiff, tempDir } from "../helpers";
 
 const TYPES: QuantType[] = ["Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "F16", "F32"];
 const SHAPE = { seed: 3, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nVocab: 517, contextLength: 256 };
@@ -25,18 +25,6 @@ beforeAll(() => {
   });
 });
 afterAll(() => dir.cleanup());
-
-/** max |a - b| / max |b| over all logits */
-function normalizedDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  expect(m).toBeGreaterThan(0);
-  return d / m;
-}
 
 test("repacked matrices are reported in stats() and shared by the model's contexts", async () => {
   const model = await loadModel(paths[1]);  // Q4_0

@@ -11,7 +11,7 @@ import { listGpus, loadModel, Model, RingllmError } from "../../lib";
 import { ARCH_NAMES, ARCH_TEST_MODELS, ArchName, writeArchModel } from "../../scripts/gguf/arch-models";
 import { writeLlamaModel } from "../../scripts/gguf/llama-model";
 import { QuantType } from "../../scripts/gguf/quants";
-import { IN_CI, ROOT, STORIES, tempDir } from "../helpers";
+import { IN_CI, normalizedDiff, ROOT, STORIES, tempDir } from "../helpers";
 
 const ICD_DIR = "/usr/share/vulkan/icd.d";
 const HAVE_LAVAPIPE = existsSync(ICD_DIR) && readdirSync(ICD_DIR).some((f) => f.startsWith("lvp_icd"));
@@ -36,17 +36,6 @@ afterAll(() => dir.cleanup());
 /** Loads `path` twice: on the CPU, and offloaded to the backend under test. */
 async function pair(path: string, gpuLayers: number | "max" = "max"): Promise<[Model, Model]> {
   return [await loadModel(path, { gpu: false }), await loadModel(path, { gpu: backend.gpu, gpuDevice: backend.gpuDevice, gpuLayers })];
-}
-
-/** max |a - b| / max |b| over all logits */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
 }
 
 async function allLogits(model: Model, tokens: number[], options: Parameters<Model["createContext"]>[0] = {}): Promise<Float32Array> {
@@ -148,7 +137,7 @@ describe("stories260K", () => {
     expect(gpu.gpu!.bytes).toBeGreaterThan(0);
     const tokens = Array.from(cpu.tokenize("Once upon a time, there was a little girl named Lily. She loved"));
     // measured 2.6e-5: f32 on both sides, sums in another order (the KV cache is f16 on both)
-    expect(relDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
+    expect(normalizedDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
 
     const greedy = async (m: Model) => {
       const ctx = await m.createContext({ contextSize: 256 });
@@ -180,7 +169,7 @@ describe("stories260K", () => {
       let worst = 0;
       for (let i = 0; i < tokens.length; i += 10) {
         const chunk = tokens.slice(i, i + 10);
-        worst = Math.max(worst, relDiff(await g.decode(chunk, { logits: "all" }), await c.decode(chunk, { logits: "all" })));
+        worst = Math.max(worst, normalizedDiff(await g.decode(chunk, { logits: "all" }), await c.decode(chunk, { logits: "all" })));
       }
       // sums in another order grow with the position on this 5-layer model: measured up to 3.1e-5
       // (window) and 4.1e-4 (sinks; the full cache on the same 40 tokens: 1.5e-4); a key in the
@@ -201,7 +190,7 @@ describe("stories260K", () => {
     const [cpu, gpu] = await pair(STORIES, 2);
     expect(gpu.gpu).toMatchObject({ layers: 2, output: false });
     const tokens = Array.from(cpu.tokenize("The little dog ran to the tree"));
-    expect(relDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
+    expect(normalizedDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
     const ctx = await gpu.createContext();
     await ctx.decode(tokens);
     expect(ctx.stats().gpuLayers).toBe(2);
@@ -245,12 +234,12 @@ describe("stories260K", () => {
     const c = await cpu.createContext(opts);
     await c.loadState(state);
     const fromCpu = await c.decode(tail, { logits: "all" });
-    expect(relDiff(fromCpu, want)).toBeLessThan(1e-3);
+    expect(normalizedDiff(fromCpu, want)).toBeLessThan(1e-3);
     const c2 = await cpu.createContext(opts);
     await c2.decode(head);
     const g3 = await gpu.createContext(opts);
     await g3.loadState((await c2.saveState()) as Buffer);
-    expect(relDiff(await g3.decode(tail, { logits: "all" }), await c2.decode(tail, { logits: "all" }))).toBeLessThan(1e-3);
+    expect(normalizedDiff(await g3.decode(tail, { logits: "all" }), await c2.decode(tail, { logits: "all" }))).toBeLessThan(1e-3);
     for (const x of [g, g2, c, c2, g3]) await x.close();
     await cpu.close();
     await gpu.close();
@@ -277,12 +266,12 @@ describe("weight types and architectures", () => {
     const gpu = await loadModel(path, { gpu: backend.gpu, gpuDevice: backend.gpuDevice });
     const text = "the quick brown fox jumps over the lazy dog again and again";
     const hidden = (m: Model) => m.embed(text, { pooling: "none", normalize: false }) as Promise<Float32Array>;
-    const d = relDiff(await hidden(gpu), await hidden(cpu));
+    const d = normalizedDiff(await hidden(gpu), await hidden(cpu));
     expect(d).toBeLessThan(bound);
     if (type === "F32") {
       // q8_0 rows on the device (both sides round K and V alike; measured 1.3e-5)
       const kv = { type: "q8_0" as const };
-      const q8 = relDiff(await allLogits(gpu, TOKENS, { kv }), await allLogits(cpu, TOKENS, { kv }));
+      const q8 = normalizedDiff(await allLogits(gpu, TOKENS, { kv }), await allLogits(cpu, TOKENS, { kv }));
       expect(q8).toBeLessThan(1e-4);
       // a KV type the device does not keep: that context runs on the CPU
       const ctx = await gpu.createContext({ kv: { type: "q4_0" } });
@@ -298,7 +287,7 @@ describe("weight types and architectures", () => {
     writeArchModel(path, ARCH_TEST_MODELS[arch]);
     const [cpu, gpu] = await pair(path);
     const tokens = Array.from({ length: 20 }, (_, i) => 3 + ((i * 37) % 300));
-    expect(relDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
+    expect(normalizedDiff(await allLogits(gpu, tokens), await allLogits(cpu, tokens))).toBeLessThan(1e-4);
     await cpu.close();
     await gpu.close();
   }, 60_000);
