@@ -183,12 +183,15 @@ function modelOptions(cmd: Command): Command {
 // The KV cache and thread options `generate`, `chat` and `serve` share.
 function kvOptions(cmd: Command): Command {
   return cmd
-    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o (README \"Long context\")")
+    .option("--kv <policy>", "KV cache policy: auto, full, window, sinks, h2o, recall (README \"Long context\")")
     .option("--kv-type <type>", "KV storage: f16, q8_0, q4_0")
     .option("--window <n>", "--kv window: tokens kept per layer")
     .option("--sinks <n>", "--kv sinks: leading tokens kept (default 4)")
-    .option("--recent <n>", "--kv sinks/h2o: recent tokens kept")
+    .option("--recent <n>", "--kv sinks/h2o/recall: recent tokens kept")
     .option("--heavy <n>", "--kv h2o: heavy-hitter tokens kept")
+    .option("--block-size <n>", "--kv recall: tokens per stored block, a multiple of 32 (default 64)")
+    .option("--top-blocks <n>", "--kv recall: stored blocks each token attends to (default 8)")
+    .option("--positions <mode>", "--kv recall: remap (default) or absolute")
     .option("--threads <n>", "worker threads (default: physical cores)")
     .option("--gpu <backend>", "run layers on a GPU: auto (default: a GPU when there is one), vulkan, off")
     .option("--gpu-layers <n>", "layers on the GPU (the last ones): a count, max (default) or auto (as many as fit)")
@@ -222,6 +225,8 @@ function contextOptionsFrom(opts: Record<string, string | boolean>): ContextOpti
   const kv = {
     policy: opts.kv as KvOptions["policy"], type: opts.kvType as KvOptions["type"], window: num("window", opts.window),
     sinks: num("sinks", opts.sinks), recent: num("recent", opts.recent), heavy: num("heavy", opts.heavy),
+    blockSize: num("block-size", opts.blockSize), topBlocks: num("top-blocks", opts.topBlocks),
+    positions: opts.positions as KvOptions["positions"],
   };
   const raw = String(opts.contextSize ?? "");
   const contextSize = /^(inf|infinity)$/i.test(raw) ? Infinity : raw === "auto" ? "auto" : num("context-size", opts.contextSize);
@@ -262,7 +267,7 @@ export function buildProgram(): Command {
     .option("--metadata", "also list every metadata key")
     .option("--fit", "also estimate the memory a context takes (with -c and the --kv options) against the memory available")
     .option("-c, --context-size <n>", "--fit: context size in tokens (0: the training context)", "2048")
-    .option("--kv <policy>", "--fit: KV cache policy: auto, full, window, sinks, h2o")
+    .option("--kv <policy>", "--fit: KV cache policy: auto, full, window, sinks, h2o, recall")
     .option("--kv-type <type>", "--fit: KV storage: f16, q8_0, q4_0")
     .option("--window <n>", "--fit: --kv window: tokens kept per layer")
     .option("--sinks <n>", "--fit: --kv sinks: leading tokens kept")

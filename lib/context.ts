@@ -9,7 +9,7 @@ import { Grammar } from "./grammar/index";
 import { partialMarkerLength } from "./text";
 
 /** How each layer's KV cache holds tokens (see docs in README "Long context"). */
-export type KvPolicyName = "auto" | "full" | "window" | "sinks" | "h2o";
+export type KvPolicyName = "auto" | "full" | "window" | "sinks" | "h2o" | "recall";
 export type KvTypeName = "f16" | "q8_0" | "q4_0";
 
 export interface KvOptions {
@@ -22,7 +22,16 @@ export interface KvOptions {
    *   inside the cache; for models trained without a window. Never fills.
    * - `h2o`: heavy hitters — per KV head the `recent` newest tokens plus the `heavy` older tokens
    *   that received the most attention. Never fills.
-   * `sinks` and `h2o` apply to layers without a trained window; those keep their window ring.
+   * - `recall`: sinks + recent as `sinks`, and evicted tokens are kept (moved once) in a store in
+   *   blocks of `blockSize`; every query, per KV head, also attends to the `topBlocks` blocks whose
+   *   keys can score highest against it (per-dimension min/max bound, as Quest). Attention work per
+   *   token stays bounded by sinks + recent + (topBlocks + 1) x blockSize; the store grows with the
+   *   stream (`stats().storeBytes`). Never fills. Contexts cannot save their state (UNSUPPORTED).
+   * `sinks`, `h2o` and `recall` apply to layers without a trained window; those keep their window ring.
+   *
+   * @example
+   * const ctx = await model.createContext({ contextSize: Infinity,
+   *   kv: { policy: "recall", sinks: 4, recent: 256, blockSize: 64, topBlocks: 8, positions: "remap" } });
    */
   policy?: KvPolicyName;
   /** `window`: tokens kept per layer (default: the model's sliding window, else min(contextSize, trained context)). */
@@ -33,12 +42,24 @@ export interface KvOptions {
   recent?: number;
   /** `h2o`: heavy-hitter budget (default: half the budget). */
   heavy?: number;
+  /** `recall`: tokens per stored block, a positive multiple of 32 (default 64). */
+  blockSize?: number;
+  /** `recall`: blocks each query attends besides sinks and recent tokens, at least 1 (default 8). */
+  topBlocks?: number;
+  /**
+   * `recall`: "remap" (default) places the selected blocks just before the recent tokens, so every
+   * distance stays within sinks + recent + (topBlocks + 1) x blockSize (InfLLM); "absolute" keeps true
+   * positions (with every block selected it equals the full cache).
+   */
+  positions?: "remap" | "absolute";
+  /** `recall`: where evicted blocks live: "memory" (default; the only store built so far). */
+  store?: "memory";
   /** Storage of K and V: "f16" (default), "q8_0" (8.5 bits/value) or "q4_0" (4.5); quantized needs head dimensions divisible by 32. */
   type?: KvTypeName;
 }
 
 export interface KvLayerStats {
-  policy: "full" | "window" | "sinks" | "h2o";
+  policy: "full" | "window" | "sinks" | "h2o" | "recall";
   /** slots allocated (tokens) */
   capacity: number;
   /** tokens held now */
@@ -47,6 +68,9 @@ export interface KvLayerStats {
   sinks?: number;
   recent?: number;
   heavy?: number;
+  blockSize?: number;
+  topBlocks?: number;
+  positions?: "remap" | "absolute";
 }
 
 export interface ContextStats {
@@ -65,6 +89,14 @@ export interface ContextStats {
    */
   repackedBytes: number;
   layers: KvLayerStats[];
+  /** `recall`: bytes of evicted K/V rows in the stores, all layers (evicted tokens x row bytes); else 0 */
+  storeBytes: number;
+  /** `recall`: complete blocks in the stores, all layers */
+  blocks: number;
+  /** `recall`: blocks selected since the last reset, summed over queries, layers and KV heads */
+  selections: number;
+  /** `recall`: most keys one query attended in one layer and KV head since the last reset (bounded) */
+  attendedKeys: number;
   /**
    * The batched steps this context takes part in (shared by the model's batched contexts of the
    * same thread count; null with `batching: false` or for an encoder): forward passes run, rows

@@ -322,12 +322,22 @@ export class Model {
           throw new RingllmError("INVALID_ARGUMENT", `${name} must be an object such as { policy: "sinks" }`);
         }
         checkOptions("createContext: kv", v, {
-          policy: isOneOf(["auto", "full", "window", "sinks", "h2o"]),
+          policy: isOneOf(["auto", "full", "window", "sinks", "h2o", "recall"]),
           type: isOneOf(["f16", "q8_0", "q4_0"]),
           window: isIntegerIn(1, 1 << 24),
           sinks: isIntegerIn(0, 1 << 24),
           recent: isIntegerIn(0, 1 << 24),
           heavy: isIntegerIn(0, 1 << 24),
+          blockSize: (b, n) => {
+            isIntegerIn(32, 1 << 20)(b, n);
+            if ((b as number) % 32 !== 0) throw new RingllmError("INVALID_ARGUMENT", `${n} must be a multiple of 32 (a block is whole attention tiles of 32 positions), got ${String(b)}`);
+          },
+          topBlocks: isIntegerIn(1, 1 << 20),
+          positions: isOneOf(["remap", "absolute"]),
+          store: (s, n) => {
+            if (typeof s !== "string") throw new RingllmError("INVALID_ARGUMENT", `${n} must be "memory"`);
+            if (s !== "memory") throw new RingllmError("UNSUPPORTED", `${n} ${JSON.stringify(s)}: only the "memory" store is built so far`);
+          },
         });
       },
     });

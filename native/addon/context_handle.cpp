@@ -182,7 +182,8 @@ SamplerParams sampler_params(Napi::Object o) {
     return p;
 }
 
-// kv: { policy, window, sinks, recent, heavy, type } (lib/ validates first; this re-checks).
+// kv: { policy, window, sinks, recent, heavy, blockSize, topBlocks, positions, store, type } (lib/
+// validates first; this re-checks).
 KvOptions kv_options(Napi::Env env, Napi::Value v) {
     KvOptions kv;
     if (v.IsUndefined()) return kv;
@@ -200,7 +201,13 @@ KvOptions kv_options(Napi::Env env, Napi::Value v) {
     else if (policy == "window") kv.policy = KvPolicyChoice::Window;
     else if (policy == "sinks") kv.policy = KvPolicyChoice::Sinks;
     else if (policy == "h2o") kv.policy = KvPolicyChoice::H2O;
-    else throw_invalid(env, "kv.policy must be \"auto\", \"full\", \"window\", \"sinks\" or \"h2o\"");
+    else if (policy == "recall") kv.policy = KvPolicyChoice::Recall;
+    else throw_invalid(env, "kv.policy must be \"auto\", \"full\", \"window\", \"sinks\", \"h2o\" or \"recall\"");
+    const std::string positions = str("positions");
+    if (positions == "" || positions == "remap") kv.remap = true;
+    else if (positions == "absolute") kv.remap = false;
+    else throw_invalid(env, "kv.positions must be \"remap\" or \"absolute\"");
+    kv.store = str("store");
     const std::string type = str("type");
     if (type == "" || type == "f16") kv.type = KvType::F16;
     else if (type == "q8_0") kv.type = KvType::Q8_0;
@@ -210,6 +217,8 @@ KvOptions kv_options(Napi::Env env, Napi::Value v) {
     kv.sinks = int_opt(o, "sinks", -1, 0, 1 << 24);
     kv.recent = int_opt(o, "recent", -1, 0, 1 << 24);
     kv.heavy = int_opt(o, "heavy", -1, 0, 1 << 24);
+    kv.block = int_opt(o, "blockSize", -1, 0, 1 << 20);
+    kv.top_blocks = int_opt(o, "topBlocks", -1, 0, 1 << 20);
     return kv;
 }
 
@@ -638,6 +647,10 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("batch", batch_ ? batch_stats_to_js(env, batch_->batcher->stats()) : env.Null());
     o.Set("gpuLayers", Napi::Number::New(env, s.gpu_layers));
     o.Set("deviceBytes", Napi::Number::New(env, (double)s.device_bytes));
+    o.Set("storeBytes", Napi::Number::New(env, (double)s.store_bytes));
+    o.Set("blocks", Napi::Number::New(env, (double)s.recall_blocks));
+    o.Set("selections", Napi::Number::New(env, (double)s.recall_selections));
+    o.Set("attendedKeys", Napi::Number::New(env, (double)s.attended_keys));
     o.Set("gpuNote", s.gpu_note.empty() ? env.Null() : Napi::String::New(env, s.gpu_note));
     Napi::Array layers = Napi::Array::New(env, s.layers.size());
     for (size_t i = 0; i < s.layers.size(); i++) {
@@ -658,6 +671,13 @@ Napi::Value ContextHandle::stats(const Napi::CallbackInfo& info) {
             case KvPolicy::H2O:
                 e.Set("heavy", Napi::Number::New(env, l.config.heavy));
                 e.Set("recent", Napi::Number::New(env, l.config.recent));
+                break;
+            case KvPolicy::Recall:
+                e.Set("sinks", Napi::Number::New(env, l.config.sinks));
+                e.Set("recent", Napi::Number::New(env, l.config.recent));
+                e.Set("blockSize", Napi::Number::New(env, l.config.block));
+                e.Set("topBlocks", Napi::Number::New(env, l.config.top_blocks));
+                e.Set("positions", Napi::String::New(env, l.config.remap ? "remap" : "absolute"));
                 break;
         }
         layers.Set((uint32_t)i, e);

@@ -17,7 +17,7 @@
 namespace rl {
 
 // KV cache policy as the user asked for it; resolved per layer at create (see kv_cache.h).
-enum class KvPolicyChoice : uint8_t { Auto, Full, Window, Sinks, H2O };
+enum class KvPolicyChoice : uint8_t { Auto, Full, Window, Sinks, H2O, Recall };
 
 struct KvOptions {
     KvPolicyChoice policy = KvPolicyChoice::Auto;
@@ -25,6 +25,10 @@ struct KvOptions {
     int32_t sinks = -1;   // sinks: S (-1: 4)
     int32_t recent = -1;  // sinks: R (-1: budget - S); h2o: recent budget (-1: budget - heavy)
     int32_t heavy = -1;   // h2o (-1: half the budget); budget = min(n_ctx, trained context)
+    int32_t block = -1;       // recall: positions per block (-1: 64)
+    int32_t top_blocks = -1;  // recall: blocks selected per query and KV head (-1: 8)
+    bool remap = true;        // recall: positions "remap" (else "absolute")
+    std::string store;        // recall: "" or "memory" (a file store is not built yet)
     KvType type = KvType::F16;
 };
 
@@ -60,6 +64,10 @@ struct ContextStats {
     std::vector<KvLayerStats> layers;
     int32_t gpu_layers = 0;    // layers running on a GPU (the last ones)
     int64_t device_bytes = 0;  // this context's device memory (their KV caches and scratch)
+    int64_t store_bytes = 0;        // recall: rows in the stores, all layers
+    int64_t recall_blocks = 0;      // recall: blocks in the stores, all layers
+    int64_t recall_selections = 0;  // recall: blocks selected since the last reset (queries x layers x KV heads)
+    int64_t attended_keys = 0;      // recall: most keys one query attended in one layer and KV head since the last reset
     std::string gpu_note;      // why the model's GPU layers run on the CPU in this context ("" when they do not)
 };
 

@@ -52,6 +52,8 @@ public:
         hist_n_ = 0;
         has_logits_ = false;
         for (auto& kv : kv_) kv->reset();
+        recall_selections_ = 0;
+        attended_keys_ = 0;
         snapshot();
     }
     Status truncate(int64_t n) override;
@@ -93,7 +95,7 @@ private:
     void embed_rows(const int32_t* tokens, int32_t m, float* x) const;
     // Layer il's attention for the m rows in q_/k_/v_ at positions pos0..: RoPE, the K/V rows stored
     // in the cache (every row), the attention of rows [r0, m) into att_.
-    void attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0);
+    Status attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0);
     // Scratch for chunks of up to `rows` rows, grown on first need, so an idle context holds none:
     // the attention buffers, and with `full` those of its own forward passes (a batched step brings
     // its own). OUT_OF_MEMORY when it cannot grow.
@@ -102,6 +104,9 @@ private:
     void attention(const KvLayer& kv, int32_t m, int64_t pos0, int32_t r0);
     // h2o: token by token, evict/insert then attend, accumulating each held token's probability.
     void attention_h2o(KvLayer& kv, int32_t m, int64_t pos0);
+    // recall: per query and KV head, score the complete blocks, take the top ones, attend to the
+    // sinks, the selected blocks and the tail as runs merged by log-sum-exp (rows [r0, m)).
+    Status attention_recall(KvLayer& kv, int32_t il, int32_t m, int64_t pos0, int32_t r0);
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
     void output_logits(int32_t first, int32_t count, float* out);
     void push_history(const int32_t* tokens, int32_t m);
@@ -121,6 +126,13 @@ private:
     int64_t n_ctx_ = 0;   // capacity of full-cache layers
     bool has_full_ = false;  // some layer keeps every token (n_ctx bounds the position)
     bool has_sinks_ = false;
+    bool has_recall_ = false;
+    int64_t recall_selections_ = 0;  // since the last reset
+    int64_t attended_keys_ = 0;      // recall: of the last decode
+    std::vector<float> recall_work_;    // per worker: recall partials, rotated queries, block scores
+    std::vector<int64_t> recall_idx_;   // per worker: block order
+    std::vector<int64_t> recall_sel_;   // per worker: blocks selected in a call
+    std::vector<int64_t> recall_keys_;  // per worker: most keys one query attended in a call
     int32_t n_batch_ = 0;
     int32_t attn_splits_ = 0;
     int64_t pos_ = 0;
@@ -190,6 +202,7 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
     for (const KvLayerConfig& c : configs) {
         has_full_ |= c.policy == KvPolicy::Full;
         has_sinks_ |= c.policy == KvPolicy::Sinks;
+        has_recall_ |= c.policy == KvPolicy::Recall;
         if (c.policy == KvPolicy::H2O) h2o_slots_ = std::max<int64_t>(h2o_slots_, (int64_t)c.heavy + c.recent + 1);
         kv_.push_back(std::make_unique<KvLayer>());
         if (!(st = kv_.back()->init(c, type, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_v)).ok()) return st;
@@ -247,10 +260,8 @@ Status TransformerContext::reserve_rows(int32_t rows, bool full) {
         const size_t B = (size_t)rows;
         if (q_.size() < B * q_dim_) {
             q_.resize(B * q_dim_);
-            if (has_sinks_) {
-                q_raw_.resize(B * q_dim_);
-                q_sink_.resize(B * q_dim_);
-            }
+            if (has_sinks_ || has_recall_) q_raw_.resize(B * q_dim_);
+            if (has_sinks_) q_sink_.resize(B * q_dim_);
             k_.resize(B * k_dim_);
             v_.resize(B * v_dim_);
             k_stage_.resize(B * kv_.front()->k_row_bytes());
@@ -295,7 +306,11 @@ void TransformerContext::snapshot() {
         s.kv_bytes += (int64_t)kv.bytes();
         s.kv_used_bytes += kv.state_rows() * (int64_t)(kv.k_row_bytes() + kv.v_row_bytes());
         s.layers.push_back(KvLayerStats{kv.config(), kv.n_slots(), kv.held()});
+        s.store_bytes += (int64_t)kv.store_bytes();
+        s.recall_blocks += kv.recall_blocks();
     }
+    s.recall_selections = recall_selections_;
+    s.attended_keys = attended_keys_;
     s.gpu_layers = hp_.n_layer - n_cpu;
     s.device_bytes = gpu_ ? gpu_->device_bytes() : 0;
     s.gpu_note = gpu_note_;
@@ -433,6 +448,105 @@ void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
     });
 }
 
+// Recall positions. `absolute`: every run's query is rotated at p (true distances). `remap`: the
+// query sees a compacted cache — sinks at 0..S-1, the selected blocks one after the other from S,
+// then the tail — and sits at vq = S + (selected positions) + (p - tail_lo). Keys stay rotated at
+// their absolute positions, so each run's query is rotated at vq - (virtual start) + (true start),
+// which gives every key its compacted distance (the sinks' trick, one rotation per run). With every
+// block selected the compacted cache is the whole cache and vq = p.
+Status TransformerContext::attention_recall(KvLayer& kv, int32_t il, int32_t m, int64_t pos0, int32_t r0) {
+    const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
+    const KvLayerConfig& c = kv.config();
+    const int64_t S = c.sinks, K = c.top_blocks;
+    const size_t pf = attn_partial_floats(attn_);
+    const int64_t max_avail = kv.recall_avail(pos0 + m - 1);
+    // per worker: K + 2 partials, attn_block scratch, a rotated query (G, dk), RoPE table, scores
+    const size_t stride = (size_t)(K + 2) * pf + attn_block_scratch_floats(attn_, G) + (size_t)G * dk +
+                          (size_t)hp_.n_rot + 2 + (size_t)max_avail;
+    const size_t workers = (size_t)pool_->n_threads();
+    try {
+        if (recall_work_.size() < workers * stride) recall_work_.resize(workers * stride);
+        if (recall_idx_.size() < workers * (size_t)(max_avail + K + 2)) recall_idx_.resize(workers * (size_t)(max_avail + K + 2));
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory to score " + std::to_string(max_avail) + " recall blocks");
+    }
+    const LayerKind& kind = hp_.layer_kinds[(size_t)il];
+    const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
+    auto rope = hp_.opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
+    const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
+    const bool use_rope = !hp_.opt.rope_window_only || kind.window > 0;
+    try {
+        recall_sel_.assign(workers, 0);  // no allocation after the first call
+        recall_keys_.assign(workers, 0);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory for the recall counters");
+    }
+    int64_t* selected = recall_sel_.data();
+    int64_t* keys_max = recall_keys_.data();
+
+    const int64_t items = (int64_t)(m - r0) * n_kv;
+    const int64_t work = (S + c.recent + (K + 1) * c.block + max_avail) * (int64_t)(dk + dv) * G;
+    pool_->parallel_for_work(items, work, [&](int64_t begin, int64_t end, int worker) {
+        float* parts = recall_work_.data() + (size_t)worker * stride;  // (K + 2, pf)
+        float* scratch = parts + (size_t)(K + 2) * pf;
+        float* qr = scratch + attn_block_scratch_floats(attn_, G);  // (G, dk)
+        float* cs = qr + (size_t)G * dk;                            // (n_rot + 2)
+        float* score = cs + hp_.n_rot + 2;                          // (n_avail)
+        int64_t* idx = recall_idx_.data() + (size_t)worker * (size_t)(max_avail + K + 2);
+        AttnView view;
+        for (int64_t item = begin; item < end; item++) {
+            const int32_t t = r0 + (int32_t)(item / n_kv), g = (int32_t)(item % n_kv);
+            const int64_t p = pos0 + t, tail_lo = kv.recall_tail_lo(p);
+            const float* q0 = q_.data() + t * q_dim_ + (int64_t)g * G * dk;
+            const float* qraw = q_raw_.data() + t * q_dim_ + (int64_t)g * G * dk;
+            const int64_t k = kv.recall_select(g, q0, G, p, score, idx);
+            selected[(size_t)worker] += k;
+            // runs: the sinks, the selected blocks, the tail
+            int64_t sel_len = 0;
+            for (int64_t j = 0; j < k; j++) {
+                int64_t lo, hi;
+                kv.recall_block(idx[j], &lo, &hi);
+                sel_len += hi - lo + 1;
+            }
+            const int64_t vq = S + sel_len + (p - tail_lo);
+            auto query_at = [&](int64_t pr) -> const float* {
+                if (!c.remap || pr == p || !use_rope) return q0;
+                std::copy(qraw, qraw + (size_t)G * dk, qr);
+                ops_rope_cache(cs, hp_.n_rot, pr, kind.rope_scale, kind.rope_base, ff, yarn);
+                rope(qr, G, dk, hp_.n_rot, cs);
+                return qr;
+            };
+            const AttnKeys keys{&kv, g, k_stage_.data(), v_stage_.data(), pos0};
+            int n_parts = 0;
+            int64_t n_keys = 0;
+            auto run = [&](int64_t lo, int64_t hi, int64_t pr) {
+                if (lo > hi) return;
+                const float* q = query_at(pr);
+                attn_view_run(p, lo, hi, &view);
+                float* part = parts + (size_t)n_parts++ * pf;
+                attn_block(attn_, keys, view, q, q, 0, view.n_tiles(), part, part + G, part + 2 * G, scratch);
+                n_keys += hi - lo + 1;
+            };
+            run(0, std::min<int64_t>(S - 1, p), vq);
+            int64_t vstart = S;
+            for (int64_t j = 0; j < k; j++) {
+                int64_t lo, hi;
+                kv.recall_block(idx[j], &lo, &hi);
+                run(lo, hi, vq - vstart + lo);
+                vstart += hi - lo + 1;
+            }
+            run(tail_lo, p, p);
+            keys_max[(size_t)worker] = std::max(keys_max[(size_t)worker], n_keys);
+            attn_merge(attn_, parts, n_parts, att_.data() + t * o_dim_ + (int64_t)g * G * dv);
+        }
+    });
+    for (size_t w = 0; w < workers; w++) {
+        recall_selections_ += selected[w];
+        attended_keys_ = std::max(attended_keys_, keys_max[w]);
+    }
+    return status_ok();
+}
+
 // Adds a bias row (none when b is empty) to each of m rows of width n (stride n).
 static void add_bias(float* x, const std::vector<float>& b, int32_t m, int64_t n) {
     ops_add_bias_rows(x, b.empty() ? nullptr : b.data(), m, n, n);
@@ -494,7 +608,7 @@ static void layer_out_ffn(const TransformerHparams& hp, const TransformerLayer& 
     for (int64_t i = 0; i < (int64_t)mr * E; i++) x[i] += o[i];
 }
 
-void TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0) {
+Status TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int32_t r0) {
     const ArchOptions& opt = hp_.opt;
     const LayerKind& kind = hp_.layer_kinds[(size_t)il];
     KvLayer& kv = *kv_[(size_t)il];
@@ -503,7 +617,7 @@ void TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int32
     auto rope = opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm;
     const RopeYarn* yarn = kind.yarn ? &hp_.yarn : nullptr;
     const bool use_rope = !opt.rope_window_only || kind.window > 0;  // cohere2's global layers: no RoPE
-    if (policy == KvPolicy::Sinks) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
+    if (policy == KvPolicy::Sinks || policy == KvPolicy::Recall) std::copy(q_.begin(), q_.begin() + m * q_dim_, q_raw_.begin());
     for (int32_t t = 0; t < m; t++) {
         if (use_rope) {
             ops_rope_cache(rope_cs_.data(), hp_.n_rot, pos0 + t, kind.rope_scale, kind.rope_base, ff, yarn);
@@ -527,10 +641,16 @@ void TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int32
     }
     if (policy == KvPolicy::H2O) {
         attention_h2o(kv, m, pos0);
+    } else if (policy == KvPolicy::Recall) {
+        Status st = kv.recall_prepare(pos0 + m - 1, k_stage_.data(), pos0, kt_);
+        if (!st.ok()) return st;
+        if (m - r0 > 0 && !(st = attention_recall(kv, il, m, pos0, r0)).ok()) return st;
+        kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
     } else {
         if (m - r0 > 0) attention(kv, m, pos0, r0);
         kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);
     }
+    return status_ok();
 }
 
 bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_t pos0, int32_t out_first,
@@ -546,7 +666,11 @@ bool TransformerContext::forward_layers(const int32_t* tokens, int32_t m, int64_
         // In the last layer only the rows whose logits are read go on (llama.cpp does the same): with
         // one layer and "last" logits that is most of a prefill's work.
         const int32_t r0 = il == hp_.n_layer - 1 ? out_first : 0, mr = m - r0;
-        attend_layer(il, m, pos0, r0);
+        Status st = attend_layer(il, m, pos0, r0);
+        if (!st.ok()) {
+            gpu_status_ = st;  // the failure decode reports
+            return false;
+        }
         if (mr <= 0) continue;
         layer_out_ffn(hp_, L, x_.data() + (size_t)r0 * E, h_.data() + (size_t)r0 * E, att_.data() + (size_t)r0 * o_dim_,
                       o_.data() + (size_t)r0 * E, gate_.data() + (size_t)r0 * F, up_.data() + (size_t)r0 * F, mr, o_dim_,
@@ -760,6 +884,8 @@ std::string describe_shape(const LayerShape& l) {
 }  // namespace
 
 Status TransformerContext::save_state(StateSink* out, int32_t pending) const {
+    if (has_recall_)
+        return status_error("UNSUPPORTED", "a context with kv.policy \"recall\" cannot save its state yet (its store is not saved)");
     // device layers' caches are read back into the CPU's layout first (the state is the same either way)
     std::vector<std::unique_ptr<KvLayer>> mirror;
     const size_t first_gpu = gpu_ ? (size_t)gpu_->first_layer() : kv_.size();
@@ -1013,7 +1139,8 @@ public:
                 std::copy(k_.begin() + off * kd, k_.begin() + (off + m) * kd, c.k_.begin());
                 std::copy(v_.begin() + off * vd, v_.begin() + (off + m) * vd, c.v_.begin());
                 const int32_t r0 = last ? (seqs[i].logits ? m - 1 : m) : 0;
-                c.attend_layer(il, m, c.pos_, r0);
+                Status st = c.attend_layer(il, m, c.pos_, r0);
+                if (!st.ok()) return st;
                 const int64_t dst = last ? kept : (int64_t)off;
                 std::copy(c.att_.begin() + (int64_t)r0 * od, c.att_.begin() + (int64_t)m * od, att_.begin() + dst * od);
                 if (last && r0 < m) {
@@ -1126,6 +1253,31 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
                     return status_error("INVALID_ARGUMENT", "kv.sinks (" + std::to_string(c.sinks) +
                                                                 ") leaves no room for recent tokens in a budget of " +
                                                                 std::to_string(budget) + "; set kv.recent");
+                break;
+            case KvPolicyChoice::Recall:
+                if (trained > 0) {
+                    window(trained);
+                    break;
+                }
+                c.policy = KvPolicy::Recall;
+                c.sinks = o.sinks >= 0 ? o.sinks : 4;
+                c.block = o.block >= 0 ? o.block : 64;
+                c.top_blocks = o.top_blocks >= 0 ? o.top_blocks : 8;
+                c.remap = o.remap;
+                if (c.block < 32 || c.block % 32 != 0)
+                    return status_error("INVALID_ARGUMENT", "kv.blockSize must be a positive multiple of 32 (blocks are "
+                                                            "whole attention tiles), got " + std::to_string(c.block));
+                if (c.top_blocks < 1)
+                    return status_error("INVALID_ARGUMENT", "kv.topBlocks must be at least 1 with kv.policy \"recall\" "
+                                                            "(use kv.policy \"sinks\" to attend to no evicted block)");
+                if (o.recent == 0)
+                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"recall\" "
+                                                            "(a query always sees itself); omit it for the default");
+                // default: sinks + tail + selected blocks within the budget, at least one block of recent tokens
+                c.recent = o.recent > 0 ? o.recent
+                                        : clamp32(std::max<int64_t>(c.block, budget - c.sinks - ((int64_t)c.top_blocks + 1) * c.block));
+                if (!o.store.empty() && o.store != "memory")
+                    return status_error("UNSUPPORTED", "kv.store \"" + o.store + "\": only the \"memory\" store is built so far");
                 break;
             case KvPolicyChoice::H2O:
                 if (trained > 0) {

@@ -45,6 +45,18 @@ void attn_view(const KvLayer& kv, int64_t first, int32_t n_pos, AttnView* v) {
     }
 }
 
+void attn_view_run(int64_t p, int64_t lo, int64_t hi, AttnView* v) {
+    v->first = p;
+    v->n_pos = 1;
+    v->spans[0][0] = KvSpan{lo, hi, 0};
+    v->n_spans[0] = 1;
+    v->unions[0] = KvSpan{lo, hi, 0};
+    v->unions[1] = KvSpan{1, 0, 0};
+    v->ranges[0][0] = lo / T;
+    v->ranges[0][1] = hi / T + 1;
+    v->n_ranges = 1;
+}
+
 int64_t AttnView::n_tiles() const {
     int64_t n = 0;
     for (int i = 0; i < n_ranges; i++) n += ranges[i][1] - ranges[i][0];

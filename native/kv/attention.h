@@ -49,11 +49,11 @@ struct AttnKeys {
     int64_t p0;
 
     const uint8_t* k(int64_t p) const {
-        const uint8_t* row = p >= p0 ? stage_k + (size_t)(p - p0) * kv->k_row_bytes() : kv->k_row(kv->slot_of(p));
+        const uint8_t* row = p >= p0 ? stage_k + (size_t)(p - p0) * kv->k_row_bytes() : kv->k_at(p);
         return row + (size_t)head * kv->k_head_bytes();
     }
     const uint8_t* v(int64_t p) const {
-        const uint8_t* row = p >= p0 ? stage_v + (size_t)(p - p0) * kv->v_row_bytes() : kv->v_row(kv->slot_of(p));
+        const uint8_t* row = p >= p0 ? stage_v + (size_t)(p - p0) * kv->v_row_bytes() : kv->v_at(p);
         return row + (size_t)head * kv->v_head_bytes();
     }
 };
@@ -74,6 +74,8 @@ struct AttnView {
     int64_t n_keys() const;         // positions the union holds
 };
 void attn_view(const KvLayer& kv, int64_t first, int32_t n_pos, AttnView* view);
+// The view of one query at p over the single span [lo, hi] (a recall run: the sinks, one block, the tail).
+void attn_view_run(int64_t p, int64_t lo, int64_t hi, AttnView* view);
 
 // One tile's rows in f32 (a null row is zeros): keys k[j] transposed into ktr (head_dim_k, 32),
 // kr (32, head_dim_k) scratch for quantized types; values v[j] into vr (32, head_dim_v).

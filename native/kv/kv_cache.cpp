@@ -25,6 +25,7 @@ const char* kv_policy_name(KvPolicy p) {
         case KvPolicy::Window: return "window";
         case KvPolicy::Sinks: return "sinks";
         case KvPolicy::H2O: return "h2o";
+        case KvPolicy::Recall: return "recall";
     }
     return "?";
 }
@@ -97,13 +98,22 @@ void kv_load_row(KvType t, const KernelTable* kt, const void* x, float* y, int64
 KvLayer::~KvLayer() {
     std::free(k_);
     std::free(v_);
+    store_free();
+}
+
+void KvLayer::store_free() {
+    for (uint8_t* p : store_k_) std::free(p);
+    for (uint8_t* p : store_v_) std::free(p);
+    store_k_.clear();
+    store_v_.clear();
 }
 
 int64_t kv_layer_slots(const KvLayerConfig& cfg) {
     switch (cfg.policy) {
         case KvPolicy::Full: return cfg.n_ctx;
         case KvPolicy::Window: return cfg.window;
-        case KvPolicy::Sinks: return (int64_t)cfg.sinks + cfg.recent;
+        case KvPolicy::Sinks:
+        case KvPolicy::Recall: return (int64_t)cfg.sinks + cfg.recent;
         case KvPolicy::H2O: return (int64_t)cfg.heavy + cfg.recent + 1;  // + the token of a step
     }
     return 0;
@@ -113,6 +123,10 @@ Status KvLayer::init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, i
     cfg_ = cfg;
     type_ = type;
     n_head_kv_ = n_head_kv;
+    head_dim_k_ = head_dim_k;
+    if (cfg.policy == KvPolicy::Recall && (cfg.recent < 1 || cfg.block < 32 || cfg.block % 32 != 0 || cfg.top_blocks < 1))
+        return status_error("INVALID_ARGUMENT", "a recall layer needs recent >= 1, a block that is a multiple of 32 and "
+                                                "top_blocks >= 1");
     n_slots_ = kv_layer_slots(cfg);
     if (n_slots_ <= 0) return status_error("INVALID_ARGUMENT", "a KV cache layer needs at least one slot");
     k_head_ = kv_row_bytes(type, head_dim_k);
@@ -137,6 +151,10 @@ Status KvLayer::init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, i
 
 void KvLayer::reset() {
     n_seen_ = 0;
+    store_free();
+    store_n_ = 0;
+    reps_.clear();
+    n_reps_ = 0;
     std::fill(pos_.begin(), pos_.end(), -1);
     std::fill(score_.begin(), score_.end(), 0.0);
     std::fill(h2o_held_.begin(), h2o_held_.end(), 0);
@@ -145,7 +163,8 @@ void KvLayer::reset() {
 int64_t KvLayer::slot_of(int64_t p) const {
     switch (cfg_.policy) {
         case KvPolicy::Window: return p % cfg_.window;
-        case KvPolicy::Sinks: return p < cfg_.sinks ? p : cfg_.sinks + (p - cfg_.sinks) % cfg_.recent;
+        case KvPolicy::Sinks:
+        case KvPolicy::Recall: return p < cfg_.sinks ? p : cfg_.sinks + (p - cfg_.sinks) % cfg_.recent;
         default: return p;
     }
 }
@@ -170,6 +189,10 @@ int KvLayer::spans(int64_t p, KvSpan* out) const {
             add(std::max<int64_t>(cfg_.sinks, p - cfg_.recent + 1), p, 0);
             break;
         case KvPolicy::H2O: break;  // per head, see h2o_held
+        case KvPolicy::Recall:     // per query and head, see recall_*; without the blocks:
+            add(0, std::min<int64_t>(cfg_.sinks - 1, p), 0);
+            add(recall_tail_lo(p), p, 0);
+            break;
     }
     return n;
 }
@@ -177,6 +200,12 @@ int KvLayer::spans(int64_t p, KvSpan* out) const {
 void KvLayer::commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0, int32_t m) {
     for (int32_t t = 0; t < m; t++) {
         const int64_t p = p0 + t, slot = slot_of(p);
+        if (cfg_.policy == KvPolicy::Recall && p >= cfg_.sinks && pos_[(size_t)slot] >= 0) {
+            // the row leaving the ring moves to the store (segments reserved by recall_prepare)
+            const int64_t r = store_n_++;
+            std::memcpy(store_k_[(size_t)(r / kSegRows)] + (size_t)(r % kSegRows) * k_row_, k_row(slot), k_row_);
+            std::memcpy(store_v_[(size_t)(r / kSegRows)] + (size_t)(r % kSegRows) * v_row_, v_row(slot), v_row_);
+        }
         std::memcpy(k_row(slot), stage_k + (size_t)t * k_row_, k_row_);
         std::memcpy(v_row(slot), stage_v + (size_t)t * v_row_, v_row_);
         pos_[(size_t)slot] = p;
@@ -186,6 +215,7 @@ void KvLayer::commit(const uint8_t* stage_k, const uint8_t* stage_v, int64_t p0,
 
 bool KvLayer::can_truncate(int64_t n) const {
     if (cfg_.policy == KvPolicy::H2O) return false;  // scores hold the later queries (the context allows n == position)
+    if (cfg_.policy == KvPolicy::Recall) return n >= n_seen_ || (n_seen_ <= n_slots_ && n_reps_ == 0);
     return n >= n_seen_ || n_seen_ <= n_slots_;
 }
 
@@ -272,7 +302,83 @@ Status KvLayer::load_rows(StateSource* in) {
 
 int64_t KvLayer::held() const {
     if (cfg_.policy == KvPolicy::H2O) return h2o_held_.empty() ? 0 : h2o_held_[0];
-    return std::min<int64_t>(n_seen_, n_slots_);
+    return std::min<int64_t>(n_seen_, n_slots_) + store_n_;
+}
+
+int64_t KvLayer::recall_tail_lo(int64_t p) const {
+    const int64_t S = cfg_.sinks, r0 = std::max<int64_t>(S, p - cfg_.recent + 1);
+    return std::max<int64_t>(S, r0 / cfg_.block * cfg_.block);
+}
+
+int64_t KvLayer::recall_avail(int64_t p) const {
+    return recall_tail_lo(p) / cfg_.block - cfg_.sinks / cfg_.block;
+}
+
+void KvLayer::recall_block(int64_t i, int64_t* lo, int64_t* hi) const {
+    const int64_t b = cfg_.sinks / cfg_.block + i;
+    *lo = std::max<int64_t>(cfg_.sinks, b * cfg_.block);
+    *hi = (b + 1) * cfg_.block - 1;
+}
+
+int64_t KvLayer::recall_select(int32_t g, const float* q0, int32_t group, int64_t p, float* score, int64_t* idx) const {
+    const int64_t n_avail = recall_avail(p), dk = head_dim_k_;
+    for (int64_t i = 0; i < n_avail; i++) {
+        const float* mn = recall_rep(i, g);
+        const float* mx = mn + dk;
+        double sc = 0;
+        for (int32_t h = 0; h < group; h++) {
+            const float* q = q0 + (size_t)h * dk;
+            for (int64_t d = 0; d < dk; d++) sc += std::max(q[d] * mn[d], q[d] * mx[d]);
+        }
+        score[i] = std::isnan(sc) ? -INFINITY : (float)sc;
+    }
+    const int64_t k = std::min<int64_t>(cfg_.top_blocks, n_avail);
+    for (int64_t i = 0; i < n_avail; i++) idx[i] = i;
+    if (k < n_avail) {
+        std::partial_sort(idx, idx + k, idx + n_avail, [&](int64_t a, int64_t b) {
+            return score[a] > score[b] || (score[a] == score[b] && a < b);
+        });
+        std::sort(idx, idx + k);
+    }
+    return k;
+}
+
+Status KvLayer::recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt) {
+    const int64_t want = recall_avail(p_last), dk = head_dim_k_;
+    const int64_t rows = std::max<int64_t>(0, p_last + 1 - cfg_.recent - cfg_.sinks);  // store rows after the commit
+    try {
+        while ((int64_t)store_k_.size() * kSegRows < rows) {
+            uint8_t* k = (uint8_t*)std::malloc((size_t)kSegRows * k_row_);
+            uint8_t* v = k ? (uint8_t*)std::malloc((size_t)kSegRows * v_row_) : nullptr;
+            if (!v) {
+                std::free(k);
+                return status_error("OUT_OF_MEMORY", "the recall store cannot grow past " + std::to_string(store_bytes()) + " bytes");
+            }
+            store_k_.push_back(k);
+            store_v_.push_back(v);
+        }
+        if (want > n_reps_) reps_.resize((size_t)want * n_head_kv_ * 2 * dk);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "the recall store's tables cannot grow");
+    }
+    std::vector<float> row((size_t)dk);
+    for (; n_reps_ < want; n_reps_++) {
+        int64_t lo, hi;
+        recall_block(n_reps_, &lo, &hi);
+        for (int32_t g = 0; g < n_head_kv_; g++) {
+            float* mn = reps_.data() + ((size_t)n_reps_ * n_head_kv_ + g) * 2 * dk;
+            float* mx = mn + dk;
+            for (int64_t p = lo; p <= hi; p++) {
+                const uint8_t* k = p >= p0 ? stage_k + (size_t)(p - p0) * k_row_ : k_at(p);
+                kv_load_row(type_, kt, k + (size_t)g * k_head_, row.data(), dk);
+                for (int64_t d = 0; d < dk; d++) {
+                    mn[d] = p == lo ? row[(size_t)d] : std::min(mn[d], row[(size_t)d]);
+                    mx[d] = p == lo ? row[(size_t)d] : std::max(mx[d], row[(size_t)d]);
+                }
+            }
+        }
+    }
+    return status_ok();
 }
 
 void KvLayer::slots(int32_t head, std::vector<int64_t>* pos, std::vector<double>* scores) const {

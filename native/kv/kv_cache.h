@@ -10,6 +10,13 @@
 //           assigned inside the cache (see KvSpan::rot).
 //   h2o     heavy + recent (+1 during a step) slots per KV head, filled and evicted per head by accumulated attention
 //           (kv_h2o_* below; the engine runs it token by token).
+//   recall  sinks' S + R ring slots, plus a store: a row leaving the ring moves (once) to the store,
+//           row p - S. Evicted positions form blocks of `block` aligned to absolute positions
+//           (block i covers [max(S, (S/B + i)B), (S/B + i + 1)B)); each complete block keeps per KV
+//           head the per-dimension min and max of its keys (Quest's bound: q.k <= sum_d max(q_d mn_d,
+//           q_d mx_d)). A query at p sees the sinks, the top_blocks blocks of highest bound among
+//           those ending before tail_lo(p), and the tail [tail_lo(p), p] (its last R positions plus
+//           the rest of their block), in position order (kv_recall_* below; the engine runs it).
 //
 // Prefill runs a chunk's keys through a staging buffer in the same row format: attention reads the
 // cache (old rows) plus the staging rows, then kv_commit copies the chunk in, so a chunk longer than
@@ -26,7 +33,7 @@
 
 namespace rl {
 
-enum class KvPolicy : uint8_t { Full, Window, Sinks, H2O };
+enum class KvPolicy : uint8_t { Full, Window, Sinks, H2O, Recall };
 enum class KvType : uint8_t { F16, Q8_0, Q4_0 };
 
 const char* kv_policy_name(KvPolicy p);
@@ -48,6 +55,9 @@ struct KvLayerConfig {
     int32_t sinks = 0;        // sinks: S
     int32_t recent = 0;       // sinks: R; h2o: recent budget
     int32_t heavy = 0;        // h2o: heavy-hitter budget
+    int32_t block = 0;        // recall: positions per block (a multiple of 32)
+    int32_t top_blocks = 0;   // recall: blocks a query attends besides the sinks and the tail
+    bool remap = false;       // recall: selected blocks seen just before the tail (else true positions)
 };
 
 // Positions [lo, hi] (inclusive) a query sees, in position order. rot 1 marks the sinks, whose
@@ -71,15 +81,15 @@ struct KvTables {
     std::vector<int64_t> held;
 };
 
-// Slots a layer of this configuration holds (full: n_ctx; window: W; sinks: S + R; h2o: heavy +
-// recent + 1).
+// Slots a layer of this configuration holds (full: n_ctx; window: W; sinks and recall: S + R; h2o:
+// heavy + recent + 1).
 int64_t kv_layer_slots(const KvLayerConfig& cfg);
 
 class KvLayer {
 public:
     KvLayer() = default;
     ~KvLayer();
-    KvLayer(const KvLayer&) = delete;
+    KvLayer(const KvLayer&) = delete;  // (rows and store segments are owned)
     KvLayer& operator=(const KvLayer&) = delete;
 
     Status init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, int32_t head_dim_k, int32_t head_dim_v);
@@ -98,8 +108,15 @@ public:
     const uint8_t* k_row(int64_t slot) const { return k_ + (size_t)slot * k_row_; }
     const uint8_t* v_row(int64_t slot) const { return v_ + (size_t)slot * v_row_; }
 
-    // Slot that position p is written to (full, window, sinks).
+    // Slot that position p is written to (full, window, sinks, recall's ring).
     int64_t slot_of(int64_t p) const;
+    // Rows of position p (a recall layer: from the store once it left the ring).
+    const uint8_t* k_at(int64_t p) const {
+        return store_holds(p) ? store_row(store_k_, p - cfg_.sinks, k_row_) : k_row(slot_of(p));
+    }
+    const uint8_t* v_at(int64_t p) const {
+        return store_holds(p) ? store_row(store_v_, p - cfg_.sinks, v_row_) : v_row(slot_of(p));
+    }
     // Positions a query at p sees (full, window, sinks): at most kKvMaxSpans non-empty spans in
     // position order; returns their count. While a chunk at p0 is staged, positions >= p0 are read
     // from its staging rows (row p - p0) and the others from slot_of(p).
@@ -141,7 +158,39 @@ public:
     int64_t h2o_held(int32_t g, int64_t* out) const;
     void h2o_add_score(int32_t g, int64_t slot, double p) { score_[(size_t)g * n_slots_ + slot] += p; }
 
+    // recall. First position of the tail a query at p sees: its last R positions (never the sinks)
+    // and the rest of the block holding the first of them.
+    int64_t recall_tail_lo(int64_t p) const;
+    // Blocks complete for a query at p (those ending before recall_tail_lo(p)).
+    int64_t recall_avail(int64_t p) const;
+    // Positions [lo, hi] of block i.
+    void recall_block(int64_t i, int64_t* lo, int64_t* hi) const;
+    // Computes the representatives of the blocks a query at p_last needs; key rows by position, those
+    // >= p0 from the staged chunk (stride k_row_bytes). Called before the chunk's attention.
+    Status recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt);
+    // Blocks a query at p selects for KV head g: q (group, head_dim_k) rotated at p scores each
+    // complete block by sum over the group's heads and dims of max(q_d mn_d, q_d mx_d) (Quest's
+    // upper bound on q.k over the block; NaN scores -inf); the `top_blocks` highest, ties to the
+    // lower index, go into idx in block order. score (recall_avail(p)) and idx (recall_avail(p))
+    // are scratch; returns the count.
+    int64_t recall_select(int32_t g, const float* q, int32_t group, int64_t p, float* score, int64_t* idx) const;
+    int64_t recall_blocks() const { return n_reps_; }
+    // (2, head_dim_k): per-dimension min, then max, of block i's keys of KV head g.
+    const float* recall_rep(int64_t i, int32_t g) const { return reps_.data() + ((size_t)i * n_head_kv_ + g) * 2 * head_dim_k_; }
+    int64_t store_rows() const { return store_n_; }
+    size_t store_bytes() const { return (size_t)store_n_ * (k_row_ + v_row_); }
+
 private:
+    static constexpr int64_t kSegRows = 4096;  // store rows per segment (segments never move)
+    bool store_holds(int64_t p) const {
+        return cfg_.policy == KvPolicy::Recall && p >= cfg_.sinks && p - cfg_.sinks < store_n_;
+    }
+    static const uint8_t* store_row(const std::vector<uint8_t*>& segs, int64_t r, size_t row) {
+        return segs[(size_t)(r / kSegRows)] + (size_t)(r % kSegRows) * row;
+    }
+    Status store_append(int64_t slot);
+    void store_free();
+
     KvLayerConfig cfg_;
     KvType type_ = KvType::F16;
     int32_t n_head_kv_ = 0;
@@ -153,6 +202,12 @@ private:
     std::vector<int64_t> pos_;       // (n_slots) or h2o (n_head_kv, n_slots): position per slot, -1 empty
     std::vector<double> score_;      // h2o (n_head_kv, n_slots)
     std::vector<int64_t> h2o_held_;  // h2o (n_head_kv) tokens held per head
+    int32_t head_dim_k_ = 0;
+    std::vector<uint8_t*> store_k_;  // recall: segments of kSegRows K rows (store row r = position S + r)
+    std::vector<uint8_t*> store_v_;
+    int64_t store_n_ = 0;            // rows in the store
+    std::vector<float> reps_;        // recall (n_reps, n_head_kv, 2, head_dim_k) block min/max keys
+    int64_t n_reps_ = 0;
 };
 
 }  // namespace rl
