@@ -8,6 +8,10 @@
 //  - ring bookkeeping: after n tokens slot p mod W holds p; a query sees exactly min(p+1, W) keys,
 //    and exactly the right positions when a chunk (smaller, equal or larger than W) is staged;
 //    sinks keep 0..S-1 and the last R; h2o evicts the lowest score outside the recent tokens;
+//  - recall: evicted rows move into the store exactly once and unchanged (f16, q8_0, q4_0, any
+//    chunking); block min/max representatives equal a slow recomputation; selection equals a slow
+//    reference (exact scores, top-k, ties to the lower block index) and the bound holds; a 100K-token
+//    stream keeps the attended keys bounded and store bytes = evicted tokens x row bytes;
 //  - KV rows: quantize/dequantize error bounds; RoPE: rotating at p then by d equals rotating at p+d.
 // Build and run: scripts/test-native.sh (ASan + UBSan).
 #include <algorithm>
@@ -431,6 +435,221 @@ static void test_yarn_factor_one() {
     CHECK(same, "yarn factor 1 == plain rope");
 }
 
+// A recall layer fed a stream of random rows in chunks (stage, prepare, commit: the engine's order).
+struct RecallStream {
+    KvLayer L;
+    KvType type;
+    int32_t G, dk, dv;
+    std::vector<std::vector<uint8_t>> k, v;  // [p] row (all heads) as staged
+    int64_t n = 0;
+
+    void feed(int32_t m, bool keep = true) {
+        std::vector<uint8_t> sk((size_t)m * L.k_row_bytes()), sv((size_t)m * L.v_row_bytes());
+        for (int32_t t = 0; t < m; t++) {
+            const std::vector<float> kk = randn((size_t)G * dk), vv = randn((size_t)G * dv);
+            for (int32_t g = 0; g < G; g++) {
+                kv_store_row(type, kt(), kk.data() + (size_t)g * dk, sk.data() + t * L.k_row_bytes() + g * L.k_head_bytes(), dk);
+                kv_store_row(type, kt(), vv.data() + (size_t)g * dv, sv.data() + t * L.v_row_bytes() + g * L.v_head_bytes(), dv);
+            }
+            if (keep) {
+                k.emplace_back(sk.begin() + t * L.k_row_bytes(), sk.begin() + (t + 1) * L.k_row_bytes());
+                v.emplace_back(sv.begin() + t * L.v_row_bytes(), sv.begin() + (t + 1) * L.v_row_bytes());
+            }
+        }
+        CHECK(L.recall_prepare(n + m - 1, sk.data(), n, kt()).ok(), "recall_prepare");
+        L.commit(sk.data(), sv.data(), n, m);
+        n += m;
+    }
+};
+
+static KvLayerConfig recall_config(int32_t S, int32_t R, int32_t B, int32_t K) {
+    KvLayerConfig c;
+    c.policy = KvPolicy::Recall;
+    c.sinks = S;
+    c.recent = R;
+    c.block = B;
+    c.top_blocks = K;
+    return c;
+}
+
+// Slow representatives: min and max per dimension of block i's dequantized keys of head g.
+static void slow_rep(const RecallStream& st, int64_t i, int32_t g, std::vector<float>* mn, std::vector<float>* mx) {
+    int64_t lo, hi;
+    st.L.recall_block(i, &lo, &hi);
+    mn->assign((size_t)st.dk, INFINITY);
+    mx->assign((size_t)st.dk, -INFINITY);
+    std::vector<float> row((size_t)st.dk);
+    for (int64_t p = lo; p <= hi; p++) {
+        kv_load_row(st.type, kt(), st.k[(size_t)p].data() + (size_t)g * st.L.k_head_bytes(), row.data(), st.dk);
+        for (int32_t d = 0; d < st.dk; d++) {
+            (*mn)[(size_t)d] = std::min((*mn)[(size_t)d], row[(size_t)d]);
+            (*mx)[(size_t)d] = std::max((*mx)[(size_t)d], row[(size_t)d]);
+        }
+    }
+}
+
+// Rows leave the ring into the store once, unchanged, in position order, with any chunking; every
+// position a query may see is readable (sinks, store, ring); representatives match a slow pass.
+static void test_recall_store(KvType type, const std::vector<int32_t>& chunks) {
+    RecallStream st{{}, type, 2, 32, 64, {}, {}, 0};
+    CHECK(st.L.init(recall_config(4, 40, 32, 3), type, st.G, st.dk, st.dv).ok(), "recall init");
+    bool rows_ok = true, reps_ok = true, count_ok = true;
+    for (int32_t m : chunks) {
+        st.feed(m);
+        const int64_t evicted = std::max<int64_t>(0, st.n - 4 - 40);
+        count_ok &= st.L.store_rows() == evicted && st.L.store_bytes() == (size_t)evicted * (st.L.k_row_bytes() + st.L.v_row_bytes());
+        count_ok &= st.L.held() == st.n;
+        for (int64_t p = 0; p < st.n; p++) {
+            rows_ok &= std::memcmp(st.L.k_at(p), st.k[(size_t)p].data(), st.L.k_row_bytes()) == 0;
+            rows_ok &= std::memcmp(st.L.v_at(p), st.v[(size_t)p].data(), st.L.v_row_bytes()) == 0;
+        }
+        count_ok &= st.L.recall_blocks() == st.L.recall_avail(st.n - 1);
+    }
+    std::vector<float> mn, mx;
+    for (int64_t i = 0; i < st.L.recall_blocks(); i++)
+        for (int32_t g = 0; g < st.G; g++) {
+            slow_rep(st, i, g, &mn, &mx);
+            reps_ok &= std::memcmp(st.L.recall_rep(i, g), mn.data(), mn.size() * sizeof(float)) == 0;
+            reps_ok &= std::memcmp(st.L.recall_rep(i, g) + st.dk, mx.data(), mx.size() * sizeof(float)) == 0;
+        }
+    CHECK(count_ok, "recall %s: store rows = evicted tokens, bytes = rows x row bytes, blocks as available", kv_type_name(type));
+    CHECK(rows_ok, "recall %s: every position's rows read back unchanged (sinks, store, ring)", kv_type_name(type));
+    CHECK(reps_ok, "recall %s: block min/max equal a slow recomputation", kv_type_name(type));
+    CHECK(st.L.recall_blocks() > 3, "recall %s: the stream made %lld blocks", kv_type_name(type), (long long)st.L.recall_blocks());
+}
+
+// Block geometry: blocks tile [S, tail_lo) exactly, aligned to absolute multiples of B; the tail is
+// the last R positions plus the rest of their block.
+static void test_recall_geometry() {
+    bool ok = true;
+    for (int32_t S : {0, 4, 40, 64})
+        for (int32_t R : {1, 31, 32, 100}) {
+            KvLayer L;
+            CHECK(L.init(recall_config(S, R, 32, 2), KvType::F16, 1, 32, 32).ok(), "init");
+            for (int64_t p = 0; p < 400; p++) {
+                const int64_t tl = L.recall_tail_lo(p), na = L.recall_avail(p);
+                ok &= tl >= S && (tl == S || tl % 32 == 0) && tl <= std::max<int64_t>(S, p - R + 1);
+                ok &= p < S || p - tl + 1 <= (int64_t)R + 31;  // tail bounded by R + B - 1
+                int64_t next = S;
+                for (int64_t i = 0; i < na; i++) {
+                    int64_t lo, hi;
+                    L.recall_block(i, &lo, &hi);
+                    ok &= lo == next && hi >= lo && (hi + 1) % 32 == 0 && hi - lo < 32;
+                    next = hi + 1;
+                }
+                ok &= next == tl;
+            }
+        }
+    CHECK(ok, "recall blocks tile [S, tail_lo) and the tail holds at most R + B - 1 positions");
+    // bad configurations are refused, never crash
+    for (auto [B, K] : {std::pair<int32_t, int32_t>{48, 2}, {0, 2}, {64, 0}, {16, 1}}) {
+        KvLayer L;
+        const Status st = L.init(recall_config(4, 16, B, K), KvType::Q8_0, 1, 32, 32);
+        CHECK(!st.ok() && st.code == "INVALID_ARGUMENT", "recall block %d top %d refused", B, K);
+    }
+}
+
+// Selection against a slow reference: scores in double from the slow representatives, the top K by
+// (score desc, index asc), returned in block order; ties; the bound is an upper bound of q.k.
+static void test_recall_select() {
+    const int32_t group = 3, K = 4;
+    RecallStream st{{}, KvType::F16, 2, 32, 32, {}, {}, 0};
+    CHECK(st.L.init(recall_config(4, 32, 32, K), KvType::F16, st.G, st.dk, st.dv).ok(), "recall init");
+    for (int i = 0; i < 12; i++) st.feed(37);
+    const int64_t p = st.n - 1, na = st.L.recall_avail(p);
+    std::vector<float> score((size_t)na);
+    std::vector<int64_t> idx((size_t)na);
+    bool same = true, bound = true;
+    double worst = 0;
+    std::vector<float> mn, mx, row((size_t)st.dk);
+    for (int trial = 0; trial < 20; trial++)
+        for (int32_t g = 0; g < st.G; g++) {
+            const std::vector<float> q = randn((size_t)group * st.dk);
+            const int64_t k = st.L.recall_select(g, q.data(), group, p, score.data(), idx.data());
+            std::vector<double> ref((size_t)na);
+            for (int64_t i = 0; i < na; i++) {
+                slow_rep(st, i, g, &mn, &mx);
+                double sc = 0, best = 0;
+                for (int32_t h = 0; h < group; h++) {
+                    for (int32_t d = 0; d < st.dk; d++)
+                        sc += std::max((double)q[(size_t)h * st.dk + d] * mn[(size_t)d], (double)q[(size_t)h * st.dk + d] * mx[(size_t)d]);
+                    double bh = -INFINITY;  // the best actual q.k of head h over the block
+                    int64_t lo, hi;
+                    st.L.recall_block(i, &lo, &hi);
+                    for (int64_t u = lo; u <= hi; u++) {
+                        kv_load_row(st.type, kt(), st.k[(size_t)u].data() + (size_t)g * st.L.k_head_bytes(), row.data(), st.dk);
+                        double dot = 0;
+                        for (int32_t d = 0; d < st.dk; d++) dot += (double)q[(size_t)h * st.dk + d] * row[(size_t)d];
+                        bh = std::max(bh, dot);
+                    }
+                    best += bh;
+                }
+                ref[(size_t)i] = sc;
+                worst = std::max(worst, std::fabs(sc - score[(size_t)i]) / std::max(1.0, std::fabs(sc)));
+                bound &= sc + 1e-9 >= best;
+            }
+            std::vector<int64_t> order((size_t)na);
+            for (int64_t i = 0; i < na; i++) order[(size_t)i] = i;
+            std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ref[(size_t)a] > ref[(size_t)b]; });
+            order.resize((size_t)std::min<int64_t>(K, na));
+            std::sort(order.begin(), order.end());
+            same &= k == (int64_t)order.size() && std::equal(order.begin(), order.end(), idx.begin());
+        }
+    CHECK(worst < 1e-5, "recall scores vs double reference: %g", worst);
+    CHECK(same, "recall top-%d equals the slow reference's, in block order (%lld blocks)", K, (long long)na);
+    CHECK(bound, "recall score bounds every q.k of its block (summed over the group)");
+
+    // ties: blocks with identical keys score identically; the lower index wins
+    RecallStream tie{{}, KvType::Q8_0, 1, 32, 32, {}, {}, 0};
+    CHECK(tie.L.init(recall_config(0, 32, 32, 2), KvType::Q8_0, 1, 32, 32).ok(), "recall init");
+    std::vector<float> key = randn(32);
+    std::vector<uint8_t> kr(tie.L.k_row_bytes()), vr(tie.L.v_row_bytes());
+    kv_store_row(KvType::Q8_0, kt(), key.data(), kr.data(), 32);
+    for (int64_t p2 = 0; p2 < 32 * 8; p2++) {  // every key the same: every block ties
+        CHECK(tie.L.recall_prepare(p2, kr.data(), p2, kt()).ok(), "prepare");
+        tie.L.commit(kr.data(), vr.data(), p2, 1);
+    }
+    const int64_t tp = 32 * 8 - 1, tn = tie.L.recall_avail(tp);
+    std::vector<float> ts((size_t)tn);
+    std::vector<int64_t> ti((size_t)tn);
+    const std::vector<float> q = randn(32);
+    const int64_t tk = tie.L.recall_select(0, q.data(), 1, tp, ts.data(), ti.data());
+    CHECK(tn >= 5 && tk == 2 && ti[0] == 0 && ti[1] == 1, "recall ties go to the lower block index (%lld of %lld: %lld %lld)",
+          (long long)tk, (long long)tn, (long long)ti[0], (long long)ti[1]);
+}
+
+// A 100K-token stream in chunks of 512: store bytes = evicted tokens x row bytes; a query's keys
+// (sinks + selected blocks + tail) stay within S + K B + R + B - 1 however long the stream.
+static void test_recall_long() {
+    const int32_t S = 4, R = 256, B = 64, K = 8;
+    RecallStream st{{}, KvType::Q8_0, 1, 32, 32, {}, {}, 0};
+    CHECK(st.L.init(recall_config(S, R, B, K), KvType::Q8_0, 1, 32, 32).ok(), "recall init");
+    bool bytes_ok = true, keys_ok = true;
+    int64_t most = 0;
+    std::vector<float> score;
+    std::vector<int64_t> idx;
+    const std::vector<float> q = randn(32);
+    while (st.n < 100000) {
+        st.feed(512, false);
+        const int64_t p = st.n - 1, na = st.L.recall_avail(p);
+        bytes_ok &= st.L.store_bytes() == (size_t)(st.n - S - R) * (st.L.k_row_bytes() + st.L.v_row_bytes());
+        score.resize((size_t)na);
+        idx.resize((size_t)na);
+        const int64_t k = st.L.recall_select(0, q.data(), 1, p, score.data(), idx.data());
+        int64_t keys = std::min<int64_t>(S, p + 1) + (p - st.L.recall_tail_lo(p) + 1);
+        for (int64_t j = 0; j < k; j++) {
+            int64_t lo, hi;
+            st.L.recall_block(idx[(size_t)j], &lo, &hi);
+            keys += hi - lo + 1;
+        }
+        most = std::max(most, keys);
+        keys_ok &= keys <= (int64_t)S + (int64_t)K * B + R + B - 1 && k == std::min<int64_t>(K, na);
+    }
+    CHECK(bytes_ok, "recall 100K stream: store bytes = evicted tokens x row bytes (%zu)", st.L.store_bytes());
+    CHECK(keys_ok, "recall 100K stream: keys per query bounded (most %lld <= %d)", (long long)most, S + K * B + R + B - 1);
+    CHECK(st.L.recall_blocks() == st.L.recall_avail(st.n - 1), "recall 100K stream: %lld blocks", (long long)st.L.recall_blocks());
+}
+
 int main() {
     for (KvType t : {KvType::F16, KvType::Q8_0, KvType::Q4_0}) {
         test_gqa(32, 8, t, 0.0f);
@@ -444,6 +663,13 @@ int main() {
     for (int32_t chunk : {1, 3, 4, 5, 9})
         for (KvPolicy p : {KvPolicy::Full, KvPolicy::Window, KvPolicy::Sinks}) test_ring(p, chunk);
     test_h2o();
+    for (KvType t : {KvType::F16, KvType::Q8_0, KvType::Q4_0}) {
+        test_recall_store(t, {1, 1, 3, 50, 7, 64, 1, 100, 33, 2, 90});
+        test_recall_store(t, std::vector<int32_t>(300, 1));
+    }
+    test_recall_geometry();
+    test_recall_select();
+    test_recall_long();
     test_rows();
     test_rope_shift();
     test_yarn_factor_one();
