@@ -45,7 +45,8 @@ export type RefPolicy =
   | { kind: "full" }
   | { kind: "window"; window: number }
   | { kind: "sinks"; sinks: number; recent: number }
-  | { kind: "h2o"; heavy: number; recent: number };
+  | { kind: "h2o"; heavy: number; recent: number }
+  | { kind: "recall"; sinks: number; recent: number; blockSize: number; topBlocks: number; positions: "remap" | "absolute" };
 
 export interface RefOptions {
   /** One policy for every layer, or one per layer. */
@@ -275,6 +276,39 @@ function softmax(s: number[]): number[] {
   return e.map((v) => v / sum);
 }
 
+type RecallPolicy = Extract<RefPolicy, { kind: "recall" }>;
+
+/**
+ * Recall, written from its definition: blocks of `blockSize` aligned to absolute positions cover
+ * the evicted positions [S, tailLo); the tail is the last R positions plus the rest of their block.
+ * Returns the complete blocks' [lo, hi] for a query at p, and tailLo.
+ */
+export function recallBlocks(policy: RecallPolicy, p: number): { blocks: [number, number][]; tailLo: number } {
+  const { sinks: S, recent: R, blockSize: B } = policy;
+  const r0 = Math.max(S, p - R + 1);
+  const tailLo = Math.max(S, Math.floor(r0 / B) * B);
+  const blocks: [number, number][] = [];
+  for (let b = Math.floor(S / B); (b + 1) * B <= tailLo; b++) blocks.push([Math.max(S, b * B), (b + 1) * B - 1]);
+  return { blocks, tailLo };
+}
+
+/**
+ * The keys a recall query at p sees given the score of each complete block: the topBlocks highest
+ * (ties to the lower index) in position order, after the sinks and before the tail; with `remap`,
+ * positions of the compacted cache (sinks, selected blocks, tail) and the query at its end.
+ */
+export function recallKeys(policy: RecallPolicy, p: number, score: (lo: number, hi: number) => number): { keys: number[]; keyPos: number[]; queryPos: number; selected: number[] } {
+  const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
+  const { blocks, tailLo } = recallBlocks(policy, p);
+  const scores = blocks.map(([lo, hi]) => score(lo, hi));
+  const order = blocks.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  const selected = order.slice(0, policy.topBlocks).sort((a, b) => a - b);
+  const keys = [...range(0, Math.min(policy.sinks - 1, p)), ...selected.flatMap((i) => range(blocks[i][0], blocks[i][1])), ...range(tailLo, p)];
+  if (policy.positions === "absolute") return { keys, keyPos: keys, queryPos: p, selected };
+  const keyPos = keys.map((_, j) => j); // the compacted cache
+  return { keys, keyPos, queryPos: keys.length - 1, selected };
+}
+
 /** The keys query p sees under a mask policy, with the RoPE position of each key and of the query. */
 export function visibleKeys(policy: RefPolicy, p: number): { keys: number[]; keyPos: number[]; queryPos: number } {
   const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
@@ -373,6 +407,37 @@ export function referenceForward(m: RefModel, tokens: readonly number[], opts: R
         score = new Map();
       }
       h2o.push(states);
+    } else if (policy.kind === "recall") {
+      h2o.push(undefined);
+      for (let p = 0; p < n; p++) {
+        for (let g = 0; g < G; g++) {
+          const qs = Array.from({ length: group }, (_, i) => rot(head(q[p], g * group + i), p));
+          // Quest's bound per block from the stored (rotated, rounded) keys, summed over the group
+          const score = (lo: number, hi: number) => {
+            let sc = 0;
+            for (let d = 0; d < hd; d++) {
+              let mn = Infinity, mx = -Infinity;
+              for (let u = lo; u <= hi; u++) {
+                mn = Math.min(mn, kAbs[u][g][d]);
+                mx = Math.max(mx, kAbs[u][g][d]);
+              }
+              for (const qq of qs) sc += Math.max(qq[d] * mn, qq[d] * mx);
+            }
+            return sc;
+          };
+          const { keys, keyPos, queryPos } = recallKeys(policy, p, score);
+          const absolute = keys.every((u, j) => keyPos[j] === u);
+          for (let hq = g * group; hq < (g + 1) * group; hq++) {
+            const qr = rot(head(q[p], hq), queryPos);
+            const probs = softmax(keys.map((u, j) => dot(qr, absolute ? kAbs[u][g] : rot(head(k[u], g), keyPos[j]).map(store)) * scale));
+            const out = head(att[p], hq);
+            keys.forEach((u, j) => {
+              const vu = head(v[u], g);
+              for (let i = 0; i < hd; i++) out[i] += probs[j] * vu[i];
+            });
+          }
+        }
+      }
     } else {
       h2o.push(undefined);
       for (let p = 0; p < n; p++) {
