@@ -1,5 +1,6 @@
 // Writes the embedded default model's GGUF from scripts/train-tiny.py's raw tensors, through the
-// project's GGUF writer. Usage: npx tsx scripts/export-tiny.ts MANIFEST.json
+// project's GGUF writer; also the passkey model of scripts/train-recall.py (a manifest with a name,
+// no chat template, window = seq_len: no sliding window). Usage: npx tsx scripts/export-tiny.ts MANIFEST.json
 // The manifest (written by train-tiny.py) holds the config, the SentencePiece vocabulary and, per
 // tensor, its GGUF name, GGUF shape (innermost first), target type and a file of little-endian f32.
 
@@ -17,8 +18,12 @@ interface Manifest {
   tokens: string[];
   scores: number[];
   token_types: number[];
-  eot_token_id: number;
-  chat_template: string;
+  eot_token_id?: number;
+  chat_template?: string;
+  name?: string;
+  description?: string;
+  license?: string;
+  source?: string;
   tensors: { name: string; shape: number[]; file: string; type: QuantType }[];
   out: string;
 }
@@ -40,17 +45,18 @@ function main(argv: string[]): void {
     throw new Error(`expected <unk>, <s>, </s> at ids 0..2; got ${m.tokens.slice(0, 3).join(", ")}`);
   }
   // The ChatML markers: CONTROL tokens (type 3), so that special-token parsing turns their text into one id.
-  if (m.tokens[3] !== "<|im_start|>" || m.tokens[4] !== "<|im_end|>" || m.token_types[3] !== 3 || m.token_types[4] !== 3) {
+  const chatml = m.tokens[3] === "<|im_start|>" && m.tokens[4] === "<|im_end|>" && m.token_types[3] === 3 && m.token_types[4] === 3;
+  if (m.chat_template !== undefined && !chatml) {
     throw new Error(`expected CONTROL tokens <|im_start|>, <|im_end|> at ids 3, 4; got ${m.tokens.slice(3, 5).join(", ")}`);
   }
-  if (m.tokens[m.eot_token_id] !== "<|im_end|>") throw new Error(`eot_token_id ${m.eot_token_id} is not <|im_end|>`);
+  if (m.eot_token_id !== undefined && m.tokens[m.eot_token_id] !== "<|im_end|>") throw new Error(`eot_token_id ${m.eot_token_id} is not <|im_end|>`);
 
   const w = new GgufWriter();
   w.addString("general.architecture", "llama");
-  w.addString("general.name", "ringllm-tiny-fortunes");
-  w.addString("general.description", "ringllm's embedded default model: fortune-cookie text and ChatML chat, GQA 4:1, sliding window; see models/README.md");
-  w.addString("general.license", "BSD-3-Clause");
-  w.addString("general.source.url", "scripts/train-tiny.py");
+  w.addString("general.name", m.name ?? "ringllm-tiny-fortunes");
+  w.addString("general.description", m.description ?? "ringllm's embedded default model: fortune-cookie text and ChatML chat, GQA 4:1, sliding window; see models/README.md");
+  w.addString("general.license", m.license ?? "BSD-3-Clause");
+  w.addString("general.source.url", m.source ?? "scripts/train-tiny.py");
   w.addU32("general.file_type", LLAMA_FILE_TYPE.F16!);
   w.addU32("llama.context_length", c.seq_len);
   w.addU32("llama.embedding_length", c.dim);
@@ -58,14 +64,14 @@ function main(argv: string[]): void {
   w.addU32("llama.feed_forward_length", c.ffn_dim);
   w.addU32("llama.attention.head_count", c.n_heads);
   w.addU32("llama.attention.head_count_kv", c.n_kv_heads);
-  w.addU32("llama.attention.sliding_window", c.window);
+  if (c.window < c.seq_len) w.addU32("llama.attention.sliding_window", c.window);
   w.addU32("llama.rope.dimension_count", headDim);
   w.addF32("llama.rope.freq_base", c.rope_base);
   w.addF32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   w.addU32("llama.vocab_size", c.vocab_size);
   addSpmVocab(w, { tokens: m.tokens, scores: m.scores, tokenTypes: m.token_types });
-  w.addU32("tokenizer.ggml.eot_token_id", m.eot_token_id);
-  w.addString("tokenizer.chat_template", m.chat_template);
+  if (m.eot_token_id !== undefined) w.addU32("tokenizer.ggml.eot_token_id", m.eot_token_id);
+  if (m.chat_template !== undefined) w.addString("tokenizer.chat_template", m.chat_template);
 
   for (const t of m.tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);

@@ -107,6 +107,8 @@ private:
     // recall: per query and KV head, score the complete blocks, take the top ones, attend to the
     // sinks, the selected blocks and the tail as runs merged by log-sum-exp (rows [r0, m)).
     Status attention_recall(KvLayer& kv, int32_t il, int32_t m, int64_t pos0, int32_t r0);
+    // Rotates n heads of head_dim_k floats (contiguous) by delta positions with layer kind's RoPE.
+    void rotate_heads(const LayerKind& kind, int64_t delta, float* x, int32_t n) const;
     // Final norm and output projection of rows [first, first+count) of x_ into out (count, n_vocab).
     void output_logits(int32_t first, int32_t count, float* out);
     void push_history(const int32_t* tokens, int32_t m);
@@ -448,6 +450,13 @@ void TransformerContext::attention_h2o(KvLayer& kv, int32_t m, int64_t pos0) {
     });
 }
 
+void TransformerContext::rotate_heads(const LayerKind& kind, int64_t delta, float* x, int32_t n) const {
+    std::vector<float> cs((size_t)hp_.n_rot + 2);  // once per stored block: not a hot loop
+    const float* ff = w_.rope_freqs.empty() ? nullptr : w_.rope_freqs.data();
+    ops_rope_cache(cs.data(), hp_.n_rot, delta, kind.rope_scale, kind.rope_base, ff, kind.yarn ? &hp_.yarn : nullptr);
+    (hp_.opt.rope == RopeOrder::Neox ? ops_rope_apply_neox : ops_rope_apply_norm)(x, n, hp_.head_dim_k, hp_.n_rot, cs.data());
+}
+
 // Recall positions. `absolute`: every run's query is rotated at p (true distances). `remap`: the
 // query sees a compacted cache — sinks at 0..S-1, the selected blocks one after the other from S,
 // then the tail — and sits at vq = S + (selected positions) + (p - tail_lo). Keys stay rotated at
@@ -499,7 +508,14 @@ Status TransformerContext::attention_recall(KvLayer& kv, int32_t il, int32_t m, 
             const int64_t p = pos0 + t, tail_lo = kv.recall_tail_lo(p);
             const float* q0 = q_.data() + t * q_dim_ + (int64_t)g * G * dk;
             const float* qraw = q_raw_.data() + t * q_dim_ + (int64_t)g * G * dk;
-            const int64_t k = kv.recall_select(g, q0, G, p, score, idx);
+            const float* qs = q0;  // remap: rotated at p - tail_lo against block-frame representatives
+            if (c.remap && use_rope) {
+                std::copy(qraw, qraw + (size_t)G * dk, qr);
+                ops_rope_cache(cs, hp_.n_rot, p - tail_lo, kind.rope_scale, kind.rope_base, ff, yarn);
+                rope(qr, G, dk, hp_.n_rot, cs);
+                qs = qr;
+            }
+            const int64_t k = kv.recall_select(g, qs, G, p, score, idx);
             selected[(size_t)worker] += k;
             // runs: the sinks, the selected blocks, the tail
             int64_t sel_len = 0;
@@ -642,7 +658,17 @@ Status TransformerContext::attend_layer(int32_t il, int32_t m, int64_t pos0, int
     if (policy == KvPolicy::H2O) {
         attention_h2o(kv, m, pos0);
     } else if (policy == KvPolicy::Recall) {
-        Status st = kv.recall_prepare(pos0 + m - 1, k_stage_.data(), pos0, kt_);
+        // remap layers keep block-frame representatives (keys rotated by -(end of block))
+        struct Shift {
+            const TransformerContext* c;
+            const LayerKind* kind;
+        } sh{this, &kind};
+        const KvRotate rot{[](const void* ctx, int64_t delta, float* rows, int64_t n) {
+                               const Shift& s = *(const Shift*)ctx;
+                               s.c->rotate_heads(*s.kind, delta, rows, (int32_t)n);
+                           },
+                           &sh};
+        Status st = kv.recall_prepare(pos0 + m - 1, k_stage_.data(), pos0, kt_, kv.config().remap && use_rope ? &rot : nullptr);
         if (!st.ok()) return st;
         if (m - r0 > 0 && !(st = attention_recall(kv, il, m, pos0, r0)).ok()) return st;
         kv.commit(k_stage_.data(), v_stage_.data(), pos0, m);

@@ -343,11 +343,12 @@ int64_t KvLayer::recall_select(int32_t g, const float* q0, int32_t group, int64_
     return k;
 }
 
-Status KvLayer::recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt) {
+Status KvLayer::recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt,
+                               const KvRotate* shift) {
     const int64_t want = recall_avail(p_last), dk = head_dim_k_;
-    const int64_t rows = std::max<int64_t>(0, p_last + 1 - cfg_.recent - cfg_.sinks);  // store rows after the commit
+    const int64_t n_store = std::max<int64_t>(0, p_last + 1 - cfg_.recent - cfg_.sinks);  // store rows after the commit
     try {
-        while ((int64_t)store_k_.size() * kSegRows < rows) {
+        while ((int64_t)store_k_.size() * kSegRows < n_store) {
             uint8_t* k = (uint8_t*)std::malloc((size_t)kSegRows * k_row_);
             uint8_t* v = k ? (uint8_t*)std::malloc((size_t)kSegRows * v_row_) : nullptr;
             if (!v) {
@@ -361,21 +362,31 @@ Status KvLayer::recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p
     } catch (const std::bad_alloc&) {
         return status_error("OUT_OF_MEMORY", "the recall store's tables cannot grow");
     }
-    std::vector<float> row((size_t)dk);
+    std::vector<float> rows;
+    try {
+        rows.resize((size_t)cfg_.block * dk);
+    } catch (const std::bad_alloc&) {
+        return status_error("OUT_OF_MEMORY", "no memory for a recall block's keys");
+    }
     for (; n_reps_ < want; n_reps_++) {
         int64_t lo, hi;
         recall_block(n_reps_, &lo, &hi);
+        const int64_t n = hi - lo + 1;
         for (int32_t g = 0; g < n_head_kv_; g++) {
-            float* mn = reps_.data() + ((size_t)n_reps_ * n_head_kv_ + g) * 2 * dk;
-            float* mx = mn + dk;
             for (int64_t p = lo; p <= hi; p++) {
                 const uint8_t* k = p >= p0 ? stage_k + (size_t)(p - p0) * k_row_ : k_at(p);
-                kv_load_row(type_, kt, k + (size_t)g * k_head_, row.data(), dk);
-                for (int64_t d = 0; d < dk; d++) {
-                    mn[d] = p == lo ? row[(size_t)d] : std::min(mn[d], row[(size_t)d]);
-                    mx[d] = p == lo ? row[(size_t)d] : std::max(mx[d], row[(size_t)d]);
-                }
+                kv_load_row(type_, kt, k + (size_t)g * k_head_, rows.data() + (size_t)(p - lo) * dk, dk);
             }
+            if (shift) shift->fn(shift->ctx, -(hi + 1), rows.data(), n);
+            float* mn = reps_.data() + ((size_t)n_reps_ * n_head_kv_ + g) * 2 * dk;
+            float* mx = mn + dk;
+            std::copy(rows.begin(), rows.begin() + dk, mn);
+            std::copy(rows.begin(), rows.begin() + dk, mx);
+            for (int64_t j = 1; j < n; j++)
+                for (int64_t d = 0; d < dk; d++) {
+                    mn[d] = std::min(mn[d], rows[(size_t)(j * dk + d)]);
+                    mx[d] = std::max(mx[d], rows[(size_t)(j * dk + d)]);
+                }
         }
     }
     return status_ok();

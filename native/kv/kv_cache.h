@@ -70,6 +70,12 @@ struct KvSpan {
 };
 constexpr int kKvMaxSpans = 2;
 
+// Rotates n rows of head_dim_k floats by `delta` positions (RoPE composes); the engine's, for a layer.
+struct KvRotate {
+    void (*fn)(const void* ctx, int64_t delta, float* rows, int64_t n);
+    const void* ctx;
+};
+
 class StateSink;
 class StateSource;
 
@@ -166,13 +172,18 @@ public:
     // Positions [lo, hi] of block i.
     void recall_block(int64_t i, int64_t* lo, int64_t* hi) const;
     // Computes the representatives of the blocks a query at p_last needs; key rows by position, those
-    // >= p0 from the staged chunk (stride k_row_bytes). Called before the chunk's attention.
-    Status recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt);
-    // Blocks a query at p selects for KV head g: q (group, head_dim_k) rotated at p scores each
-    // complete block by sum over the group's heads and dims of max(q_d mn_d, q_d mx_d) (Quest's
-    // upper bound on q.k over the block; NaN scores -inf); the `top_blocks` highest, ties to the
-    // lower index, go into idx in block order. score (recall_avail(p)) and idx (recall_avail(p))
-    // are scratch; returns the count.
+    // >= p0 from the staged chunk (stride k_row_bytes). Called before the chunk's attention. With
+    // `shift` (remap layers) each block's keys are first rotated by -(hi + 1), into the frame of a
+    // block that ends just before position 0: see recall_select.
+    Status recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p0, const KernelTable* kt,
+                          const KvRotate* shift = nullptr);
+    // Blocks a query at p selects for KV head g: q (group, head_dim_k) scores each complete block by
+    // sum over the group's heads and dims of max(q_d mn_d, q_d mx_d) (Quest's upper bound on q.k
+    // over the block; NaN scores -inf); the `top_blocks` highest, ties to the lower index, go into
+    // idx in block order. score (recall_avail(p)) and idx (recall_avail(p)) are scratch; returns the
+    // count. absolute: q rotated at p (true distances). remap: q rotated at p - recall_tail_lo(p)
+    // against block-frame representatives, so every block is scored as if it ended just before the
+    // tail (the distances remap attends it at, whatever its age).
     int64_t recall_select(int32_t g, const float* q, int32_t group, int64_t p, float* score, int64_t* idx) const;
     int64_t recall_blocks() const { return n_reps_; }
     // (2, head_dim_k): per-dimension min, then max, of block i's keys of KV head g.

@@ -409,17 +409,23 @@ export function referenceForward(m: RefModel, tokens: readonly number[], opts: R
       h2o.push(states);
     } else if (policy.kind === "recall") {
       h2o.push(undefined);
+      const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
       for (let p = 0; p < n; p++) {
         for (let g = 0; g < G; g++) {
-          const qs = Array.from({ length: group }, (_, i) => rot(head(q[p], g * group + i), p));
-          // Quest's bound per block from the stored (rotated, rounded) keys, summed over the group
+          // Quest's bound per block from the stored (rotated, rounded) keys, summed over the group.
+          // absolute: the query at p, the keys as stored. remap: every block as if it ended just
+          // before the tail: the query rotated at p - tailLo, the block's keys rotated back by hi + 1.
+          const remap = policy.positions === "remap";
+          const { tailLo } = recallBlocks(policy, p);
+          const qs = Array.from({ length: group }, (_, i) => rot(head(q[p], g * group + i), remap ? p - tailLo : p));
           const score = (lo: number, hi: number) => {
+            const ks = range(lo, hi).map((u) => (remap ? rot(kAbs[u][g], -(hi + 1)) : kAbs[u][g]));
             let sc = 0;
             for (let d = 0; d < hd; d++) {
               let mn = Infinity, mx = -Infinity;
-              for (let u = lo; u <= hi; u++) {
-                mn = Math.min(mn, kAbs[u][g][d]);
-                mx = Math.max(mx, kAbs[u][g][d]);
+              for (const kk of ks) {
+                mn = Math.min(mn, kk[d]);
+                mx = Math.max(mx, kk[d]);
               }
               for (const qq of qs) sc += Math.max(qq[d] * mn, qq[d] * mx);
             }
