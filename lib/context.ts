@@ -52,8 +52,12 @@ export interface KvOptions {
    * positions (with every block selected it equals the full cache).
    */
   positions?: "remap" | "absolute";
-  /** `recall`: where evicted blocks live: "memory" (default; the only store built so far). */
-  store?: "memory";
+  /**
+   * `recall`: where evicted rows live: "memory" (default), or a file path: the file is created
+   * (truncated), unlinked at once and mapped in segments, so a stream can outgrow RAM (the kernel
+   * pages the rows). An unwritable path fails createContext with EACCES, ENOENT, EISDIR or EIO.
+   */
+  store?: "memory" | (string & {});
   /** Storage of K and V: "f16" (default), "q8_0" (8.5 bits/value) or "q4_0" (4.5); quantized needs head dimensions divisible by 32. */
   type?: KvTypeName;
 }

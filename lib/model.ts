@@ -335,8 +335,7 @@ export class Model {
           topBlocks: isIntegerIn(1, 1 << 20),
           positions: isOneOf(["remap", "absolute"]),
           store: (s, n) => {
-            if (typeof s !== "string") throw new RingllmError("INVALID_ARGUMENT", `${n} must be "memory"`);
-            if (s !== "memory") throw new RingllmError("UNSUPPORTED", `${n} ${JSON.stringify(s)}: only the "memory" store is built so far`);
+            if (typeof s !== "string" || s === "") throw new RingllmError("INVALID_ARGUMENT", `${n} must be "memory" or a file path; received ${JSON.stringify(s)}`);
           },
         });
       },

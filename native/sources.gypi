@@ -37,6 +37,7 @@
       "native/kernels/generic/quants_generic.cpp",
       "native/kv/attention.cpp",
       "native/kv/kv_cache.cpp",
+      "native/kv/kv_store.cpp",
       "native/tokenizer/bpe.cpp",
       "native/tokenizer/pretokenizer.cpp",
       "native/tokenizer/regex.cpp",

@@ -1,6 +1,6 @@
-// Perplexity over a long text under three KV policies (LONG_CONTEXT.md section 8, after
-// StreamingLLM's table): dense attention past the training length, a plain window that evicts
-// the first tokens, and 4 attention sinks + a window. stories260K was trained on 512-token sequences.
+// Perplexity over a long text under KV policies (LONG_CONTEXT.md section 8, after StreamingLLM's
+// table): dense attention past the training length, a plain window that evicts the first tokens,
+// 4 attention sinks + a window, and recall (issue 18) at the sinks' attention budget. stories260K was trained on 512-token sequences.
 //
 // The text is sampled from the model itself (temperature 1, seeded, with sinks 4 + 252 so the
 // context never fills), then scored teacher-forced under each policy.
@@ -100,6 +100,9 @@ async function main(): Promise<void> {
     ["dense (full, contextSize " + count + ")", { contextSize: count, kv: { policy: "full" } }],
     ["window 256 (no sinks)", { contextSize: Infinity, kv: { policy: "window", window: 256 } }],
     ["sinks 4 + recent 252", { contextSize: Infinity, kv: { policy: "sinks", sinks: 4, recent: 252 } }],
+    // recall at the same attention budget: 4 sinks + tail (92 recent, <= 123 with its block) + 4 blocks of 32 <= 255 keys
+    ["recall remap 4+92+4x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 92, blockSize: 32, topBlocks: 4 } }],
+    ["recall absolute 4+92+4x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 92, blockSize: 32, topBlocks: 4, positions: "absolute" } }],
   ];
   for (const [label, opts] of process.argv.includes("--skip-dense") ? runs.slice(1) : runs) {
     t0 = Date.now();

@@ -20,7 +20,7 @@ g++ "${FLAGS[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
 g++ "${FLAGS[@]}" -Wno-maybe-uninitialized -Wno-uninitialized -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma \
   -mf16c -c native/kernels/avx512/kernels_avx512.cpp -o "$OUT/kernels_avx512.o" &
 for job in $(jobs -p); do wait "$job"; done
-g++ "${FLAGS[@]}" native/kv/selftest/kv_selftest.cpp native/kv/kv_cache.cpp native/kv/attention.cpp native/engine/ops.cpp \
+g++ "${FLAGS[@]}" native/kv/selftest/kv_selftest.cpp native/kv/kv_cache.cpp native/kv/kv_store.cpp native/kv/attention.cpp native/engine/ops.cpp \
   native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \
   native/kernels/neon/kernels_neon.cpp native/util/cpu_features.cpp "$OUT/kernels_avx2.o" "$OUT/kernels_avx512.o" \
   "$OUT/quants_avx2.o" -o "$OUT/kv_selftest"

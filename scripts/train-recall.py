@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains ringllm's passkey-recall model (models/ringllm-recall-passkey.gguf) from scratch.
 
-A tiny llama-architecture transformer (2 query heads on 1 KV head, head dim 32, full causal attention, no sliding
+A tiny llama-architecture transformer (GQA 2:1, head dim 32, full causal attention, no sliding
 window) trained on synthetic key-value recall that fits its own context: random filler words with
 `key K V` pairs spread through them, then questions `ask K`, each answered with the value V that
 followed K. It is the model bench/recall.mjs measures KV policies with (issue 18): a pair that left
@@ -48,23 +48,23 @@ VOCAB = F0 + N_FILLER
 
 CONFIG = dict(
     vocab_size=VOCAB,
-    dim=64,
+    dim=128,
     n_layers=2,
-    n_heads=2,
-    n_kv_heads=1,
-    ffn_dim=128,
+    n_heads=4,
+    n_kv_heads=2,
+    ffn_dim=256,
     window=128,  # = seq_len: full causal attention (export-tiny.ts writes no sliding window)
     seq_len=128,
     rope_base=10000.0,
     rms_eps=1e-5,
     batch_size=32,
     steps=3000,
-    lr=3e-3,
-    min_lr=3e-4,
-    warmup=100,
+    lr=1e-3,
+    min_lr=1e-4,
+    warmup=200,
     weight_decay=0.05,
-    pairs=4,
-    questions=4,
+    pairs=8,
+    questions=8,
 )
 
 

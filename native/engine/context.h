@@ -28,7 +28,7 @@ struct KvOptions {
     int32_t block = -1;       // recall: positions per block (-1: 64)
     int32_t top_blocks = -1;  // recall: blocks selected per query and KV head (-1: 8)
     bool remap = true;        // recall: positions "remap" (else "absolute")
-    std::string store;        // recall: "" or "memory" (a file store is not built yet)
+    std::string store;        // recall: "" or "memory", else a file the store is mapped from
     KvType type = KvType::F16;
 };
 

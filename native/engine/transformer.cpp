@@ -21,6 +21,7 @@
 #include "../gguf/gguf_types.h"
 #include "../kernels/kernels.h"
 #include "../kv/attention.h"
+#include "../kv/kv_store.h"
 #include "ops.h"
 #include "sampler.h"
 
@@ -52,6 +53,7 @@ public:
         hist_n_ = 0;
         has_logits_ = false;
         for (auto& kv : kv_) kv->reset();
+        if (file_store_) file_store_->reset();
         recall_selections_ = 0;
         attended_keys_ = 0;
         snapshot();
@@ -122,6 +124,7 @@ private:
     TransformerWeights w_;
     std::shared_ptr<ThreadPool> pool_;  // own, or a batcher's shared by the model's batched contexts
     Sampler sampler_;
+    std::unique_ptr<KvFileStore> file_store_;   // recall layers' store when kv.store is a path
     std::vector<std::unique_ptr<KvLayer>> kv_;  // (n_layer)
     AttnShape attn_;
 
@@ -208,6 +211,13 @@ Status TransformerContext::init(std::shared_ptr<Model> model, const ContextParam
         if (c.policy == KvPolicy::H2O) h2o_slots_ = std::max<int64_t>(h2o_slots_, (int64_t)c.heavy + c.recent + 1);
         kv_.push_back(std::make_unique<KvLayer>());
         if (!(st = kv_.back()->init(c, type, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_v)).ok()) return st;
+        if (c.policy == KvPolicy::Recall && !params.kv.store.empty() && params.kv.store != "memory") {
+            if (!file_store_) {
+                file_store_ = std::make_unique<KvFileStore>();
+                if (!(st = file_store_->open(params.kv.store)).ok()) return st;
+            }
+            kv_.back()->set_file_store(file_store_.get());
+        }
     }
     n_batch_ = has_full_ ? (int32_t)std::min<int64_t>(params.n_batch, n_ctx_) : params.n_batch;
     attn_splits_ = params.attn_splits;
@@ -1302,8 +1312,6 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
                 // default: sinks + tail + selected blocks within the budget, at least one block of recent tokens
                 c.recent = o.recent > 0 ? o.recent
                                         : clamp32(std::max<int64_t>(c.block, budget - c.sinks - ((int64_t)c.top_blocks + 1) * c.block));
-                if (!o.store.empty() && o.store != "memory")
-                    return status_error("UNSUPPORTED", "kv.store \"" + o.store + "\": only the \"memory\" store is built so far");
                 break;
             case KvPolicyChoice::H2O:
                 if (trained > 0) {

@@ -16,6 +16,7 @@
 #include "../kernels/fp16.h"
 #include "../kernels/quants.h"
 #include "../util/state_io.h"
+#include "kv_store.h"
 
 namespace rl {
 
@@ -102,8 +103,10 @@ KvLayer::~KvLayer() {
 }
 
 void KvLayer::store_free() {
-    for (uint8_t* p : store_k_) std::free(p);
-    for (uint8_t* p : store_v_) std::free(p);
+    if (!file_) {  // file segments are unmapped by their store
+        for (uint8_t* p : store_k_) std::free(p);
+        for (uint8_t* p : store_v_) std::free(p);
+    }
     store_k_.clear();
     store_v_.clear();
 }
@@ -349,6 +352,14 @@ Status KvLayer::recall_prepare(int64_t p_last, const uint8_t* stage_k, int64_t p
     const int64_t n_store = std::max<int64_t>(0, p_last + 1 - cfg_.recent - cfg_.sinks);  // store rows after the commit
     try {
         while ((int64_t)store_k_.size() * kSegRows < n_store) {
+            if (file_) {
+                uint8_t* k = file_->grow((size_t)kSegRows * k_row_);
+                uint8_t* v = k ? file_->grow((size_t)kSegRows * v_row_) : nullptr;
+                if (!v) return status_error("EIO", "the recall store file cannot grow past " + std::to_string(file_->size()) + " bytes (disk full?)");
+                store_k_.push_back(k);
+                store_v_.push_back(v);
+                continue;
+            }
             uint8_t* k = (uint8_t*)std::malloc((size_t)kSegRows * k_row_);
             uint8_t* v = k ? (uint8_t*)std::malloc((size_t)kSegRows * v_row_) : nullptr;
             if (!v) {

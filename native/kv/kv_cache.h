@@ -76,6 +76,7 @@ struct KvRotate {
     const void* ctx;
 };
 
+class KvFileStore;
 class StateSink;
 class StateSource;
 
@@ -189,6 +190,9 @@ public:
     // (2, head_dim_k): per-dimension min, then max, of block i's keys of KV head g.
     const float* recall_rep(int64_t i, int32_t g) const { return reps_.data() + ((size_t)i * n_head_kv_ + g) * 2 * head_dim_k_; }
     int64_t store_rows() const { return store_n_; }
+    // Segments from this file instead of the heap (kv.store = a path); the context owns it and
+    // resets it after the layers.
+    void set_file_store(KvFileStore* f) { file_ = f; }
     size_t store_bytes() const { return (size_t)store_n_ * (k_row_ + v_row_); }
 
 private:
@@ -219,6 +223,7 @@ private:
     int64_t store_n_ = 0;            // rows in the store
     std::vector<float> reps_;        // recall (n_reps, n_head_kv, 2, head_dim_k) block min/max keys
     int64_t n_reps_ = 0;
+    KvFileStore* file_ = nullptr;
 };
 
 }  // namespace rl

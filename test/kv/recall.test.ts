@@ -2,7 +2,11 @@
 // attends to the sinks, the topBlocks blocks with the highest min/max bound and its recent tail.
 // With every block selected and absolute positions it is the full cache; with fewer blocks it is
 // the reference's recall (test/kv/reference.ts: selection and remapped positions written from the
-// definition); chunking never changes a logit; stats report the store; bad options are coded errors.
+// definition); chunking never changes a logit; stats report the store; a file store equals the
+// memory store; bad options are coded errors.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
 import { loadModel, Model } from "../../lib";
 import { sharedTest, STORIES, tempDir } from "../helpers";
 import { decodeAll, Fixture, makeModel, randomTokens, TOL_F16KV, TOL_F64 } from "./fixtures";
@@ -137,6 +141,21 @@ test("recall contexts decode in shared batched steps with the same logits as alo
   await Promise.all([alone.close(), a.close(), b.close()]);
 });
 
+test("a file store gives the memory store's logits and stats, leaves no file behind, and resets", async () => {
+  const path = join(dir.path, "recall.store");
+  const mem = await f.model.createContext({ contextSize: Infinity, kv: recall(2, "remap") });
+  const file = await f.model.createContext({ contextSize: Infinity, kv: { ...recall(2, "remap"), store: path } });
+  expect(existsSync(path)).toBe(false); // unlinked once created: the mapping holds it
+  const want = await decodeAll(mem, toks, 37);
+  expect(maxRelError(await decodeAll(file, toks, 37), want, V)).toBe(0);
+  expect(file.stats()).toMatchObject({ storeBytes: mem.stats().storeBytes, blocks: mem.stats().blocks, selections: mem.stats().selections });
+  expect(file.stats().storeBytes).toBeGreaterThan(0);
+  await file.reset();
+  expect(file.stats().storeBytes).toBe(0);
+  expect(maxRelError(await decodeAll(file, toks, 200), want, V)).toBe(0);
+  await Promise.all([mem.close(), file.close()]);
+});
+
 test("bad options are coded errors", async () => {
   const bad = async (kv: object) => f.model.createContext({ contextSize: Infinity, kv: { policy: "recall", ...kv } });
   await expect(bad({ blockSize: 48, type: "f16" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/multiple of 32/) });
@@ -145,8 +164,10 @@ test("bad options are coded errors", async () => {
   await expect(bad({ topBlocks: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/topBlocks/) });
   await expect(bad({ recent: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   await expect(bad({ positions: "relative" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-  await expect(bad({ store: "/nonexistent-dir/recall.store" })).rejects.toMatchObject({ code: "UNSUPPORTED" });
+  await expect(bad({ store: "/nonexistent-dir/recall.store" })).rejects.toMatchObject({ code: "ENOENT", message: expect.stringMatching(/recall store/) });
+  await expect(bad({ store: dir.path })).rejects.toMatchObject({ code: "EISDIR" });
   await expect(bad({ store: 7 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  await expect(bad({ store: "" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   const ctx = await bad({ blockSize: 32, topBlocks: 1, recent: 8 });
   await ctx.decode(toks.slice(0, 100));
   await expect(ctx.saveState()).rejects.toMatchObject({ code: "UNSUPPORTED" });

@@ -20,7 +20,7 @@ wait
 g++ "${FLAGS[@]}" -o "$OUT" native/engine/selftest/engine_selftest.cpp \
   native/engine/batcher.cpp native/engine/context.cpp native/engine/encoder.cpp native/engine/load_util.cpp native/engine/transformer.cpp native/engine/transformer_load.cpp native/engine/transformer_gpu.cpp native/engine/matmul.cpp native/engine/repack.cpp \
   native/backend/gpu.cpp native/backend/vulkan/vk_backend.cpp native/backend/cuda/cuda_loader.cpp \
-  native/engine/ops.cpp native/kv/kv_cache.cpp native/kv/attention.cpp native/engine/sampler.cpp native/engine/thread_pool.cpp \
+  native/engine/ops.cpp native/kv/kv_cache.cpp native/kv/kv_store.cpp native/kv/attention.cpp native/engine/sampler.cpp native/engine/thread_pool.cpp \
   native/engine/weight_types.cpp native/engine/model.cpp \
   native/gguf/gguf.cpp native/gguf/gguf_file.cpp native/gguf/gguf_types.cpp \
   native/kernels/dispatch.cpp native/kernels/generic/kernels_generic.cpp native/kernels/generic/quants_generic.cpp \
