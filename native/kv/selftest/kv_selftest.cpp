@@ -9,7 +9,7 @@
 //    and exactly the right positions when a chunk (smaller, equal or larger than W) is staged;
 //    sinks keep 0..S-1 and the last R; h2o evicts the lowest score outside the recent tokens;
 //  - recall: evicted rows move into the store exactly once and unchanged (f16, q8_0, q4_0, any
-//    chunking); block min/max representatives equal a slow recomputation; selection equals a slow
+//    chunking; a file-backed store too); block min/max representatives equal a slow recomputation; selection equals a slow
 //    reference (exact scores, top-k, ties to the lower block index) and the bound holds; a 100K-token
 //    stream keeps the attended keys bounded and store bytes = evicted tokens x row bytes;
 //  - KV rows: quantize/dequantize error bounds; RoPE: rotating at p then by d equals rotating at p+d.
@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <unistd.h>
 #include <set>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "../../kernels/kernels.h"
 #include "../attention.h"
 #include "../kv_cache.h"
+#include "../kv_store.h"
 #include "../../util/selftest.h"
 
 using namespace rl;
@@ -518,6 +520,35 @@ static void test_recall_store(KvType type, const std::vector<int32_t>& chunks) {
     CHECK(st.L.recall_blocks() > 3, "recall %s: the stream made %lld blocks", kv_type_name(type), (long long)st.L.recall_blocks());
 }
 
+// A file-backed store holds the same rows as the heap one (segments mapped from one unlinked file),
+// and an unwritable path is a coded error.
+static void test_recall_file_store() {
+    KvFileStore file;
+    char path[] = "/tmp/ringllm-kv-selftest-XXXXXX";
+    const int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+    CHECK(file.open(path).ok(), "file store open");
+    CHECK(access(path, F_OK) != 0, "file store unlinked once created");
+    RecallStream st{{}, KvType::Q8_0, 2, 32, 32, {}, {}, 0};
+    CHECK(st.L.init(recall_config(4, 40, 32, 3), KvType::Q8_0, st.G, st.dk, st.dv).ok(), "recall init");
+    st.L.set_file_store(&file);
+    for (int i = 0; i < 30; i++) st.feed(333);  // 10K tokens: three 4096-row segments
+    bool rows_ok = true;
+    for (int64_t p = 0; p < st.n; p++) {
+        rows_ok &= std::memcmp(st.L.k_at(p), st.k[(size_t)p].data(), st.L.k_row_bytes()) == 0;
+        rows_ok &= std::memcmp(st.L.v_at(p), st.v[(size_t)p].data(), st.L.v_row_bytes()) == 0;
+    }
+    CHECK(rows_ok && st.L.store_rows() == st.n - 44, "file store: every row reads back unchanged (%lld rows)", (long long)st.L.store_rows());
+    CHECK(file.size() >= st.L.store_bytes(), "file store size %llu >= store bytes %zu", (unsigned long long)file.size(), st.L.store_bytes());
+    st.L.reset();
+    file.reset();
+    CHECK(file.size() == 0 && st.L.store_rows() == 0, "file store reset");
+    KvFileStore bad;
+    const Status e = bad.open("/nonexistent-dir/recall.store");
+    CHECK(!e.ok() && e.code == "ENOENT", "unwritable store path: %s", e.code.c_str());
+}
+
 // Block geometry: blocks tile [S, tail_lo) exactly, aligned to absolute multiples of B; the tail is
 // the last R positions plus the rest of their block.
 static void test_recall_geometry() {
@@ -668,6 +699,7 @@ int main() {
         test_recall_store(t, std::vector<int32_t>(300, 1));
     }
     test_recall_geometry();
+    test_recall_file_store();
     test_recall_select();
     test_recall_long();
     test_rows();
