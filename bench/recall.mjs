@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Passkey recall by KV policy (issue 18; README "Long context"). On the passkey model trained by
-// scripts/train-recall.py (models/ringllm-recall-passkey.gguf: random filler words, `key K V` pairs,
-// `ask K` answered by V; trained on 128-token sequences with full attention), one pair whose value
-// sits at a distance of 1x, 4x, 16x and 64x the recent window from the question (plus 3 distractor
-// pairs with other keys, anywhere before the question), `--trials` trials each. A trial is right when
+// scripts/train-recall.py (models/ringllm-recall-passkey.gguf: random filler words, fact tokens
+// `K=V`, `ask K` answered by V; trained on 128-token sequences with full attention), one fact at a
+// distance of 1x, 4x, 16x and 64x the recent window from the question (plus 3 distractor facts
+// about other keys, anywhere before the question), `--trials` trials each. A trial is right when
 // the argmax over the value tokens of the logits after `ask K` is V (chance: 1/64).
 // Policies at about the same attention budget (~100 keys): window 100, sinks 4 + 96, h2o 48 heavy +
 // 52 recent, recall 4 sinks + 32 recent + 1 block of 32 (tail <= 63: <= 99 keys) remap and absolute;
@@ -36,7 +36,8 @@ const require = createRequire(import.meta.url);
 const { loadModel, setLogger } = require(join(root, "dist", "cjs", "index.js"));
 
 // the vocabulary of scripts/train-recall.py
-const N_KEYS = 64, N_VALUES = 64, N_FILLER = 128, KEY = 3, ASK = 4, K0 = 5, V0 = K0 + N_KEYS, F0 = V0 + N_VALUES;
+const N_KEYS = 64, N_VALUES = 64, N_FILLER = 128, ASK = 3, K0 = 4, V0 = K0 + N_KEYS, F0 = V0 + N_VALUES, P0 = F0 + N_FILLER;
+const fact = (k, v) => P0 + k * N_VALUES + v;
 const R = 32;
 const DISTANCES = [1, 4, 16, 64].map((x) => x * R);
 const POLICIES = [
@@ -56,7 +57,7 @@ function rng(seed) {
   };
 }
 
-// BOS, filler, the pair (its value d tokens before the question's key), 3 distractor pairs, `ask K`.
+// BOS, filler, the fact (d tokens before the question's key), 3 distractor facts, `ask K`.
 function trial(d, seed) {
   const r = rng(seed);
   const n = d + 40;
@@ -69,15 +70,14 @@ function trial(d, seed) {
   }
   const value = Math.floor(r() * N_VALUES);
   const q = n - 1; // ids[q - 1] = ASK, ids[q] = K: the logits after K must name the value
-  const vPos = q - d;
-  ids[vPos - 2] = KEY; ids[vPos - 1] = K0 + keys[0]; ids[vPos] = V0 + value;
-  const used = new Set([vPos - 2, vPos - 1, vPos, q - 1, q]);
+  ids[q - d] = fact(keys[0], value);
+  const used = new Set([q - d, q - 1, q]);
   for (const k of keys.slice(1)) {
     for (;;) {
-      const s = 1 + Math.floor(r() * (q - 4));
-      if ([s, s + 1, s + 2].some((p) => used.has(p) || used.has(p - 1) || used.has(p + 1))) continue;
-      ids[s] = KEY; ids[s + 1] = K0 + k; ids[s + 2] = V0 + Math.floor(r() * N_VALUES);
-      [s, s + 1, s + 2].forEach((p) => used.add(p));
+      const s = 1 + Math.floor(r() * (q - 2));
+      if (used.has(s)) continue;
+      ids[s] = fact(k, Math.floor(r() * N_VALUES));
+      used.add(s);
       break;
     }
   }

@@ -3,15 +3,19 @@
 
 A tiny llama-architecture transformer (GQA 2:1, head dim 32, full causal attention, no sliding
 window) trained on synthetic key-value recall that fits its own context: random filler words with
-`key K V` pairs spread through them, then questions `ask K`, each answered with the value V that
-followed K. It is the model bench/recall.mjs measures KV policies with (issue 18): a pair that left
-a bounded cache can only be answered if the policy kept or retrieved it.
+`K=V` facts spread through them, then questions `ask K`, each answered with the value V of the fact
+about K. It is the model bench/recall.mjs measures KV policies with (issue 18): a fact that left a
+bounded cache can only be answered if the policy kept or retrieved it.
 
-Vocabulary (no tokenizer training; the bench feeds ids): <unk> 0, <s> 1, </s> 2, then "▁key",
-"▁ask", N_KEYS keys "▁k000".., N_VALUES values "▁v000".., N_FILLER filler words "▁f000"...
-A training sequence: BOS, then SEQ_LEN tokens of filler in which PAIRS pairs are placed at random
-non-overlapping places, and QUESTIONS questions about pairs already seen placed after them. Loss
-only on each question's answer (the token after `ask K`).
+Vocabulary (no tokenizer training; the bench feeds ids): <unk> 0, <s> 1, </s> 2, "▁ask" 3, N_KEYS
+keys "▁k00".., N_VALUES values "▁v00".., N_FILLER filler words "▁f000".., then one token per fact
+"▁k00=v00".. (N_KEYS x N_VALUES). A fact token's embedding is trained as the sum of a key part and a
+value part (exported as the plain table): a fact is one position, so one attention step can find
+it by its key and read its value — a 2-layer model this small learns that in minutes, where a
+two-token `K V` pair needs an induction circuit that forms only after far longer training.
+A training sequence: BOS, then SEQ_LEN tokens of filler in which PAIRS facts are placed at random
+places, and QUESTIONS questions about facts already seen placed after them. Loss only on each
+question's answer (the token after `ask K`).
 
 Needs Debian's python3-torch and python3-sentencepiece (train-tiny.py's model code is reused); CPU
 only. Same seed, same packages, same thread count: same model. Run:
@@ -32,6 +36,7 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,11 +45,12 @@ tiny = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tiny)
 
 N_KEYS, N_VALUES, N_FILLER = 64, 64, 128
-KEY, ASK = 3, 4
-K0 = 5
+ASK = 3
+K0 = 4
 V0 = K0 + N_KEYS
 F0 = V0 + N_VALUES
-VOCAB = F0 + N_FILLER
+P0 = F0 + N_FILLER  # fact (k, v): P0 + k * N_VALUES + v
+VOCAB = P0 + N_KEYS * N_VALUES
 
 CONFIG = dict(
     vocab_size=VOCAB,
@@ -68,10 +74,29 @@ CONFIG = dict(
 )
 
 
+class FactEmbedding(nn.Module):
+    """Token embeddings where fact (k, v) = key part k + value part v (the other tokens: a table)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.base = nn.Embedding(P0, dim)
+        nn.init.normal_(self.base.weight, std=0.02)
+        self.key = nn.Parameter(torch.randn(N_KEYS, dim) * 0.02)
+        self.value = nn.Parameter(torch.randn(N_VALUES, dim) * 0.02)
+
+    def table(self):
+        facts = (self.key[:, None, :] + self.value[None, :, :]).reshape(N_KEYS * N_VALUES, -1)
+        return torch.cat([self.base.weight, facts])
+
+    def forward(self, idx):
+        return F.embedding(idx, self.table())
+
+
 def tokens():
-    t = ["<unk>", "<s>", "</s>", "\u2581key", "\u2581ask"]
-    t += [f"\u2581k{i:03d}" for i in range(N_KEYS)] + [f"\u2581v{i:03d}" for i in range(N_VALUES)]
+    t = ["<unk>", "<s>", "</s>", "\u2581ask"]
+    t += [f"\u2581k{i:02d}" for i in range(N_KEYS)] + [f"\u2581v{i:02d}" for i in range(N_VALUES)]
     t += [f"\u2581f{i:03d}" for i in range(N_FILLER)]
+    t += [f"\u2581k{k:02d}=v{v:02d}" for k in range(N_KEYS) for v in range(N_VALUES)]
     assert len(t) == VOCAB
     return t
 
@@ -82,21 +107,30 @@ def make_sequence(rng, c):
     ids = [1] + [F0 + rng.randrange(N_FILLER) for _ in range(T)]
     w = [0] * (T + 1)
     keys = rng.sample(range(N_KEYS), c["pairs"])
-    # slots of 3 tokens: pairs anywhere in the first 3/4, questions after their pair
-    starts = sorted(rng.sample(range(1, (T - 2) // 3), c["pairs"] + c["questions"]))
+    # slots of 3 tokens: a fact (its first token), or a question `ask K V` about a fact before it
+    starts = sorted(rng.sample(range(0, (T - 2) // 3), c["pairs"] + c["questions"]))
     slots = [1 + 3 * s for s in starts]
     placed = []
     for s in slots:
-        asked = [p for p in placed if p[2] < s]
+        asked = [p for p in placed if p[2] <= s]
         if len(placed) < c["pairs"] and (not asked or rng.random() < 0.6):
             k, v = keys[len(placed)], rng.randrange(N_VALUES)
-            ids[s:s + 3] = [KEY, K0 + k, V0 + v]
-            placed.append((k, v, s + 3))
+            ids[s] = P0 + k * N_VALUES + v
+            placed.append((k, v, s + 1))
         elif asked:
             k, v, _ = rng.choice(asked)
             ids[s:s + 3] = [ASK, K0 + k, V0 + v]
             w[s + 2] = 1
     return ids[:T + 1], w[:T + 1]
+
+
+def answer_logits(model, x, w):
+    """Logits at the positions whose next token is an answer (the output layer only runs there)."""
+    T = x.shape[1]
+    h = model.tok_emb(x)
+    for b in model.blocks:
+        h = b(h, model.cos[:T], model.sin[:T], model.mask[:T, :T])
+    return model.output(model.norm(h[w > 0]))
 
 
 def batch(rng, c, n):
@@ -108,8 +142,8 @@ def batch(rng, c, n):
 def accuracy(model, rng, c, n=256):
     model.eval()
     x, w = batch(rng, c, n)
-    pred = model(x[:, :-1]).argmax(-1)
-    ok = ((pred == x[:, 1:]).float() * w[:, 1:]).sum() / w[:, 1:].sum()
+    pred = answer_logits(model, x[:, :-1], w[:, 1:]).argmax(-1)
+    ok = (pred == x[:, 1:][w[:, 1:] > 0]).float().mean()
     model.train()
     return ok.item()
 
@@ -129,6 +163,7 @@ def main():
     rng = random.Random(args.seed)
     t0 = time.time()
     model = tiny.TinyLlama(c)
+    model.tok_emb = FactEmbedding(c["dim"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params}", flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
@@ -141,9 +176,7 @@ def main():
         for group in opt.param_groups:
             group["lr"] = tiny.lr_at(step, c)
         x, w = batch(rng, c, c["batch_size"])
-        logits = model(x[:, :-1])
-        nll = F.cross_entropy(logits.reshape(-1, VOCAB), x[:, 1:].reshape(-1), reduction="none")
-        loss = (nll * w[:, 1:].reshape(-1)).sum() / w[:, 1:].sum()
+        loss = F.cross_entropy(answer_logits(model, x[:, :-1], w[:, 1:]), x[:, 1:][w[:, 1:] > 0])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -156,6 +189,8 @@ def main():
             print(f"time limit: stopped after step {step}", flush=True)
             break
     with torch.no_grad():
+        table = model.tok_emb.table().half().float()  # what the GGUF holds
+        model.tok_emb = torch.nn.Embedding.from_pretrained(table, freeze=True)
         for p in model.parameters():
             if p.dim() == 2:
                 p.copy_(p.half().float())
@@ -203,8 +238,8 @@ whether a fact that left the attention window can still be answered.
 | attention | {c["n_heads"]} query heads, {c["n_kv_heads"]} KV heads, head dim {c["dim"] // c["n_heads"]}, full causal (no sliding window) |
 | trained sequence length | {c["seq_len"]} (`llama.context_length`) |
 | positions | RoPE base {c["rope_base"]:g}, GGUF "NORM" order |
-| vocabulary | {VOCAB}: `<unk>` 0, `<s>` 1, `</s>` 2, `▁key` {KEY}, `▁ask` {ASK}, keys `▁k000..` from {K0}, values `▁v000..` from {V0}, filler `▁f000..` from {F0} (feed ids; the pieces are labels, not a trained tokenizer) |
-| task | filler words; `▁key K V` pairs; `▁ask K` answered by V (loss on the answers only) |
+| vocabulary | {VOCAB}: `<unk>` 0, `<s>` 1, `</s>` 2, `▁ask` {ASK}, keys `▁k00..` from {K0}, values `▁v00..` from {V0}, filler `▁f000..` from {F0}, facts `▁k00=v00..` from {P0} (id {P0} + key x {N_VALUES} + value; feed ids: the pieces are labels, not a trained tokenizer) |
+| task | filler words; fact tokens `K=V`; `▁ask K` answered by V (loss on the answers only) |
 | weights | F16 matrices, F32 norms |
 
 Held-out answer accuracy with F16 weights, within the trained length: {acc:.4f} (chance {1 / N_VALUES:.4f}).
