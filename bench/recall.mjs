@@ -41,7 +41,7 @@ const fact = (k, v) => P0 + k * N_VALUES + v;
 const R = 32;
 const DISTANCES = [1, 4, 16, 64].map((x) => x * R);
 const POLICIES = [
-  ["full", { policy: "full" }, (d) => d + 64],
+  ["full", { policy: "full" }, (d) => d + 40 + Number(values.steps)],
   ["window", { policy: "window", window: 100 }],
   ["sinks", { policy: "sinks", sinks: 4, recent: 96 }],
   ["h2o", { policy: "h2o", heavy: 48, recent: 52 }],
