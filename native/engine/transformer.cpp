@@ -1356,7 +1356,7 @@ Status transformer_estimate(const Model& m, const ContextParams& params, MemoryE
                                                     "\" needs head dimensions that are multiples of 32; use kv.type \"f16\"");
     std::vector<KvLayerConfig> configs;
     if (!(st = transformer_kv_configs(hp, n_ctx, params.kv, &configs)).ok()) return st;
-    bool full = false, sinks = false;
+    bool full = false, sinks = false, recall = false;
     for (const KvLayerConfig& c : configs) {
         const int64_t slots = kv_layer_slots(c);
         const int64_t heads = c.policy == KvPolicy::H2O ? hp.n_head_kv : 1;
@@ -1365,14 +1365,15 @@ Status transformer_estimate(const Model& m, const ContextParams& params, MemoryE
                    slots * heads * 8;  // positions (and h2o scores)
         full |= c.policy == KvPolicy::Full;
         sinks |= c.policy == KvPolicy::Sinks;
+        recall |= c.policy == KvPolicy::Recall;  // + its store, which grows with the stream (not estimated)
     }
     const int64_t B = full ? std::min<int64_t>(params.n_batch, n_ctx) : params.n_batch;
     const int64_t E = hp.n_embd, F = hp.n_ff, q_dim = (int64_t)hp.n_head * hp.head_dim_k;
     const int64_t k_dim = (int64_t)hp.n_head_kv * hp.head_dim_k, v_dim = (int64_t)hp.n_head_kv * hp.head_dim_v;
     const int64_t o_dim = (int64_t)hp.n_head * hp.head_dim_v;
-    // x, h, o, gate, up, q (and the sinks' two copies), k, v, attention out; quantized activations;
+    // x, h, o, gate, up, q (and the sinks' two copies, recall's one), k, v, attention out; quantized activations;
     // the last logits and the sampler's buffers
-    out->compute = 4 * B * (3 * E + 2 * F + q_dim * (sinks ? 3 : 1) + k_dim + v_dim + o_dim) + 2 * B * std::max(E, F) +
+    out->compute = 4 * B * (3 * E + 2 * F + q_dim * (sinks ? 3 : recall ? 2 : 1) + k_dim + v_dim + o_dim) + 2 * B * std::max(E, F) +
                    (int64_t)hp.n_vocab * 16;
     return status_ok();
 }
