@@ -5,7 +5,7 @@
 // common token prefix of that rendering and what it holds, and decodes the rest (a template that
 // rewrites history costs a partial re-evaluation, never a wrong cache). When the next turn would
 // not fit, the oldest turns after the system message are dropped (truncatedTurns says so).
-// Ring caches (window, sinks, h2o) cannot rewind once they evict: the chat only appends the
+// Ring caches (window, sinks, h2o, recall) cannot rewind once they evict: the chat only appends the
 // difference between two renderings of the last turns, so a turn costs the same at turn 1,000 as
 // at turn 1; keepSystem pins the system prompt as the sinks of a sinks cache.
 import { readFile, writeFile } from "node:fs/promises";

@@ -166,10 +166,7 @@ def main():
     model.tok_emb = FactEmbedding(c["dim"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params}", flush=True)
-    decay = [p for p in model.parameters() if p.dim() == 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": c["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=c["lr"], betas=(0.9, 0.95))
+    opt = tiny.make_optimizer(model, c)
     log = []
     step = 0
     for step in range(c["steps"]):
@@ -191,27 +188,12 @@ def main():
     with torch.no_grad():
         table = model.tok_emb.table().half().float()  # what the GGUF holds
         model.tok_emb = torch.nn.Embedding.from_pretrained(table, freeze=True)
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.copy_(p.half().float())
+    tiny.round_matrices_f16(model)
     acc = accuracy(model, random.Random(99), c, 1024)
     print(f"final (F16 weights): answer accuracy {acc:.4f} on 1024 held-out sequences", flush=True)
 
     tmp = tempfile.mkdtemp(prefix="ringllm-recall-")
-    names = {"tok_emb.weight": "token_embd.weight", "norm.weight": "output_norm.weight", "output.weight": "output.weight"}
-    per_block = {"attn_norm": "attn_norm", "wq": "attn_q", "wk": "attn_k", "wv": "attn_v", "wo": "attn_output",
-                 "ffn_norm": "ffn_norm", "w_gate": "ffn_gate", "w_up": "ffn_up", "w_down": "ffn_down"}
-    tensors = []
-    for name, p in model.state_dict().items():
-        if name.startswith("blocks."):
-            _, l, mod, _ = name.split(".")
-            gname = f"blk.{l}.{per_block[mod]}.weight"
-        else:
-            gname = names[name]
-        a = p.detach().float().contiguous().numpy()
-        file = os.path.join(tmp, gname + ".f32")
-        a.tofile(file)
-        tensors.append({"name": gname, "shape": list(reversed(a.shape)), "file": file, "type": "F16" if a.ndim == 2 else "F32"})
+    tensors = tiny.write_tensors(model, tmp)
     toks = tokens()
     gguf_path = os.path.join(args.out, "ringllm-recall-passkey.gguf")
     manifest = {"config": c, "seed": args.seed, "tokens": toks, "scores": [0.0] * VOCAB,

@@ -415,6 +415,45 @@ def segment_nll(model, stream, weights, n):
     return total, count
 
 
+def make_optimizer(model, c):
+    """AdamW (beta 0.9/0.95), weight decay on the matrices only."""
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": c["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=c["lr"], betas=(0.9, 0.95),
+    )
+
+
+def round_matrices_f16(model):
+    """The exported file stores matrices as F16: round them so evaluation sees exactly those weights."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.copy_(p.half().float())
+
+
+def write_tensors(model, tmp):
+    """Each tensor as raw f32 in tmp, with its GGUF name, shape and target type (the exporter's manifest)."""
+    names = {"tok_emb.weight": "token_embd.weight", "norm.weight": "output_norm.weight", "output.weight": "output.weight"}
+    per_block = {"attn_norm": "attn_norm", "wq": "attn_q", "wk": "attn_k", "wv": "attn_v", "wo": "attn_output",
+                 "ffn_norm": "ffn_norm", "w_gate": "ffn_gate", "w_up": "ffn_up", "w_down": "ffn_down"}
+    tensors = []
+    for name, p in model.state_dict().items():
+        if name.startswith("blocks."):
+            _, l, mod, _ = name.split(".")
+            gname = f"blk.{l}.{per_block[mod]}.weight"
+        else:
+            gname = names[name]
+        a = p.detach().float().contiguous().numpy()
+        file = os.path.join(tmp, gname + ".f32")
+        a.tofile(file)
+        # GGUF lists dimensions innermost first: a PyTorch (out, in) matrix is [in, out].
+        tensors.append({"name": gname, "shape": list(reversed(a.shape)), "file": file,
+                        "type": "F16" if a.ndim == 2 else "F32"})
+    return tensors
+
+
 def lr_at(step, c):
     if step < c["warmup"]:
         return c["lr"] * (step + 1) / c["warmup"]
@@ -500,12 +539,7 @@ def main():
     model = TinyLlama(c)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params}")
-    decay = [p for p in model.parameters() if p.dim() == 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": c["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=c["lr"], betas=(0.9, 0.95),
-    )
+    opt = make_optimizer(model, c)
     gen = torch.Generator().manual_seed(args.seed)
     T, B = c["seq_len"], c["batch_size"]
     log = []
@@ -530,11 +564,7 @@ def main():
             print(line, flush=True)
             log.append(line)
 
-    # The exported file stores matrices as F16: evaluate (and export) exactly those weights.
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.copy_(p.half().float())
+    round_matrices_f16(model)
     s, n = segment_nll(model, ids[: 200 * T + 1], weights[: 200 * T + 1], T)
     train_loss = s / n
     s, n = segment_nll(model, val, val_w, T)
@@ -591,22 +621,7 @@ def main():
 
     # Raw tensors + manifest for the GGUF exporter (our own writer, scripts/gguf/writer.ts).
     tokens, scores, types = vocab_metadata(sp)
-    names = {"tok_emb.weight": "token_embd.weight", "norm.weight": "output_norm.weight", "output.weight": "output.weight"}
-    per_block = {"attn_norm": "attn_norm", "wq": "attn_q", "wk": "attn_k", "wv": "attn_v", "wo": "attn_output",
-                 "ffn_norm": "ffn_norm", "w_gate": "ffn_gate", "w_up": "ffn_up", "w_down": "ffn_down"}
-    tensors = []
-    for name, p in model.state_dict().items():
-        if name.startswith("blocks."):
-            _, l, mod, _ = name.split(".")
-            gname = f"blk.{l}.{per_block[mod]}.weight"
-        else:
-            gname = names[name]
-        a = p.detach().float().contiguous().numpy()
-        file = os.path.join(tmp, gname + ".f32")
-        a.tofile(file)
-        # GGUF lists dimensions innermost first: a PyTorch (out, in) matrix is [in, out].
-        tensors.append({"name": gname, "shape": list(reversed(a.shape)), "file": file,
-                        "type": "F16" if a.ndim == 2 else "F32"})
+    tensors = write_tensors(model, tmp)
     gguf_path = os.path.join(args.out, "ringllm-tiny-fortunes.gguf")
     manifest = {"config": c, "seed": args.seed, "tokens": tokens, "scores": scores, "token_types": types,
                 "eot_token_id": IM_END, "chat_template": CHAT_TEMPLATE, "tensors": tensors, "out": gguf_path}
