@@ -23,7 +23,6 @@ only. Same seed, same packages, same thread count: same model. Run:
 Writes models/ringllm-recall-passkey.gguf (via scripts/export-tiny.ts) and models/RECALL.md.
 """
 
-import argparse
 import importlib.util
 import json
 import math
@@ -149,11 +148,7 @@ def accuracy(model, rng, c, n=256):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "models"))
-    ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--steps", type=int, default=CONFIG["steps"])
-    ap.add_argument("--threads", type=int, default=1)
+    ap = tiny.base_args(__doc__.split("\n")[0], CONFIG["steps"])
     ap.add_argument("--minutes", type=float, default=25.0, help="stop training after this long (then export)")
     args = ap.parse_args()
     c = dict(CONFIG, steps=args.steps)
@@ -174,10 +169,7 @@ def main():
             group["lr"] = tiny.lr_at(step, c)
         x, w = batch(rng, c, c["batch_size"])
         loss = F.cross_entropy(answer_logits(model, x[:, :-1], w[:, 1:]), x[:, 1:][w[:, 1:] > 0])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        tiny.optimizer_step(opt, model, loss)
         if step % 100 == 0 or step == c["steps"] - 1:
             line = f"step {step:5d}  loss {loss.item():.4f}  acc {accuracy(model, random.Random(7), c):.3f}  {time.time() - t0:.0f}s"
             print(line, flush=True)

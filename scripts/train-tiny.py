@@ -425,6 +425,24 @@ def make_optimizer(model, c):
     )
 
 
+def optimizer_step(opt, model, loss):
+    """One update: gradients of loss, clipped to norm 1."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
+def base_args(description, steps):
+    """The options every training script takes: --out, --seed, --steps, --threads."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--out", default=os.path.join(ROOT, "models"))
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--threads", type=int, default=1)
+    return ap
+
+
 def round_matrices_f16(model):
     """The exported file stores matrices as F16: round them so evaluation sees exactly those weights."""
     with torch.no_grad():
@@ -486,11 +504,7 @@ def chat_prompt_ids(sp, messages):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "models"))
-    ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--steps", type=int, default=CONFIG["steps"])
-    ap.add_argument("--threads", type=int, default=1)
+    ap = base_args(__doc__.split("\n")[0], CONFIG["steps"])
     ap.add_argument("--val-chars", type=int, default=8000, help="size of the committed validation slice")
     args = ap.parse_args()
     c = dict(CONFIG, steps=args.steps)
@@ -552,10 +566,7 @@ def main():
         logits = model(batch[:, :-1])
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="none")
         loss = (nll * bw).sum() / bw.sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, model, loss)
         if step % 50 == 0 or step == c["steps"] - 1:
             line = f"step {step:5d}  loss {loss.item():.4f}  lr {lr_at(step, c):.2e}  {time.time() - t0:.0f}s"
             if step % 200 == 0 or step == c["steps"] - 1:
