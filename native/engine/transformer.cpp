@@ -476,9 +476,10 @@ void TransformerContext::rotate_heads(const LayerKind& kind, int64_t delta, floa
 Status TransformerContext::attention_recall(KvLayer& kv, int32_t il, int32_t m, int64_t pos0, int32_t r0) {
     const int32_t n_kv = hp_.n_head_kv, G = attn_.group, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
     const KvLayerConfig& c = kv.config();
-    const int64_t S = c.sinks, K = c.top_blocks;
+    const int64_t S = c.sinks;
     const size_t pf = attn_partial_floats(attn_);
     const int64_t max_avail = kv.recall_avail(pos0 + m - 1);
+    const int64_t K = std::min<int64_t>(c.top_blocks, max_avail);  // blocks a query of this call selects at most
     // per worker: K + 2 partials, attn_block scratch, a rotated query (G, dk), RoPE table, scores
     const size_t stride = (size_t)(K + 2) * pf + attn_block_scratch_floats(attn_, G) + (size_t)G * dk +
                           (size_t)hp_.n_rot + 2 + (size_t)max_avail;

@@ -168,6 +168,9 @@ test("bad options are coded errors", async () => {
   await expect(bad({ store: dir.path })).rejects.toMatchObject({ code: "EISDIR" });
   await expect(bad({ store: 7 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   await expect(bad({ store: "" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  const huge = await bad({ blockSize: 32, topBlocks: 1 << 20, recent: 8 }); // scratch sized by the blocks that exist
+  await huge.decode(toks.slice(0, 100));
+  await huge.close();
   const ctx = await bad({ blockSize: 32, topBlocks: 1, recent: 8 });
   await ctx.decode(toks.slice(0, 100));
   await expect(ctx.saveState()).rejects.toMatchObject({ code: "UNSUPPORTED" });
