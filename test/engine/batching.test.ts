@@ -60,7 +60,13 @@ async function aloneGreedy(m: Model, prompts: string[], maxTokens: number): Prom
 }
 
 describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
-  test("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types", async () => {
+  // ragged prompts: some longer than one 128-row chunk, one a single token (decode steps where one
+  // sequence holds most of the attention work: one sequence at a time, each split over the pool);
+  // then prompts of similar lengths (decode steps spread the sequences over the pool's threads)
+  test.each([
+    ["ragged", [300, 1, 57, 140, 12]],
+    ["similar", [40, 33, 57, 45, 12]],
+  ])("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types (%s prompts)", async (_, lengths) => {
     const m = models[name];
     const next = rng(7);
     const kvs: ContextOptions["kv"][] = [
@@ -70,8 +76,7 @@ describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
       { policy: "h2o", heavy: 32, recent: 64 },
       { policy: "full", type: "q8_0" },
     ];
-    // ragged prompts: some longer than one 128-row chunk, one a single token
-    const prompts = [300, 1, 57, 140, 12].map((n) => randomTokens(next, n));
+    const prompts = (lengths as number[]).map((n) => randomTokens(next, n));
     const batched = await Promise.all(kvs.map((kv) => m.createContext({ contextSize: 512, threads: 2, kv })));
     const got = await run(batched, prompts, 12);
     const stats = batched[0].stats().batch!;
