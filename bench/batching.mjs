@@ -81,6 +81,10 @@ console.log(JSON.stringify({
   model: file, sequences: N, promptTokens: PROMPT, tokensEach: TOKENS, threads: THREADS,
   tokPerS: { ringllm1: m.ours1, ringllmN: m.oursN, llamaCpp1: m.theirs1, llamaCppN: m.theirsN },
   ratios: { ringllmNover1: m.oursN / m.ours1, llamaCppNover1: m.theirsN / m.theirs1, ringllmNoverLlamaCppN: m.oursN / m.theirsN },
+  // every sequence's prompt and all but its last generated token go through the forward pass: the
+  // rows/s the N-sequence runs processed (compare with the matmul ceiling: bench-kernels gemm GFLOP/s
+  // / 2 flops per weight / the model's weights)
+  ringllmNrowsPerS: m.oursN * (PROMPT + TOKENS - 1) / TOKENS,
   batcher: { meanSequences: stats.meanSequences, maxSequences: stats.maxSequences },
   runs: res,
 }, null, 2));

@@ -8,6 +8,9 @@ namespace rl {
 // KiB for 2K-5K wide rows) stay in L2 while the groups stream through.
 static const int32_t k_token_chunk = 64;
 
+// Work units (multiply-adds, for ThreadPool::split_for) of quantizing one activation.
+static const int64_t k_quantize_cost = 16;
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t matmul_act_bytes(const WeightMatrix& w, int32_t n_tok) {
@@ -44,21 +47,26 @@ struct PreparedAct {
     const int32_t* s = nullptr;
 };
 
-static PreparedAct prepare_act(const WeightMatrix& w, const float* x, int64_t x_stride, int32_t n_tok, uint8_t* act) {
+static PreparedAct prepare_act(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_stride, int32_t n_tok,
+                               uint8_t* act) {
     const WeightKernels* k = w.k;
     PreparedAct p{(const uint8_t*)x, (size_t)x_stride * sizeof(float)};
     if (k->act == ACT_F32) return p;
     p.a_stride = act_row_bytes(k->act, w.n_in);
-    for (int32_t t = 0; t < n_tok; t++) k->quantize_act(x + t * x_stride, act + t * p.a_stride, w.n_in);
     p.a0 = act;
-    if (w.packed && k->act == ACT_Q8_0) {  // Q8_K blocks carry their f32 scale and sums
-        const int64_t nb = w.n_in / 32;
-        float* d = (float*)(act + align64(p.a_stride * (size_t)n_tok));
-        int32_t* s = (int32_t*)((uint8_t*)d + align64((size_t)nb * 4 * (size_t)n_tok));
-        generic::packed_act_sums((const BlockQ8_0*)act, p.a_stride, nb, n_tok, d, s);
-        p.d = d;
-        p.s = s;
-    }
+    const bool sums = w.packed && k->act == ACT_Q8_0;  // Q8_K blocks carry their f32 scale and sums
+    const int64_t nb = w.n_in / 32;
+    float* d = sums ? (float*)(act + align64(p.a_stride * (size_t)n_tok)) : nullptr;
+    int32_t* s = sums ? (int32_t*)((uint8_t*)d + align64((size_t)nb * 4 * (size_t)n_tok)) : nullptr;
+    // rows are independent: spread over the pool when there are several (a batched step)
+    pool->parallel_for_work(n_tok, w.n_in * k_quantize_cost, [&](int64_t t0, int64_t t1, int) {
+        for (int64_t t = t0; t < t1; t++) k->quantize_act(x + t * x_stride, act + t * p.a_stride, w.n_in);
+        if (sums)
+            generic::packed_act_sums((const BlockQ8_0*)(act + t0 * p.a_stride), p.a_stride, nb, (int)(t1 - t0),
+                                     d + t0 * nb, s + t0 * nb);
+    });
+    p.d = d;
+    p.s = s;
     return p;
 }
 
@@ -81,7 +89,7 @@ static void packed_groups(const WeightMatrix& w, const PreparedAct& p, int64_t g
 
 void matmul(ThreadPool* pool, const WeightMatrix& w, const float* x, int64_t x_stride, int32_t n_tok, float* y,
             int64_t y_stride, uint8_t* act) {
-    const PreparedAct p = prepare_act(w, x, x_stride, n_tok, act);
+    const PreparedAct p = prepare_act(pool, w, x, x_stride, n_tok, act);
     if (!w.packed) {
         pool->parallel_for_work(w.n_out, w.n_in * n_tok, [&](int64_t begin, int64_t end, int) {
             rows_vec_dot(w, begin, end, p.a0, p.a_stride, n_tok, y, y_stride);
@@ -106,7 +114,7 @@ void matmul_many(ThreadPool* pool, const MatmulOut* outs, int n, const float* x,
         for (int i = 0; i < n; i++) matmul(pool, *outs[i].w, x, x_stride, n_tok, outs[i].y, outs[i].y_stride, act);
         return;
     }
-    const PreparedAct p = prepare_act(w0, x, x_stride, n_tok, act);
+    const PreparedAct p = prepare_act(pool, w0, x, x_stride, n_tok, act);
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += outs[i].w->packed_rows / kPackRows;
     // items: the matrices' groups one after another

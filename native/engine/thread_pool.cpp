@@ -20,6 +20,16 @@ namespace rl {
 static const int64_t k_min_work_per_thread = 128 * 1024;
 // Pause iterations a worker spins before sleeping (~tens of microseconds).
 static const int k_spin_iters = 20000;
+// Set while this thread runs a range of some pool's job: a nested call runs inline.
+static thread_local bool t_in_range = false;
+
+namespace {
+struct InRange {
+    bool saved = t_in_range;
+    InRange() { t_in_range = true; }
+    ~InRange() { t_in_range = saved; }
+};
+}  // namespace
 
 ThreadPool::~ThreadPool() { shutdown(); }
 
@@ -63,7 +73,10 @@ void ThreadPool::run_ranges(uint32_t gen, int worker) {
         // The range is ours and the job cannot end before we finish it, so its fields are stable.
         int64_t begin = job_items_ * r / split;
         int64_t end = job_items_ * (r + 1) / split;
-        job_fn_(job_ctx_, begin, end, worker);
+        {
+            InRange in_range;
+            job_fn_(job_ctx_, begin, end, worker);
+        }
         pending_.fetch_sub(1, std::memory_order_acq_rel);
         s = state_.load(std::memory_order_acquire);
     }
@@ -72,7 +85,7 @@ void ThreadPool::run_ranges(uint32_t gen, int worker) {
 void ThreadPool::run(int64_t n_items, int n_split, RangeFn fn, void* ctx) {
     if (n_items <= 0) return;
     int split = (int)std::min<int64_t>({(int64_t)std::max(1, n_split), (int64_t)n_threads_, n_items, 0xffff});
-    if (split <= 1) {
+    if (split <= 1 || t_in_range) {  // nested: t_in_range stays as it is
         fn(ctx, 0, n_items, 0);
         return;
     }

@@ -34,6 +34,9 @@ public:
     // Calls fn(begin, end, worker) over [0, n_items) split into `n_split` contiguous ranges
     // (clamped to [1, min(n_threads, n_items)]); worker is 0 for the caller, 1..n-1 for workers,
     // unique among concurrent calls (index per-thread scratch with it). Returns when all ranges ran.
+    // A call made from inside a range (nested) runs all of its items inline as worker 0: code that
+    // parallelizes over independent objects (e.g. one context per range) may call code that
+    // parallelizes itself, provided each object's worker-0 scratch is used by one thread at a time.
     template <class F>
     void parallel_for(int64_t n_items, int n_split, F&& fn) {
         run(n_items, n_split, &invoke<F>, (void*)&fn);

@@ -625,10 +625,13 @@ static void layer_out_ffn(const TransformerHparams& hp, const TransformerLayer& 
     if (!opt.parallel_ffn) norm_rows(opt, x, L.ffn_norm, h, mr, E, hp.rms_eps);
     const MatmulOut gate_up[2] = {{&L.w_gate, gate, F}, {&L.w_up, up, F}};
     matmul_many(pool, gate_up, 2, h, E, mr, act);
-    if (opt.act == FfnAct::GeluTanh)
-        ops_geglu(gate, up, (int64_t)mr * F);
-    else
-        ops_swiglu(gate, up, (int64_t)mr * F);
+    // rows spread over the pool when there are several (an exp or tanh per element: ~16 work units)
+    pool->parallel_for_work(mr, F * 16, [&](int64_t b, int64_t e, int) {
+        if (opt.act == FfnAct::GeluTanh)
+            ops_geglu(gate + b * F, up + b * F, (e - b) * F);
+        else
+            ops_swiglu(gate + b * F, up + b * F, (e - b) * F);
+    });
     matmul(pool, L.w_down, gate, F, mr, o, E, act);
     if (opt.post_norms)
         for (int32_t t = 0; t < mr; t++) ops_rmsnorm(o + t * E, L.post_ffn_norm.data(), o + t * E, E, hp.rms_eps);
@@ -1162,30 +1165,61 @@ public:
         ThreadPool* pool = pool_.get();
         uint8_t* act = act_.data();
         for (size_t i = 0, off = 0; i < n; off += (size_t)seqs[i].m, i++) cs[i]->embed_rows(seqs[i].tokens, seqs[i].m, x_.data() + off * E);
+        // per sequence: its first row in the step, and in the last layer its first kept row
+        offs_.resize(n);
+        kept_.resize(n);
+        st_.assign(n, status_ok());
+        for (size_t i = 0, off = 0, kept = 0; i < n; off += (size_t)seqs[i].m, i++) {
+            offs_[i] = (int64_t)off;
+            kept_[i] = (int64_t)kept;
+            kept += seqs[i].logits ? 1 : 0;
+        }
         for (int32_t il = 0; il < hp.n_layer; il++) {
             const TransformerLayer& L = w.layers[(size_t)il];
             const bool last = il == hp.n_layer - 1;
             layer_qkv(hp, L, x_.data(), h_.data(), q_.data(), k_.data(), v_.data(), (int32_t)rows, qd, kd, vd, pool, act);
             // each sequence's attention on its own cache; in the last layer only the rows whose
-            // logits are read go on, packed to the front (x and h moved with them)
-            int64_t kept = 0;
-            for (size_t i = 0, off = 0; i < n; off += (size_t)seqs[i].m, i++) {
+            // logits are read go on, packed to the front (x and h moved with them). When no sequence
+            // holds most of the work (decode steps), the sequences are spread over the pool, each
+            // attending on one thread (its nested parallel calls run inline, on its own scratch), with
+            // the same arithmetic as alone; otherwise one sequence at a time, each split over the pool.
+            int64_t work_max = 0, work_sum = 0;
+            for (size_t i = 0; i < n; i++) {
+                const int64_t wk = (int64_t)seqs[i].m * (cs[i]->pos_ + seqs[i].m);
+                work_max = std::max(work_max, wk);
+                work_sum += wk;
+            }
+            auto attend = [&](size_t i) {
                 TransformerContext& c = *cs[i];
                 const int32_t m = seqs[i].m;
+                const int64_t off = offs_[i];
                 std::copy(q_.begin() + off * qd, q_.begin() + (off + m) * qd, c.q_.begin());
                 std::copy(k_.begin() + off * kd, k_.begin() + (off + m) * kd, c.k_.begin());
                 std::copy(v_.begin() + off * vd, v_.begin() + (off + m) * vd, c.v_.begin());
                 const int32_t r0 = last ? (seqs[i].logits ? m - 1 : m) : 0;
-                Status st = c.attend_layer(il, m, c.pos_, r0);
-                if (!st.ok()) return st;
-                const int64_t dst = last ? kept : (int64_t)off;
+                st_[i] = c.attend_layer(il, m, c.pos_, r0);  // a recall store that cannot grow
+                const int64_t dst = last ? kept_[i] : off;
                 std::copy(c.att_.begin() + (int64_t)r0 * od, c.att_.begin() + (int64_t)m * od, att_.begin() + dst * od);
-                if (last && r0 < m) {
-                    std::copy(x_.begin() + (off + r0) * E, x_.begin() + (off + m) * E, x_.begin() + kept * E);
-                    std::copy(h_.begin() + (off + r0) * E, h_.begin() + (off + m) * E, h_.begin() + kept * E);
-                    kept += m - r0;
+            };
+            if (n > 1 && pool->n_threads() > 1 && 2 * work_max <= work_sum)
+                pool->parallel_for((int64_t)n, (int)n, [&](int64_t b, int64_t e, int) {
+                    for (int64_t i = b; i < e; i++) attend((size_t)i);
+                });
+            else
+                for (size_t i = 0; i < n; i++) attend(i);
+            for (size_t i = 0; i < n; i++)
+                if (!st_[i].ok()) return st_[i];
+            int64_t kept = 0;
+            if (last)
+                for (size_t i = 0; i < n; i++) {
+                    const int32_t m = seqs[i].m, r0 = seqs[i].logits ? m - 1 : m;
+                    const int64_t off = offs_[i];
+                    if (r0 < m) {
+                        std::copy(x_.begin() + (off + r0) * E, x_.begin() + (off + m) * E, x_.begin() + kept * E);
+                        std::copy(h_.begin() + (off + r0) * E, h_.begin() + (off + m) * E, h_.begin() + kept * E);
+                        kept += m - r0;
+                    }
                 }
-            }
             const int32_t mr = (int32_t)(last ? kept : rows);
             if (mr > 0)
                 layer_out_ffn(hp, L, x_.data(), h_.data(), att_.data(), o_.data(), gate_.data(), up_.data(), mr, od, pool, act);
@@ -1238,6 +1272,8 @@ private:
     size_t rows_ = 0;
     std::vector<float> x_, h_, q_, k_, v_, att_, o_, gate_, up_, logits_;
     std::vector<uint8_t> act_;
+    std::vector<int64_t> offs_, kept_;
+    std::vector<Status> st_;  // per sequence: its attention's status in the current layer
 };
 }  // namespace
 

@@ -13,6 +13,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include "../kernels/fp16.h"
 #include "../kernels/quants.h"
 #include "../util/state_io.h"
@@ -152,7 +157,27 @@ Status KvLayer::init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, i
     return status_ok();
 }
 
+// Gives the whole pages inside the first n bytes of a calloc'd buffer back to the system. On Linux they
+// read as zeros again, as after calloc, and cost no memory until written: a reset context (a server's
+// idle sequence) holds no KV pages. Elsewhere the pages stay (nothing reads an empty slot).
+static void release_pages(uint8_t* p, size_t n) {
+#if defined(__linux__)
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo) (void)madvise((void*)lo, hi - lo, MADV_DONTNEED);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 void KvLayer::reset() {
+    const bool written = n_seen_ > 0 || std::any_of(h2o_held_.begin(), h2o_held_.end(), [](int64_t h) { return h > 0; });
+    if (written) {
+        const size_t rows = (size_t)state_rows();
+        release_pages(k_, rows * k_row_);
+        release_pages(v_, rows * v_row_);
+    }
     n_seen_ = 0;
     store_free();
     store_n_ = 0;

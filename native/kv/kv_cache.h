@@ -100,7 +100,8 @@ public:
     KvLayer& operator=(const KvLayer&) = delete;
 
     Status init(const KvLayerConfig& cfg, KvType type, int32_t n_head_kv, int32_t head_dim_k, int32_t head_dim_v);
-    void reset();  // empty, positions forgotten (rows are not cleared: nothing reads an empty slot)
+    // Empty, positions forgotten; the pages of the rows written so far go back to the system (Linux).
+    void reset();
 
     const KvLayerConfig& config() const { return cfg_; }
     KvType type() const { return type_; }

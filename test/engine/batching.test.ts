@@ -60,7 +60,13 @@ async function aloneGreedy(m: Model, prompts: string[], maxTokens: number): Prom
 }
 
 describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
-  test("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types", async () => {
+  // ragged prompts: some longer than one 128-row chunk, one a single token (decode steps where one
+  // sequence holds most of the attention work: one sequence at a time, each split over the pool);
+  // then prompts of similar lengths (decode steps spread the sequences over the pool's threads)
+  test.each([
+    ["ragged", [300, 1, 57, 140, 12]],
+    ["similar", [40, 33, 57, 45, 12]],
+  ])("logits of sequences sharing steps equal each sequence alone, bit for bit, across KV policies and types (%s prompts)", async (_, lengths) => {
     const m = models[name];
     const next = rng(7);
     const kvs: ContextOptions["kv"][] = [
@@ -70,8 +76,7 @@ describe.each(["f32", "q4_0", "q8_0"])("%s", (name) => {
       { policy: "h2o", heavy: 32, recent: 64 },
       { policy: "full", type: "q8_0" },
     ];
-    // ragged prompts: some longer than one 128-row chunk, one a single token
-    const prompts = [300, 1, 57, 140, 12].map((n) => randomTokens(next, n));
+    const prompts = (lengths as number[]).map((n) => randomTokens(next, n));
     const batched = await Promise.all(kvs.map((kv) => m.createContext({ contextSize: 512, threads: 2, kv })));
     const got = await run(batched, prompts, 12);
     const stats = batched[0].stats().batch!;
@@ -182,7 +187,7 @@ test("logprobs: each generated token's log-probability from the raw logits, and 
   await ref.close();
 });
 
-test("64 idle contexts cost little memory; KV memory grows with the tokens held, not the context size", () => {
+test("64 idle contexts cost little memory; KV memory grows with the tokens held, not the context size, and a reset gives it back", () => {
   // in a child process: RSS is per process, and this one has other tests' allocations
   const script = `const r = require(${JSON.stringify(join(__dirname, "..", "..", "dist", "cjs", "index.js"))});
     (async () => {
@@ -196,15 +201,22 @@ test("64 idle contexts cost little memory; KV memory grows with the tokens held,
       const s0 = ctxs[0].stats();
       await Promise.all(ctxs.map((c, i) => c.decode(Array.from({ length: 100 }, (_, k) => 3 + ((i * 7 + k) % 500)))));
       const s1 = ctxs[0].stats();
-      console.log(JSON.stringify({ idle, kvBytes: s0.kvBytes, used0: s0.kvUsedBytes, used1: s1.kvUsedBytes }));
+      // 64 x 900 more tokens (KV: 64 x 1000 x 2 layers x 512 bytes = 62.5 MiB), then every context reset
+      await Promise.all(ctxs.map((c, i) => c.decode(Array.from({ length: 900 }, (_, k) => 3 + ((i * 5 + k) % 500)))));
+      const full = process.memoryUsage().rss;
+      await Promise.all(ctxs.map((c) => c.reset()));
+      const released = full - process.memoryUsage().rss;
+      console.log(JSON.stringify({ idle, kvBytes: s0.kvBytes, used0: s0.kvUsedBytes, used1: s1.kvUsedBytes, released }));
     })().catch((e) => { console.error(e); process.exit(1); });`;
   const res = require("node:child_process").spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
   expect(res.status).toBe(0);
-  const r = JSON.parse(res.stdout) as { idle: number; kvBytes: number; used0: number; used1: number };
+  const r = JSON.parse(res.stdout) as { idle: number; kvBytes: number; used0: number; used1: number; released: number };
   // each context could hold 1024 tokens x 2 layers x (K + V) f16 rows of 128 = 1 MiB of KV, and its
   // forward scratch for 512-row chunks is several MiB more: none of it is touched while idle
   expect(r.kvBytes).toBe(1024 * 2 * 2 * 128 * 2);
   expect(r.idle).toBeLessThan(24 * 1024 * 1024);
   expect(r.used0).toBe(0);
   expect(r.used1).toBe(100 * 2 * 2 * 128 * 2);
+  // reset gives the KV pages back (Linux): most of the 62.5 MiB written leaves the RSS
+  if (process.platform === "linux") expect(r.released).toBeGreaterThan(48 * 1024 * 1024);
 });
