@@ -100,8 +100,12 @@ async function main(): Promise<void> {
     ["dense (full, contextSize " + count + ")", { contextSize: count, kv: { policy: "full" } }],
     ["window 256 (no sinks)", { contextSize: Infinity, kv: { policy: "window", window: 256 } }],
     ["sinks 4 + recent 252", { contextSize: Infinity, kv: { policy: "sinks", sinks: 4, recent: 252 } }],
-    // recall at the same attention budget: 4 sinks + tail (92 recent, <= 123 with its block) + 4 blocks of 32 <= 255 keys
+    // recall at the same attention budget: 4 sinks + tail (R recent, <= R + 31 with its block) + K blocks of 32 <= 256 keys,
+    // from more blocks to more recent tokens
     ["recall remap 4+92+4x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 92, blockSize: 32, topBlocks: 4 } }],
+    ["recall remap 4+157+2x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 157, blockSize: 32, topBlocks: 2 } }],
+    ["recall remap 4+189+1x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 189, blockSize: 32, topBlocks: 1 } }],
+    ["recall remap 4+125+3x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 125, blockSize: 32, topBlocks: 3 } }],
     ["recall absolute 4+92+4x32", { contextSize: Infinity, kv: { policy: "recall", sinks: 4, recent: 92, blockSize: 32, topBlocks: 4, positions: "absolute" } }],
   ];
   for (const [label, opts] of process.argv.includes("--skip-dense") ? runs.slice(1) : runs) {
