@@ -62,7 +62,7 @@ if (process.env.RINGLLM_SMOKE_WORKER) {
     const info = r.systemInfo();
     console.log(JSON.stringify({
       node: process.version, platform: process.platform, arch: process.arch, kernels: info.kernels,
-      tiers: info.kernelTiers, threads: info.threads, prompt: main.prompt, tokens: main.tokens, text: main.text,
+      tiers: info.kernelTiers, threads: info.threads, dotprod: !!info.cpu.dotprod, prompt: main.prompt, tokens: main.tokens, text: main.text,
     }));
   })().catch((err) => {
     console.error(`smoke test failed: ${err && err.stack}`);

