@@ -73,10 +73,13 @@ if (process.env.RINGLLM_SMOKE_WORKER) {
       code = err instanceof r.RingllmError ? err.code : `not a RingllmError: ${err}`;
     }
     if (code !== "GGUF_BAD_MAGIC") throw new Error(`a bad file gave ${code}, not GGUF_BAD_MAGIC`);
+    // the GPU backends load their drivers at run time: whatever is there, listing them must not fail
+    const gpus = await r.listGpus();
     const info = r.systemInfo();
     console.log(JSON.stringify({
       node: process.version, platform: process.platform, arch: process.arch, kernels: info.kernels,
-      tiers: info.kernelTiers, threads: info.threads, dotprod: !!info.cpu.dotprod, prompt: main.prompt, tokens: main.tokens, text: main.text,
+      tiers: info.kernelTiers, threads: info.threads, dotprod: !!info.cpu.dotprod,
+      gpus: gpus.devices.map((d) => `${d.backend}: ${d.name}`), gpuErrors: gpus.errors, prompt: main.prompt, tokens: main.tokens, text: main.text,
     }));
   })().catch((err) => {
     console.error(`smoke test failed: ${err && err.stack}`);

@@ -10,7 +10,7 @@
 // older (gcc -MMD). Usage: node scripts/prebuild.mjs [target ...] (default: all). Runs 2 compiles at
 // a time (RINGLLM_PREBUILD_JOBS to change).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, copyFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, copyFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,14 +51,14 @@ const TARGETS = {
     link: LINUX_LINK,
   },
   "linux-arm64": {
-    cxx: "aarch64-linux-gnu-g++", strip: "aarch64-linux-gnu-strip",
+    cxx: "aarch64-linux-gnu-g++", strip: "aarch64-linux-gnu-strip", cross: true,
     cflags: ["-fPIC", "-pthread", "-DRINGLLM_GLIBC_COMPAT", "-march=armv8-a"],
     isa: {},
     extra: ["native/util/glibc_compat.cpp"],
     link: LINUX_LINK,
   },
   "win32-x64": {
-    cxx: "x86_64-w64-mingw32-g++-posix", strip: "x86_64-w64-mingw32-strip",
+    cxx: "x86_64-w64-mingw32-g++-posix", strip: "x86_64-w64-mingw32-strip", cross: true,
     cflags: ["-D_WIN32_WINNT=0x0A00", "-DUNICODE", "-D_UNICODE", "-DNOMINMAX"],
     isa: { avx2: gypi.ringllm_flags_avx2, avx512: gypi.ringllm_flags_avx512 },
     extra: [],
@@ -99,6 +99,19 @@ async function pool(tasks) {
   await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
 }
 
+// The Vulkan headers (Debian's libvulkan-dev) for the cross compilers (MinGW does not search
+// /usr/include): a folder holding only them, so the GPU backend is in every prebuild (it loads the
+// Vulkan loader at run time; without the headers it compiles to a stub).
+function vulkanInclude() {
+  if (!existsSync("/usr/include/vulkan/vulkan.h")) return [];
+  const dir = join(root, "build-prebuilds", "vulkan-include");
+  mkdirSync(dir, { recursive: true });
+  for (const sub of ["vulkan", "vk_video"]) {
+    if (existsSync(`/usr/include/${sub}`) && !existsSync(join(dir, sub))) symlinkSync(`/usr/include/${sub}`, join(dir, sub));
+  }
+  return [`-isystem${dir}`];
+}
+
 async function build(name) {
   const t = TARGETS[name];
   if (!t) throw new Error(`unknown target ${name} (known: ${Object.keys(TARGETS).join(", ")})`);
@@ -119,7 +132,7 @@ async function build(name) {
     objs.push(obj);
     return async () => {
       if (fresh(obj, obj.replace(/\.o$/, ".d"))) return;
-      await run(t.cxx, [...COMMON, ...t.cflags, ...isa, "-MMD", "-c", src, "-o", relative(root, obj)]);
+      await run(t.cxx, [...COMMON, ...t.cflags, ...(t.cross ? vulkanInclude() : []), ...isa, "-MMD", "-c", src, "-o", relative(root, obj)]);
       compiled++;
     };
   }));
