@@ -3,8 +3,9 @@
 //   linux-x64    g++ (this machine), static libstdc++, glibc symbols pinned to <= 2.28
 //                (native/util/glibc_compat.cpp, checked by scripts/check-glibc.sh)
 //   linux-arm64  aarch64-linux-gnu-g++, the same pinning (base glibc 2.17)
-//   win32-x64    x86_64-w64-mingw32-g++-posix, linked against an import library for node.exe made
-//                with dlltool from node-api-headers' node_api.def; libstdc++/libgcc/winpthread static
+//   win32-x64    x86_64-w64-mingw32-g++-posix, linked against a delay-load import library for
+//                node.exe made with dlltool from node-api-headers' node_api.def (bound to the host
+//                executable by native/addon/win_delay_load.cpp); libstdc++/libgcc/winpthread static
 // The sources and ISA flags come from native/sources.gypi (the list binding.gyp and CMakeLists.txt
 // read). Objects go to build-prebuilds/<target>/ and are reused while the source and its headers are
 // older (gcc -MMD). Usage: node scripts/prebuild.mjs [target ...] (default: all). Runs 2 compiles at
@@ -59,9 +60,9 @@ const TARGETS = {
   },
   "win32-x64": {
     cxx: "x86_64-w64-mingw32-g++-posix", strip: "x86_64-w64-mingw32-strip", cross: true,
-    cflags: ["-D_WIN32_WINNT=0x0A00", "-DUNICODE", "-D_UNICODE", "-DNOMINMAX"],
+    cflags: ["-D_WIN32_WINNT=0x0A00", "-DUNICODE", "-D_UNICODE", "-DNOMINMAX", "-DRINGLLM_DELAY_LOAD_HOOK"],
     isa: { avx2: gypi.ringllm_flags_avx2, avx512: gypi.ringllm_flags_avx512 },
-    extra: [],
+    extra: ["native/addon/win_delay_load.cpp"],
     link: ["-shared", "-s", "-static", "-static-libgcc", "-static-libstdc++"],
     importLib: true,
   },
@@ -138,9 +139,10 @@ async function build(name) {
   }));
   const link = [...objs];
   if (t.importLib) {
-    // node.exe exports the Node-API functions; the addon imports them from it by this library.
-    const lib = join(out, "node.lib.a");
-    await run("x86_64-w64-mingw32-dlltool", ["-d", napiDef, "-D", "node.exe", "-l", lib]);
+    // node.exe exports the Node-API functions; the addon imports them by this delay-load library,
+    // bound on first use to the host executable (native/addon/win_delay_load.cpp: Electron too).
+    const lib = join(out, "node.delay.a");
+    await run("x86_64-w64-mingw32-dlltool", ["-d", napiDef, "-D", "node.exe", "-y", lib]);
     link.push(lib);
   }
   const addon = join(out, "ringllm.node");

