@@ -69,6 +69,7 @@ export interface NativeBinding {
   ggmlTypes(): { id: number; name: string; blockSize: number; blockBytes: number; computable: boolean }[];
   kernelRun(tier: string, op: string, ...arrays: (Float32Array | Uint16Array)[]): unknown;
   samplerRun(logits: Float32Array, params: Record<string, unknown>, seed: number, draws: number, history: Uint32Array): Uint32Array;
+  setCudaPluginPath?(path: string): void;
 }
 
 const ADDON_FILE = "ringllm.node";
@@ -103,6 +104,22 @@ export function addonCandidates(root = packageRoot()): string[] {
   return out;
 }
 
+/** The optional package that carries the CUDA plugin for this platform (installed beside ringllm). */
+export const CUDA_PACKAGE = `@ringllm/${process.platform}-${process.arch}-cuda`;
+const CUDA_PLUGIN_FILE = process.platform === "win32" ? "ringllm_cuda.dll" : "libringllm_cuda.so";
+
+/** The CUDA plugin file of an installed @ringllm/<platform>-<arch>-cuda package, or undefined. */
+export function cudaPackagePlugin(root = packageRoot()): string | undefined {
+  let pkg: string;
+  try {
+    pkg = require.resolve(`${CUDA_PACKAGE}/package.json`, { paths: [root] });
+  } catch {
+    return undefined;
+  }
+  const file = join(dirname(pkg), CUDA_PLUGIN_FILE);
+  return existsSync(file) ? file : undefined;
+}
+
 let cached: { binding: NativeBinding; path: string } | undefined;
 
 /** Loads the addon once per JS environment (each worker thread gets its own instance). */
@@ -126,6 +143,9 @@ function loadNative(): { binding: NativeBinding; path: string } {
     }
     try {
       const binding = require(candidate) as NativeBinding;
+      // the CUDA package's plugin, used when none lies beside the addon (only a path: nothing loads now)
+      const cuda = cudaPackagePlugin();
+      if (cuda && binding.setCudaPluginPath) binding.setCudaPluginPath(cuda);
       cached = { binding, path: candidate };
       return cached;
     } catch (err) {

@@ -30,6 +30,7 @@ RingllmAddon::RingllmAddon(Napi::Env env, Napi::Object exports) : env_(env) {
     exports.Set("readGgufInfo", Napi::Function::New(env, read_gguf_info, "readGgufInfo"));
     exports.Set("loadModel", Napi::Function::New(env, load_model, "loadModel"));
     exports.Set("listGpus", Napi::Function::New(env, list_gpus, "listGpus"));
+    exports.Set("setCudaPluginPath", Napi::Function::New(env, set_cuda_plugin_path, "setCudaPluginPath"));
     exports.Set("ggmlTypes", Napi::Function::New(env, ggml_types, "ggmlTypes"));
     exports.Set("kernelRun", Napi::Function::New(env, kernel_run, "kernelRun"));
     exports.Set("samplerRun", Napi::Function::New(env, sampler_run, "samplerRun"));

@@ -72,6 +72,7 @@ Napi::Value system_info(const Napi::CallbackInfo& info);
 Napi::Value read_gguf_info(const Napi::CallbackInfo& info);
 Napi::Value load_model(const Napi::CallbackInfo& info);
 Napi::Value list_gpus(const Napi::CallbackInfo& info);
+Napi::Value set_cuda_plugin_path(const Napi::CallbackInfo& info);
 Napi::Value ggml_types(const Napi::CallbackInfo& info);
 Napi::Value kernel_run(const Napi::CallbackInfo& info);
 Napi::Value sampler_run(const Napi::CallbackInfo& info);

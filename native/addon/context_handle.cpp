@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "../util/cpu_topology.h"
+#include "../util/utf8_path.h"
 #include "addon.h"
 
 namespace rl {
@@ -547,7 +548,7 @@ Napi::Value ContextHandle::save_state(const Napi::CallbackInfo& info) {
                 VectorSink sink(bytes.get());
                 return c.save_state(&sink, pending);
             }
-            std::FILE* f = std::fopen(path.c_str(), "wb");
+            std::FILE* f = fopen_utf8(path, "wb");
             if (!f) return errno_status(errno, path, "write the state to");
             FileSink sink(f, path);
             Status st = c.save_state(&sink, pending);
@@ -584,7 +585,7 @@ Napi::Value ContextHandle::load_state(const Napi::CallbackInfo& info) {
                 MemorySource src(bytes->data(), bytes->size());
                 return c.load_state(&src, pending.get());
             }
-            std::FILE* f = std::fopen(path.c_str(), "rb");
+            std::FILE* f = fopen_utf8(path, "rb");
             if (!f) return errno_status(errno, path, "read the state file");
             Status st = status_ok();
             const int64_t size = state_file_size(f);

@@ -1,5 +1,6 @@
 // listGpus(): the devices of every GPU backend, enumerated on libuv's thread pool (loading a Vulkan
 // driver can take a while; the event loop never waits for it).
+#include "../backend/cuda/cuda_loader.h"
 #include "../backend/gpu.h"
 #include "addon.h"
 
@@ -48,6 +49,14 @@ Napi::Value list_gpus(const Napi::CallbackInfo& info) {
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
+}
+
+// setCudaPluginPath(path): the plugin of an installed @ringllm/<platform>-<arch>-cuda package (the JS
+// loader finds it); used when no plugin lies beside the addon. Only a path is stored: nothing loads.
+Napi::Value set_cuda_plugin_path(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw_invalid(info.Env(), "setCudaPluginPath(path: string)");
+    cuda_set_package_plugin(info[0].As<Napi::String>().Utf8Value());
+    return info.Env().Undefined();
 }
 
 }  // namespace rl

@@ -56,9 +56,19 @@ void* plugin_symbol(void* lib, const char* name) {
 #endif
 }
 
+std::mutex& plugin_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+std::string& package_plugin() {
+    static std::string path;
+    return path;
+}
+
 // Loaded once per process and kept (the CUDA runtime dislikes being unloaded).
 const Plugin* plugin(std::string* why) {
-    static std::mutex mutex;
+    std::mutex& mutex = plugin_mutex();
     static Plugin loaded;
     static bool tried = false;
     static std::string failure;
@@ -71,8 +81,13 @@ const Plugin* plugin(std::string* why) {
         const char* file = "libringllm_cuda.so";
 #endif
         const char* env = std::getenv("RINGLLM_CUDA_PLUGIN");
-        const std::string path = env && *env ? std::string(env) : own_dir() + file;
+        std::string path = env && *env ? std::string(env) : own_dir() + file;
         void* lib = open_plugin(path);
+        if (!lib && !(env && *env) && !package_plugin().empty()) {
+            // none beside the addon: the installed CUDA package's
+            path = package_plugin();
+            lib = open_plugin(path);
+        }
         if (!lib) {
 #ifdef _WIN32
             failure = "the CUDA plugin " + path + " could not be loaded";
@@ -100,6 +115,11 @@ const Plugin* plugin(std::string* why) {
 }
 
 }  // namespace
+
+void cuda_set_package_plugin(const std::string& path) {
+    std::lock_guard<std::mutex> lock(plugin_mutex());
+    package_plugin() = path;
+}
 
 void cuda_list(std::vector<GpuInfo>* out, std::string* why) {
     out->clear();
