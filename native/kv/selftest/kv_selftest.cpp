@@ -10,7 +10,7 @@
 //    sinks keep 0..S-1 and the last R; h2o evicts the lowest score outside the recent tokens;
 //  - recall: evicted rows move into the store exactly once and unchanged (f16, q8_0, q4_0, any
 //    chunking; a file-backed store too); block min/max representatives equal a slow recomputation; selection equals a slow
-//    reference (exact scores, top-k, ties to the lower block index) and the bound holds; a 100K-token
+//    reference (exact scores, top-k, ties to the lower block index) and the bound holds; a 1M-token
 //    stream keeps the attended keys bounded and store bytes = evicted tokens x row bytes;
 //  - KV rows: quantize/dequantize error bounds; RoPE: rotating at p then by d equals rotating at p+d.
 // Build and run: scripts/test-native.sh (ASan + UBSan).
@@ -649,7 +649,7 @@ static void test_recall_select() {
           (long long)tk, (long long)tn, (long long)ti[0], (long long)ti[1]);
 }
 
-// A 100K-token stream in chunks of 512: store bytes = evicted tokens x row bytes; a query's keys
+// A 1M-token stream in chunks of 512: store bytes = evicted tokens x row bytes; a query's keys
 // (sinks + selected blocks + tail) stay within S + K B + R + B - 1 however long the stream.
 static void test_recall_long() {
     const int32_t S = 4, R = 256, B = 64, K = 8;
@@ -660,7 +660,7 @@ static void test_recall_long() {
     std::vector<float> score;
     std::vector<int64_t> idx;
     const std::vector<float> q = randn(32);
-    while (st.n < 100000) {
+    while (st.n < 1000000) {
         st.feed(512, false);
         const int64_t p = st.n - 1, na = st.L.recall_avail(p);
         bytes_ok &= st.L.store_bytes() == (size_t)(st.n - S - R) * (st.L.k_row_bytes() + st.L.v_row_bytes());
@@ -676,9 +676,9 @@ static void test_recall_long() {
         most = std::max(most, keys);
         keys_ok &= keys <= (int64_t)S + (int64_t)K * B + R + B - 1 && k == std::min<int64_t>(K, na);
     }
-    CHECK(bytes_ok, "recall 100K stream: store bytes = evicted tokens x row bytes (%zu)", st.L.store_bytes());
-    CHECK(keys_ok, "recall 100K stream: keys per query bounded (most %lld <= %d)", (long long)most, S + K * B + R + B - 1);
-    CHECK(st.L.recall_blocks() == st.L.recall_avail(st.n - 1), "recall 100K stream: %lld blocks", (long long)st.L.recall_blocks());
+    CHECK(bytes_ok, "recall 1M stream: store bytes = evicted tokens x row bytes (%zu)", st.L.store_bytes());
+    CHECK(keys_ok, "recall 1M stream: keys per query bounded (most %lld <= %d)", (long long)most, S + K * B + R + B - 1);
+    CHECK(st.L.recall_blocks() == st.L.recall_avail(st.n - 1), "recall 1M stream: %lld blocks", (long long)st.L.recall_blocks());
 }
 
 int main() {
