@@ -1290,6 +1290,16 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
             c.policy = KvPolicy::Window;
             c.window = w;
         };
+        // sinks and recall: S sinks (default 4) then a ring of recent tokens, of which a query is one
+        auto ring_start = [&](KvPolicy policy, const char* name) {
+            c.policy = policy;
+            c.sinks = o.sinks >= 0 ? o.sinks : 4;
+            if (o.recent == 0)
+                return status_error("INVALID_ARGUMENT", std::string("kv.recent must be at least 1 with kv.policy \"") + name +
+                                                            "\" (a query always sees itself); omit it for the default");
+            return status_ok();
+        };
+        Status st;
         switch (o.policy) {
             case KvPolicyChoice::Auto:
                 if (trained > 0) {
@@ -1316,11 +1326,7 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
                     window(trained);
                     break;
                 }
-                c.policy = KvPolicy::Sinks;
-                if (o.recent == 0)
-                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"sinks\" "
-                                                            "(a query always sees itself); omit it for the default");
-                c.sinks = o.sinks >= 0 ? o.sinks : 4;
+                if (!(st = ring_start(KvPolicy::Sinks, "sinks")).ok()) return st;
                 c.recent = o.recent > 0 ? o.recent : clamp32(budget - c.sinks);
                 if (c.recent < 1)
                     return status_error("INVALID_ARGUMENT", "kv.sinks (" + std::to_string(c.sinks) +
@@ -1332,8 +1338,7 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
                     window(trained);
                     break;
                 }
-                c.policy = KvPolicy::Recall;
-                c.sinks = o.sinks >= 0 ? o.sinks : 4;
+                if (!(st = ring_start(KvPolicy::Recall, "recall")).ok()) return st;
                 c.block = o.block >= 0 ? o.block : 64;
                 c.top_blocks = o.top_blocks >= 0 ? o.top_blocks : 8;
                 c.remap = o.remap;
@@ -1343,9 +1348,6 @@ Status transformer_kv_configs(const TransformerHparams& hp, int64_t n_ctx, const
                 if (c.top_blocks < 1)
                     return status_error("INVALID_ARGUMENT", "kv.topBlocks must be at least 1 with kv.policy \"recall\" "
                                                             "(use kv.policy \"sinks\" to attend to no evicted block)");
-                if (o.recent == 0)
-                    return status_error("INVALID_ARGUMENT", "kv.recent must be at least 1 with kv.policy \"recall\" "
-                                                            "(a query always sees itself); omit it for the default");
                 // default: sinks + tail + selected blocks within the budget, at least one block of recent tokens
                 c.recent = o.recent > 0 ? o.recent
                                         : clamp32(std::max<int64_t>(c.block, budget - c.sinks - ((int64_t)c.top_blocks + 1) * c.block));
